@@ -1,1 +1,51 @@
-// implemented by the core component
+#include "core/base62.h"
+
+#include <array>
+
+namespace keycache::base62 {
+namespace {
+
+constexpr std::array<std::int8_t, 256> MakeDigitTable() {
+  std::array<std::int8_t, 256> t{};
+  for (auto& v : t) v = -1;
+  for (std::size_t i = 0; i < kAlphabet.size(); ++i) {
+    t[static_cast<unsigned char>(kAlphabet[i])] = static_cast<std::int8_t>(i);
+  }
+  return t;
+}
+
+constexpr std::array<std::int8_t, 256> kDigitTable = MakeDigitTable();
+
+static_assert(kAlphabet.size() == 62);
+static_assert(kDigitTable['0'] == 0 && kDigitTable['Z'] == 35 && kDigitTable['z'] == 61);
+static_assert(kDigitTable['_'] == -1 && kDigitTable[0] == -1 && kDigitTable[0xff] == -1);
+
+}  // namespace
+
+int DigitValue(char c) { return kDigitTable[static_cast<unsigned char>(c)]; }
+
+void AppendFixed(std::string& out, std::uint64_t v, std::size_t width) {
+  const std::size_t start = out.size();
+  out.resize(start + width);
+  // Fill from the least significant end; zero padding falls out of v reaching 0.
+  for (std::size_t i = width; i > 0; --i) {
+    out[start + i - 1] = kAlphabet[v % 62];
+    v /= 62;
+  }
+}
+
+std::optional<std::uint64_t> DecodeFixed(std::string_view text) {
+  std::uint64_t v = 0;
+  bool overflow = false;
+  int bad = 0;  // sign bit set once any digit is invalid; one branch at the end, not per digit
+  for (char c : text) {
+    const int d = DigitValue(c);
+    bad |= d;
+    overflow |= __builtin_mul_overflow(v, std::uint64_t{62}, &v);
+    overflow |= __builtin_add_overflow(v, static_cast<std::uint64_t>(d & 63), &v);
+  }
+  if (bad < 0 || overflow) return std::nullopt;
+  return v;
+}
+
+}  // namespace keycache::base62

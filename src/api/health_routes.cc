@@ -1,0 +1,84 @@
+// Health checks and the Prometheus scrape endpoint (no authentication: they reveal no keys).
+#include <boost/json/object.hpp>
+
+#include "api/http_util.h"
+#include "api/routes.h"
+#include "util/time_format.h"
+
+namespace keycache {
+namespace {
+
+namespace http = boost::beast::http;
+using boost::asio::awaitable;
+
+}  // namespace
+
+Result<void> RegisterHealthRoutes(Router& router, ApiDeps& deps) {
+  auto r = router.AddSync(http::verb::get, "/health/cache", [&deps](RequestContext&) {
+    const CacheHealthReport h = deps.health.Check();
+    boost::json::object o;
+    o["status"] = h.status;
+    o["timestamp"] = FormatRfc3339(deps.clock.NowMs());
+    if (!h.error.empty()) {
+      o["error"] = h.error;
+      return Json(503, o);
+    }
+    boost::json::object breakdown;
+    breakdown["validation"] = h.validation;
+    breakdown["scope"] = h.scope;
+    breakdown["userList"] = h.user_list;
+    breakdown["usage"] = h.usage;
+    boost::json::object cache;
+    cache["connected"] = h.connected;
+    cache["hitRate"] = h.hit_rate;
+    cache["totalEntries"] = h.total_entries();
+    cache["breakdown"] = std::move(breakdown);
+    cache["windowLookups"] = h.window_lookups;
+    cache["negativeEntries"] = h.negative;
+    cache["memoryBytes"] = h.bytes;
+    cache["memoryLimitBytes"] = h.capacity_bytes;
+    o["cache"] = std::move(cache);
+    if (!h.reason.empty()) o["reason"] = h.reason;
+    return Json(h.status == "healthy" ? 200 : 503, o);
+  });
+  if (!r) return r;
+
+  r = router.AddSync(http::verb::get, "/health/live", [](RequestContext&) {
+    return JsonResponse(200, "{\"status\":\"ok\"}");
+  });
+  if (!r) return r;
+
+  r = router.Add(http::verb::get, "/health/ready", [&deps](RequestContext&) -> awaitable<Response> {
+    boost::json::object o;
+    if (deps.shutting_down.load(std::memory_order_acquire)) {
+      o["status"] = "not_ready";
+      o["reason"] = "shutting down";
+      co_return Json(503, o);
+    }
+    auto ping = co_await deps.db.Run([&deps] { return deps.store.Ping(); });
+    if (!ping) {
+      o["status"] = "not_ready";
+      o["reason"] = "database: " + ping.error().message();
+      co_return Json(503, o);
+    }
+    o["status"] = "ready";
+    o["database"] = "ok";
+    o["cache"] = deps.config.emergency_mode  ? "bypassed (EMERGENCY_MODE)"
+                 : deps.config.cache_enabled ? "enabled"
+                                             : "disabled";
+    co_return Json(200, o);
+  });
+  if (!r) return r;
+
+  return router.AddSync(http::verb::get, "/metrics", [&deps](RequestContext&) {
+    if (!deps.config.metrics_enabled) {
+      return JsonError(404, "metrics_disabled", "metrics are off (CACHE_METRICS_ENABLED=false)");
+    }
+    Response res{http::status::ok, 11};
+    res.set(http::field::content_type, "text/plain; version=0.0.4; charset=utf-8");
+    res.body() = deps.registry.Render();
+    return res;
+  });
+}
+
+}  // namespace keycache

@@ -1,0 +1,63 @@
+// UsageCounter: per-key usage (count, newest time and client IP) accumulated in memory between
+// flushes to the store, so a verification costs no database write. Thread-safe: sharded by key id,
+// one mutex per shard.
+//
+// Memory grows with the number of distinct keys used since the last Drain (only keys that verified
+// are recorded); it is not part of the L1Cache byte budget.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "core/key_id.h"
+#include "store/key_store.h"
+#include "util/clock.h"
+
+namespace keycache {
+
+class UsageCounter {
+ public:
+  static constexpr std::size_t kDefaultShards = 16;
+
+  explicit UsageCounter(std::size_t shards = kDefaultShards);  // rounded up to a power of two
+  UsageCounter(const UsageCounter&) = delete;
+  UsageCounter& operator=(const UsageCounter&) = delete;
+
+  // count += 1; last_used_at/ip become (now, ip) unless a newer use is already recorded.
+  void Record(KeyId id, TimeMs now, std::string_view ip);
+
+  // Takes everything accumulated so far, in no particular order.
+  std::vector<UsageDelta> Drain();
+
+  // Merges deltas back (after a failed flush): counts add up, the newest time and its IP win
+  // (on a tie, what was recorded since the Drain).
+  void Restore(std::vector<UsageDelta> deltas);
+
+  std::optional<UsageDelta> Pending(KeyId id) const;
+  std::size_t Size() const;  // keys with pending usage
+
+ private:
+  struct Usage {
+    std::uint64_t count = 0;
+    TimeMs last_used_at = 0;
+    std::string last_used_ip;
+  };
+  struct alignas(64) Shard {
+    mutable std::mutex mu;
+    std::unordered_map<KeyId, Usage> pending;  // guarded by mu
+  };
+
+  Shard& ShardFor(KeyId id) const;
+
+  const std::size_t shard_count_;
+  const std::unique_ptr<Shard[]> shards_;
+};
+
+}  // namespace keycache

@@ -1,0 +1,340 @@
+#include "config/config.h"
+
+#include <algorithm>
+#include <boost/asio/ip/address.hpp>
+#include <thread>
+
+#include "config/secret_file.h"
+#include "config/value_parsers.h"
+#include "core/api_key.h"
+#include "core/key_hasher.h"
+
+namespace keycache {
+namespace {
+
+constexpr std::int64_t kMaxTtlSeconds = std::int64_t{7} * 24 * 3600;
+constexpr std::uint64_t kKb = 1 << 10, kMb = 1 << 20, kGb = 1 << 30;
+
+// "value" for messages: quoted, control characters escaped, long values cut short.
+std::string Quote(std::string_view value) {
+  constexpr std::size_t kMaxShown = 64;
+  std::string out = "\"";
+  for (std::size_t i = 0; i < value.size() && i < kMaxShown; ++i) {
+    const unsigned char c = static_cast<unsigned char>(value[i]);
+    if (c < 0x20 || c == 0x7f) {
+      static constexpr char kHex[] = "0123456789abcdef";
+      out += "\\x";
+      out.push_back(kHex[c >> 4]);
+      out.push_back(kHex[c & 15]);
+    } else {
+      if (c == '"' || c == '\\') out.push_back('\\');
+      out.push_back(static_cast<char>(c));
+    }
+  }
+  if (value.size() > kMaxShown) out += "...";
+  return out + "\"";
+}
+
+// Looks variables up and records an error for each bad value; a setter leaves its output
+// untouched when the variable is unset, empty or invalid, so defaults are plain assignments.
+class Reader {
+ public:
+  explicit Reader(const EnvMap& env) : env_(env) {}
+
+  std::optional<std::string_view> Get(const char* var) const {
+    const auto it = env_.find(var);
+    if (it == env_.end() || it->second.empty()) return std::nullopt;
+    return std::string_view(it->second);
+  }
+
+  void Error(const char* var, std::string message) { errors_.push_back({var, std::move(message)}); }
+
+  std::vector<ConfigError> TakeErrors() { return std::move(errors_); }
+
+  template <class T>
+  void Int(const char* var, std::string_view noun, std::int64_t lo, std::int64_t hi, T& out) {
+    const auto text = Get(var);
+    if (!text) return;
+    const std::string expected =
+        "expected an integer " + std::to_string(lo) + ".." + std::to_string(hi);
+    const auto n = ParseInt(*text);
+    if (!n) return Error(var, Quote(*text) + " is not " + std::string(noun) + "; " + expected);
+    if (*n < lo || *n > hi) return Error(var, Quote(*text) + " is out of range; " + expected);
+    out = static_cast<T>(*n);
+  }
+
+  void Bool(const char* var, bool& out) {
+    const auto text = Get(var);
+    if (!text) return;
+    const auto b = ParseBool(*text);
+    if (!b) {
+      return Error(var,
+                   Quote(*text) + " is not a boolean; expected true/false, 1/0, yes/no or on/off");
+    }
+    out = *b;
+  }
+
+  void DurationMs(const char* var, std::int64_t lo, std::int64_t hi, std::int64_t& out) {
+    const auto ms = ParseDurationText(var);
+    if (!ms) return;
+    if (*ms < lo || *ms > hi) {
+      return Error(var, Quote(*Get(var)) + " is out of range; expected " + FormatDurationMs(lo) +
+                            ".." + FormatDurationMs(hi));
+    }
+    out = *ms;
+  }
+
+  // A duration that must be whole seconds; bare integers are seconds already.
+  void Seconds(const char* var, std::int64_t lo, std::int64_t hi, std::int64_t& out) {
+    const auto ms = ParseDurationText(var);
+    if (!ms) return;
+    if (*ms % 1000 != 0) return Error(var, Quote(*Get(var)) + " is not a whole number of seconds");
+    const std::int64_t s = *ms / 1000;
+    if (s < lo || s > hi) {
+      return Error(var, Quote(*Get(var)) + " is out of range; expected " +
+                            FormatDurationMs(lo * 1000) + ".." + FormatDurationMs(hi * 1000) +
+                            " (bare numbers are seconds)");
+    }
+    out = s;
+  }
+
+  void Size(const char* var, std::uint64_t lo, std::uint64_t hi, std::uint64_t& out) {
+    const auto text = Get(var);
+    if (!text) return;
+    const auto bytes = ParseSizeBytes(*text);
+    if (!bytes) {
+      return Error(var, Quote(*text) +
+                            " is not a size; expected bytes or a number with b, kb, mb or gb "
+                            "(e.g. 512mb)");
+    }
+    if (*bytes < lo || *bytes > hi) {
+      return Error(var, Quote(*text) + " is out of range; expected " + FormatSizeBytes(lo) + ".." +
+                            FormatSizeBytes(hi));
+    }
+    out = *bytes;
+  }
+
+ private:
+  std::optional<std::int64_t> ParseDurationText(const char* var) {
+    const auto text = Get(var);
+    if (!text) return std::nullopt;
+    const auto ms = ParseDurationMs(*text);
+    if (!ms) {
+      Error(var,
+            Quote(*text) + " is not a duration; expected e.g. 250ms, 30s, 5m, 1h or bare seconds");
+    }
+    return ms;
+  }
+
+  const EnvMap& env_;
+  std::vector<ConfigError> errors_;
+};
+
+constexpr std::string_view kSqliteScheme = "sqlite:";
+
+bool IsSqliteUrl(std::string_view url) { return url.starts_with(kSqliteScheme); }
+
+std::string SqlitePathOf(std::string_view url) {
+  if (!IsSqliteUrl(url)) return {};
+  url.remove_prefix(kSqliteScheme.size());
+  if (url.starts_with("//")) url.remove_prefix(2);  // sqlite:///abs/path, as in file: URLs
+  return std::string(url);
+}
+
+bool IsHostName(std::string_view s) {
+  if (s.empty() || s.size() > 253) return false;
+  return std::all_of(s.begin(), s.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+           c == '.';
+  });
+}
+
+void ReadHost(Reader& r, Config& c) {
+  const auto host = r.Get("HOST");
+  if (!host) return;
+  boost::system::error_code ec;
+  boost::asio::ip::make_address(std::string(*host), ec);
+  if (ec && !IsHostName(*host)) {
+    return r.Error("HOST", Quote(*host) + " is not an IP address or host name");
+  }
+  c.host = *host;
+}
+
+// Never echoes the URL: a PostgreSQL URL may carry a password.
+void ReadDatabaseUrl(Reader& r, Config& c) {
+  const auto url = r.Get("DATABASE_URL");
+  if (!url) return;
+  if (IsSqliteUrl(*url)) {
+    if (SqlitePathOf(*url).empty()) {
+      return r.Error("DATABASE_URL",
+                     "has no file path after sqlite:; expected e.g. sqlite:./var/keycache.db");
+    }
+  } else if (url->starts_with("postgresql://") || url->starts_with("postgres://")) {
+    if (*url == "postgresql://" || *url == "postgres://") {
+      return r.Error("DATABASE_URL",
+                     "has nothing after postgresql://; expected "
+                     "postgresql://user@host:5432/dbname");
+    }
+  } else {
+    return r.Error("DATABASE_URL",
+                   "has an unsupported scheme; expected sqlite:PATH, "
+                   "postgresql://... or postgres://...");
+  }
+  c.database_url = *url;
+}
+
+void ReadAdminToken(Reader& r, Config& c) {
+  const auto token = r.Get("ADMIN_TOKEN");
+  if (!token) return;
+  if (token->size() < kMinAdminTokenChars) {
+    return r.Error("ADMIN_TOKEN", "is " + std::to_string(token->size()) +
+                                      " characters long; expected at least " +
+                                      std::to_string(kMinAdminTokenChars));
+  }
+  const bool printable =
+      std::all_of(token->begin(), token->end(), [](char ch) { return ch > 0x20 && ch < 0x7f; });
+  if (!printable) {
+    return r.Error("ADMIN_TOKEN",
+                   "contains a blank or non-printable character; expected "
+                   "printable ASCII");
+  }
+  c.admin_token = *token;
+}
+
+void ReadPepper(Reader& r, Config& c) {
+  const auto pepper = r.Get("KEYCACHE_PEPPER");
+  const auto file = r.Get("KEYCACHE_PEPPER_FILE");
+  const std::string expected = "expected at least " + std::to_string(kMinPepperBytes) + " bytes";
+  if (pepper && file) {
+    return r.Error("KEYCACHE_PEPPER_FILE", "is set together with KEYCACHE_PEPPER; set only one");
+  }
+  if (pepper) {
+    if (pepper->size() < kMinPepperBytes) {
+      return r.Error("KEYCACHE_PEPPER",
+                     "is " + std::to_string(pepper->size()) + " bytes; " + expected);
+    }
+    c.pepper = *pepper;
+    return;
+  }
+  if (!file) return;
+  auto read = ReadSecretFile(std::filesystem::path(std::string(*file)));
+  if (!read) return r.Error("KEYCACHE_PEPPER_FILE", read.error().message);
+  if (read->value.size() < kMinPepperBytes) {
+    return r.Error("KEYCACHE_PEPPER_FILE", "\"" + std::string(*file) + "\" holds " +
+                                               std::to_string(read->value.size()) +
+                                               " bytes without trailing whitespace; " + expected);
+  }
+  c.pepper = std::move(read->value);
+}
+
+void ReadTtls(Reader& r, Config& c) {
+  std::int64_t default_ttl = 0;
+  r.Seconds("API_KEY_CACHE_DEFAULT_TTL", 1, kMaxTtlSeconds, default_ttl);
+  if (default_ttl > 0) {
+    c.ttl_validation_s = c.ttl_scope_s = c.ttl_user_list_s = c.ttl_usage_s = default_ttl;
+  }
+  r.Seconds("CACHE_TTL_VALIDATION", 1, kMaxTtlSeconds, c.ttl_validation_s);
+  r.Seconds("CACHE_TTL_SCOPE", 1, kMaxTtlSeconds, c.ttl_scope_s);
+  r.Seconds("CACHE_TTL_USER_LIST", 1, kMaxTtlSeconds, c.ttl_user_list_s);
+  r.Seconds("CACHE_TTL_USAGE", 1, kMaxTtlSeconds, c.ttl_usage_s);
+  r.Seconds("CACHE_TTL_NEGATIVE", 1, kMaxTtlSeconds, c.ttl_negative_s);
+}
+
+// Only the embedded SQLite setup may generate secrets into data_dir; a shared database needs
+// the same secrets on every node, so they must come from the operator.
+void RequireSecretsForSharedDatabase(Reader& r, const Config& c) {
+  if (c.is_sqlite()) return;
+  if (c.admin_token.empty() && !r.Get("ADMIN_TOKEN")) {
+    r.Error("ADMIN_TOKEN",
+            "must be set when DATABASE_URL is not SQLite (secrets are generated "
+            "only for the embedded SQLite database)");
+  }
+  if (c.pepper.empty() && !r.Get("KEYCACHE_PEPPER") && !r.Get("KEYCACHE_PEPPER_FILE")) {
+    r.Error("KEYCACHE_PEPPER",
+            "(or KEYCACHE_PEPPER_FILE) must be set when DATABASE_URL is not "
+            "SQLite (secrets are generated only for the embedded SQLite "
+            "database)");
+  }
+}
+
+}  // namespace
+
+int DefaultHttpThreads() {
+  const unsigned n = std::thread::hardware_concurrency();
+  return static_cast<int>(std::clamp(n, 1u, 64u));
+}
+
+bool Config::is_sqlite() const { return IsSqliteUrl(database_url); }
+
+std::string Config::sqlite_path() const { return SqlitePathOf(database_url); }
+
+ConfigLoad LoadConfig(const EnvMap& env) {
+  Reader r(env);
+  Config c;
+
+  ReadHost(r, c);
+  r.Int("PORT", "a port", 0, 65535, c.port);
+  r.Int("KEYCACHE_THREADS", "a thread count", 1, 64, c.http_threads);
+  r.Size("KEYCACHE_MAX_BODY_BYTES", kKb, 64 * kMb, c.max_body_bytes);
+  r.Size("KEYCACHE_MAX_HEADER_BYTES", kKb, kMb, c.max_header_bytes);
+  r.DurationMs("KEYCACHE_HTTP_READ_TIMEOUT", 100, 3'600'000, c.http_read_timeout_ms);
+  r.DurationMs("KEYCACHE_SHUTDOWN_GRACE", 0, 600'000, c.shutdown_grace_ms);
+  if (const auto proxies = r.Get("KEYCACHE_TRUSTED_PROXIES")) {
+    auto parsed = TrustedProxies::Parse(*proxies);
+    if (parsed) {
+      c.trusted_proxies = std::move(*parsed);
+    } else {
+      r.Error("KEYCACHE_TRUSTED_PROXIES", parsed.error() +
+                                              "; expected a comma-separated list "
+                                              "of addresses or CIDR blocks, e.g. 10.0.0.0/8,::1");
+    }
+  }
+  r.Bool("KEYCACHE_ACCESS_LOG", c.access_log);
+
+  ReadDatabaseUrl(r, c);
+  r.Int("KEYCACHE_DB_THREADS", "a thread count", 1, 64, c.db_threads);
+  r.DurationMs("KEYCACHE_DB_TIMEOUT", 10, 600'000, c.db_timeout_ms);
+  if (const auto dir = r.Get("KEYCACHE_DATA_DIR")) c.data_dir = std::string(*dir);
+
+  ReadAdminToken(r, c);
+  ReadPepper(r, c);
+  RequireSecretsForSharedDatabase(r, c);
+
+  if (const auto prefix = r.Get("KEYCACHE_KEY_PREFIX")) {
+    if (IsValidKeyPrefix(*prefix)) {
+      c.key_prefix = *prefix;
+    } else {
+      r.Error("KEYCACHE_KEY_PREFIX", Quote(*prefix) + " is not a key prefix; expected 1.." +
+                                         std::to_string(kMaxPrefixChars) +
+                                         " characters of a-z and 0-9");
+    }
+  }
+  r.Int("KEYCACHE_MAX_KEYS_PER_OWNER", "a key count", 1, 100'000, c.max_keys_per_owner);
+
+  r.Bool("API_KEY_CACHE_ENABLED", c.cache_enabled);
+  r.Bool("EMERGENCY_MODE", c.emergency_mode);
+  ReadTtls(r, c);
+  r.Size("API_KEY_CACHE_MAX_MEMORY", kMb, std::uint64_t{1024} * kGb, c.cache_max_memory_bytes);
+  r.Bool("KEYCACHE_WARM_ON_START", c.warm_on_start);
+  r.DurationMs("KEYCACHE_USAGE_FLUSH_INTERVAL", 10, 3'600'000, c.usage_flush_interval_ms);
+
+  r.Bool("CACHE_METRICS_ENABLED", c.metrics_enabled);
+  r.Seconds("CACHE_HEALTH_CHECK_INTERVAL", 1, 3600, c.health_check_interval_s);
+  r.Int("KEYCACHE_HEALTH_MIN_LOOKUPS", "a count", 0, 1'000'000'000, c.health_min_lookups);
+  if (const auto level = r.Get("LOG_LEVEL")) {
+    if (const auto parsed = ParseLogLevel(*level)) {
+      c.log_level = *parsed;
+    } else {
+      r.Error("LOG_LEVEL", Quote(*level) +
+                               " is not a log level; expected debug, info, warn, "
+                               "error or off");
+    }
+  }
+
+  ConfigLoad load;
+  load.errors = r.TakeErrors();
+  if (load.errors.empty()) load.config = std::move(c);
+  return load;
+}
+
+}  // namespace keycache

@@ -1,0 +1,50 @@
+#include "metrics/hit_rate_window.h"
+
+#include "metrics/check.h"
+
+namespace keycache {
+namespace {
+
+std::int64_t FloorDiv(TimeMs t, TimeMs d) { return t >= 0 ? t / d : -((-t + d - 1) / d); }
+
+}  // namespace
+
+HitRateWindow::HitRateWindow(const Clock& clock, int buckets, TimeMs bucket_ms)
+    : clock_(clock), buckets_(buckets), bucket_ms_(bucket_ms), ring_(new Bucket[buckets]) {
+  MetricsCheck(buckets > 0 && bucket_ms > 0, "HitRateWindow needs buckets > 0 and bucket_ms > 0");
+}
+
+void HitRateWindow::Record(bool hit) {
+  const std::int64_t epoch = FloorDiv(clock_.NowMs(), bucket_ms_);
+  Bucket& b = ring_[static_cast<std::size_t>(epoch % buckets_ + buckets_) % buckets_];
+  if (b.epoch.load(std::memory_order_acquire) != epoch) {
+    std::lock_guard lock(turnover_mu_);
+    const std::int64_t seen = b.epoch.load(std::memory_order_relaxed);
+    if (seen < epoch) {  // never let a late thread roll a bucket back to an older epoch
+      b.hits.store(0, std::memory_order_relaxed);
+      b.misses.store(0, std::memory_order_relaxed);
+      b.epoch.store(epoch, std::memory_order_release);
+    } else if (seen > epoch) {
+      return;  // this interval already left the window
+    }
+  }
+  (hit ? b.hits : b.misses).fetch_add(1, std::memory_order_relaxed);
+}
+
+HitRateSnapshot HitRateWindow::Snapshot() const {
+  const std::int64_t now_epoch = FloorDiv(clock_.NowMs(), bucket_ms_);
+  HitRateSnapshot snap;
+  for (int i = 0; i < buckets_; ++i) {
+    const Bucket& b = ring_[i];
+    const std::int64_t epoch = b.epoch.load(std::memory_order_acquire);
+    if (epoch > now_epoch - buckets_ && epoch <= now_epoch) {
+      snap.hits += b.hits.load(std::memory_order_relaxed);
+      snap.misses += b.misses.load(std::memory_order_relaxed);
+    }
+  }
+  const std::uint64_t total = snap.hits + snap.misses;
+  snap.hit_rate = total == 0 ? 1.0 : static_cast<double>(snap.hits) / static_cast<double>(total);
+  return snap;
+}
+
+}  // namespace keycache

@@ -1,0 +1,49 @@
+// HitRateWindow: cache hits and misses over the last few seconds, in fixed time buckets on an
+// injected Clock (6 x 10 s by default), for /health/cache. Record() and Snapshot() are
+// thread-safe. Record() takes no lock except once per bucket turnover; a thread preempted for
+// longer than the whole window between reading the clock and counting may count into a
+// reused bucket, which a health signal can afford.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+
+#include "metrics/thread_slot.h"
+#include "util/clock.h"
+
+namespace keycache {
+
+struct HitRateSnapshot {
+  std::uint64_t hits = 0;
+  std::uint64_t misses = 0;
+  double hit_rate = 1.0;  // hits / (hits + misses), 0..1; 1.0 when there were no lookups
+};
+
+class HitRateWindow {
+ public:
+  explicit HitRateWindow(const Clock& clock, int buckets = 6, TimeMs bucket_ms = 10'000);
+  HitRateWindow(const HitRateWindow&) = delete;
+  HitRateWindow& operator=(const HitRateWindow&) = delete;
+
+  void Record(bool hit);
+
+  // The current bucket (partly elapsed) and the buckets - 1 before it.
+  HitRateSnapshot Snapshot() const;
+
+ private:
+  struct alignas(kCacheLineBytes) Bucket {
+    std::atomic<std::int64_t> epoch{-1};  // NowMs() / bucket_ms_ of the interval it counts
+    std::atomic<std::uint64_t> hits{0};
+    std::atomic<std::uint64_t> misses{0};
+  };
+
+  const Clock& clock_;
+  const int buckets_;
+  const TimeMs bucket_ms_;
+  const std::unique_ptr<Bucket[]> ring_;
+  std::mutex turnover_mu_;  // serialises resetting a bucket for a new epoch
+};
+
+}  // namespace keycache

@@ -1,0 +1,51 @@
+// CacheHealth: the judgement behind GET /health/cache. The hit rate is the validation cache's
+// (negative hits count as hits) over a sliding window of the last minute; below 0.8 the cache
+// is "degraded", but only once the window holds at least `min_lookups` lookups, so a freshly
+// started or idle instance is not declared degraded on a handful of cold misses.
+// Thread-safe.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+
+#include "cache/l1_cache.h"
+#include "cache/usage_counter.h"
+#include "metrics/hit_rate_window.h"
+
+namespace keycache {
+
+struct CacheHealthReport {
+  std::string status;  // "healthy" | "degraded" | "unhealthy"
+  bool connected = true;
+  double hit_rate = 1.0;  // 0..1
+  std::uint64_t window_lookups = 0;
+  std::uint64_t validation = 0, scope = 0, user_list = 0, usage = 0, negative = 0;
+  std::uint64_t bytes = 0, capacity_bytes = 0;
+  std::string reason;  // why not healthy; "" when healthy
+  std::string error;   // set when the check itself failed
+  std::uint64_t total_entries() const { return validation + scope + user_list + usage; }
+};
+
+struct CacheHealthOptions {
+  bool cache_enabled = true;
+  bool emergency_mode = false;
+  double min_hit_rate = 0.8;
+  std::uint64_t min_lookups = 100;
+};
+
+class CacheHealth {
+ public:
+  CacheHealth(CacheHealthOptions options, L1Cache& l1, UsageCounter& usage, HitRateWindow& window)
+      : options_(options), l1_(l1), usage_(usage), window_(window) {}
+
+  CacheHealthReport Check() const;
+
+ private:
+  const CacheHealthOptions options_;
+  L1Cache& l1_;
+  UsageCounter& usage_;
+  HitRateWindow& window_;
+};
+
+}  // namespace keycache

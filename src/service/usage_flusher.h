@@ -1,0 +1,39 @@
+// UsageFlusher: moves usage counted in memory (UsageCounter) to the store in batches, every
+// interval and once more at shutdown, so no verification ever waits for a usage write and a
+// graceful restart loses nothing. A failed batch is merged back and retried next time.
+// FlushOnce() is thread-safe; Run() is one coroutine per flusher.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+
+#include <boost/asio/awaitable.hpp>
+
+#include "cache/usage_counter.h"
+#include "service/db_executor.h"
+#include "service/service_metrics.h"
+#include "store/key_store.h"
+#include "util/log.h"
+
+namespace keycache {
+
+class UsageFlusher {
+ public:
+  UsageFlusher(UsageCounter& usage, KeyStore& store, ServiceMetrics& metrics, Logger& log)
+      : usage_(usage), store_(store), metrics_(metrics), log_(log) {}
+
+  // Blocking: drains the counter and writes one batch. Returns the number of keys written.
+  Result<std::size_t> FlushOnce();
+
+  // Loops until `stop` is set, flushing on the database pool every `interval`.
+  boost::asio::awaitable<void> Run(std::chrono::milliseconds interval, DbExecutor& db,
+                                   const std::atomic<bool>& stop);
+
+ private:
+  UsageCounter& usage_;
+  KeyStore& store_;
+  ServiceMetrics& metrics_;
+  Logger& log_;
+};
+
+}  // namespace keycache

@@ -1,0 +1,140 @@
+#include "service/verifier.h"
+
+#include <boost/asio/this_coro.hpp>
+
+#include "core/api_key.h"
+#include "core/scope.h"
+#include "service/completion.h"
+
+namespace keycache {
+namespace {
+
+// A fill rejected by the fence means the key changed while we read it; read again so that
+// every waiter of this flight gets an answer at least as new as that change.
+constexpr int kMaxFillAttempts = 3;
+
+}  // namespace
+
+Verifier::Verifier(VerifierOptions options, const KeyHasher& hasher, L1Cache& l1, KeyStore& store,
+                   DbExecutor& db, UsageCounter& usage, ServiceMetrics& metrics, const Clock& clock)
+    : options_(std::move(options)),
+      hasher_(hasher),
+      l1_(l1),
+      store_(store),
+      db_(db),
+      usage_(usage),
+      metrics_(metrics),
+      clock_(clock) {}
+
+VerifyOutcome Verifier::Record(VerifyOutcome outcome) {
+  metrics_.RecordOutcome(outcome.code, outcome.cache);
+  return outcome;
+}
+
+std::optional<VerifyOutcome> Verifier::VerifyCached(std::string_view key,
+                                                    std::span<const std::string> scopes,
+                                                    std::string_view client_ip) {
+  auto id = ParseKey(options_.key_prefix, key);
+  if (!id) return Record({VerifyCode::kMalformed, CacheStatus::kBypass, nullptr});
+  if (!options_.cache_enabled) return std::nullopt;
+
+  if (auto facts = l1_.GetFacts(*id)) {
+    metrics_.ValidationLookup(LookupResult::kHit);
+    return Finish(std::move(*facts), CacheStatus::kHit, key, scopes, client_ip);
+  }
+  if (l1_.IsKnownMissing(*id)) {
+    metrics_.ValidationLookup(LookupResult::kNegativeHit);
+    return Record({VerifyCode::kNotFound, CacheStatus::kHit, nullptr});
+  }
+  return std::nullopt;
+}
+
+boost::asio::awaitable<Result<VerifyOutcome>> Verifier::Verify(std::string key,
+                                                               std::vector<std::string> scopes,
+                                                               std::string client_ip) {
+  if (auto cached = VerifyCached(key, scopes, client_ip)) co_return *cached;
+  // VerifyCached returned nullopt, so the key parsed.
+  const KeyId id = *ParseKey(options_.key_prefix, key);
+
+  if (!options_.cache_enabled) {
+    auto record = co_await db_.Run([this, id] { return store_.FindById(id); });
+    if (!record) co_return record.error();
+    if (!*record) co_return Record({VerifyCode::kNotFound, CacheStatus::kBypass, nullptr});
+    auto facts = std::make_shared<const KeyFacts>(KeyFacts::From(**record));
+    co_return Finish(std::move(facts), CacheStatus::kBypass, key, scopes, client_ip);
+  }
+
+  metrics_.ValidationLookup(LookupResult::kMiss);
+  Loaded loaded = co_await LoadCoalesced(id);
+  if (!loaded) co_return loaded.error();
+  if (!*loaded) co_return Record({VerifyCode::kNotFound, CacheStatus::kMiss, nullptr});
+  co_return Finish(std::move(*loaded), CacheStatus::kMiss, key, scopes, client_ip);
+}
+
+VerifyOutcome Verifier::Finish(std::shared_ptr<const KeyFacts> facts, CacheStatus status,
+                               std::string_view key, std::span<const std::string> scopes,
+                               std::string_view client_ip) {
+  const TimeMs now = clock_.NowMs();
+  VerifyCode code = Decide(*facts, hasher_.Hash(key), now, {});
+  if (code == VerifyCode::kNotFound) facts = nullptr;  // wrong secret: reveal nothing
+  if (code == VerifyCode::kValid && !ScopesAllowed(*facts, scopes)) {
+    code = VerifyCode::kInsufficientScope;
+  }
+  if (code == VerifyCode::kValid) usage_.Record(facts->id, now, client_ip);
+  return Record({code, status, std::move(facts)});
+}
+
+bool Verifier::ScopesAllowed(const KeyFacts& facts, std::span<const std::string> scopes) {
+  for (const std::string& scope : scopes) {
+    bool allowed;
+    if (!options_.cache_enabled) {
+      allowed = ScopesAllow(facts.scopes, scope);
+    } else if (auto cached = l1_.GetScopeDecision(facts.id, scope)) {
+      metrics_.ScopeLookup(true);
+      allowed = *cached;
+    } else {
+      metrics_.ScopeLookup(false);
+      allowed = ScopesAllow(facts.scopes, scope);
+      l1_.PutScopeDecision(facts.id, scope, allowed);
+    }
+    if (!allowed) return false;
+  }
+  return true;
+}
+
+boost::asio::awaitable<Verifier::Loaded> Verifier::LoadCoalesced(KeyId id) {
+  auto ex = co_await boost::asio::this_coro::executor;
+  auto done = std::make_shared<Completion<Loaded>>(ex);
+  const bool leader = flights_.Join(id, [done](const Loaded& r) { done->Set(r); });
+  if (leader) {
+    metrics_.StoreRead();
+    db_.Post([this, id] {
+      auto started = ServiceMetrics::StartTimer();
+      Loaded loaded = LoadAndFill(id);
+      metrics_.ObserveOperation(CacheOp::kLoad, CacheType::kValidation, started);
+      if (!loaded) metrics_.CacheError(CacheType::kValidation, CacheOp::kLoad);
+      flights_.Complete(id, loaded);
+    });
+  }
+  std::optional<Loaded> r = co_await done->Wait(db_.timeout());
+  if (!r) co_return make_error_code(Errc::kTimeout);
+  co_return std::move(*r);
+}
+
+Verifier::Loaded Verifier::LoadAndFill(KeyId id) {
+  for (int attempt = 1;; ++attempt) {
+    auto ticket = l1_.BeginFactsFill(id);
+    auto record = store_.FindById(id);
+    if (!record) return record.error();
+    if (!*record) {
+      if (l1_.CompleteMissingFill(id, ticket) || attempt == kMaxFillAttempts) {
+        return std::shared_ptr<const KeyFacts>();
+      }
+      continue;
+    }
+    auto facts = std::make_shared<const KeyFacts>(KeyFacts::From(**record));
+    if (l1_.CompleteFactsFill(id, facts, ticket) || attempt == kMaxFillAttempts) return facts;
+  }
+}
+
+}  // namespace keycache

@@ -1,0 +1,127 @@
+#include "cache/usage_counter.h"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cstdint>
+#include <map>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace keycache {
+namespace {
+
+std::map<KeyId, UsageDelta> ById(std::vector<UsageDelta> deltas) {
+  std::map<KeyId, UsageDelta> out;
+  for (UsageDelta& d : deltas) {
+    const KeyId id = d.id;
+    EXPECT_TRUE(out.emplace(id, std::move(d)).second) << "duplicate id " << id;
+  }
+  return out;
+}
+
+TEST(UsageCounterTest, RecordCountsAndKeepsTheNewestUse) {
+  UsageCounter usage;
+  usage.Record(1, 1000, "10.0.0.1");
+  usage.Record(1, 3000, "10.0.0.3");
+  usage.Record(1, 2000, "10.0.0.2");  // older than what is recorded: counted, time kept
+  usage.Record(2, 500, "192.168.1.1");
+
+  auto one = usage.Pending(1);
+  ASSERT_TRUE(one.has_value());
+  EXPECT_EQ(one->count, 3u);
+  EXPECT_EQ(one->last_used_at, 3000);
+  EXPECT_EQ(one->last_used_ip, "10.0.0.3");
+  EXPECT_FALSE(usage.Pending(3).has_value());
+  EXPECT_EQ(usage.Size(), 2u);
+}
+
+TEST(UsageCounterTest, DrainTakesEverything) {
+  UsageCounter usage;
+  usage.Record(1, 1000, "a");
+  usage.Record(2, 2000, "b");
+  usage.Record(2, 2500, "c");
+  auto drained = ById(usage.Drain());
+  ASSERT_EQ(drained.size(), 2u);
+  EXPECT_EQ(drained[1].count, 1u);
+  EXPECT_EQ(drained[2].count, 2u);
+  EXPECT_EQ(drained[2].last_used_at, 2500);
+  EXPECT_EQ(drained[2].last_used_ip, "c");
+  EXPECT_EQ(usage.Size(), 0u);
+  EXPECT_TRUE(usage.Drain().empty());
+}
+
+TEST(UsageCounterTest, RestoreAddsCountsAndKeepsTheNewestTimeAndIp) {
+  UsageCounter usage;
+  usage.Record(1, 1000, "old-1");
+  usage.Record(1, 1100, "old-1b");
+  usage.Record(2, 5000, "old-2");
+  std::vector<UsageDelta> failed_flush = usage.Drain();
+
+  // Uses recorded while the flush was failing.
+  usage.Record(1, 2000, "new-1");  // newer than the restored time
+  usage.Record(2, 4000, "new-2");  // older than the restored time
+  usage.Record(3, 100, "new-3");   // a key only seen since
+  usage.Restore(std::move(failed_flush));
+
+  auto merged = ById(usage.Drain());
+  ASSERT_EQ(merged.size(), 3u);
+  EXPECT_EQ(merged[1].count, 3u);
+  EXPECT_EQ(merged[1].last_used_at, 2000);
+  EXPECT_EQ(merged[1].last_used_ip, "new-1");
+  EXPECT_EQ(merged[2].count, 2u);
+  EXPECT_EQ(merged[2].last_used_at, 5000);
+  EXPECT_EQ(merged[2].last_used_ip, "old-2");
+  EXPECT_EQ(merged[3].count, 1u);
+}
+
+TEST(UsageCounterTest, RestoreIntoAnEmptyCounterGivesBackTheSameDeltas) {
+  UsageCounter usage;
+  usage.Restore({UsageDelta{9, 4, 77, "ip"}});
+  auto pending = usage.Pending(9);
+  ASSERT_TRUE(pending.has_value());
+  EXPECT_EQ(pending->count, 4u);
+  EXPECT_EQ(pending->last_used_at, 77);
+  EXPECT_EQ(pending->last_used_ip, "ip");
+}
+
+// N threads x M records, while another thread drains concurrently: the drained counts plus the
+// final drain add up exactly.
+TEST(UsageCounterTest, ConcurrentRecordsAndDrainsLoseNothing) {
+  UsageCounter usage(4);
+  constexpr int kThreads = 4;
+  constexpr int kRecords = 20'000;
+  constexpr KeyId kKeys = 37;
+  std::atomic<int> finished{0};
+  std::map<KeyId, std::uint64_t> drained;  // touched by the drain thread, then by the test
+
+  std::thread drainer([&] {
+    auto take = [&] {
+      for (const UsageDelta& d : usage.Drain()) drained[d.id] += d.count;
+    };
+    while (finished.load() < kThreads) take();
+    take();
+  });
+  std::vector<std::thread> recorders;
+  for (int t = 0; t < kThreads; ++t) {
+    recorders.emplace_back([&, t] {
+      for (int i = 0; i < kRecords; ++i) {
+        usage.Record(static_cast<KeyId>(i) % kKeys, i, t % 2 == 0 ? "even" : "odd");
+      }
+      finished.fetch_add(1);
+    });
+  }
+  for (std::thread& t : recorders) t.join();
+  drainer.join();
+
+  std::uint64_t total = 0;
+  for (const auto& [id, count] : drained) total += count;
+  EXPECT_EQ(total, std::uint64_t{kThreads} * kRecords);
+  EXPECT_EQ(drained.size(), kKeys);
+  EXPECT_EQ(usage.Size(), 0u);
+}
+
+}  // namespace
+}  // namespace keycache

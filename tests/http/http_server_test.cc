@@ -1,0 +1,335 @@
+// HttpServer request handling over real sockets on 127.0.0.1, server on 2 threads.
+#include "http/http_server.h"
+
+#include <mutex>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/thread_pool.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <gtest/gtest.h>
+
+#include "http/http_client.h"
+#include "http/http_json.h"
+#include "http_test_util.h"
+
+namespace keycache {
+namespace {
+
+namespace asio = boost::asio;
+using boost::beast::http::field;
+using boost::beast::http::verb;
+using testing::JsonField;
+using testing::ParseResponses;
+using testing::PollUntil;
+using testing::TestOptions;
+using testing::TestServer;
+using namespace std::chrono_literals;
+
+class HttpServerTest : public ::testing::Test {
+ protected:
+  HttpServerTest() {
+    Must(router_.AddSync(verb::get, "/hello", [](RequestContext& ctx) {
+      return JsonResponse(200, R"({"hello":"world"})", ctx.req.version(), ctx.req.keep_alive());
+    }));
+    Must(router_.AddSync(verb::get, "/v1/keys/{id}", [](RequestContext& ctx) {
+      return JsonResponse(200, "{\"id\":" + JsonString(ctx.Param("id")) +
+                                   ",\"query\":" + JsonString(ctx.query) + "}");
+    }));
+    Must(router_.Add(verb::post, "/v1/keys/{id}/rotate",
+                     [](RequestContext& ctx) -> asio::awaitable<Response> {
+                       co_return JsonResponse(200, "{\"id\":" + JsonString(ctx.Param(0)) + "}");
+                     }));
+    Must(router_.AddSync(verb::post, "/echo", [](RequestContext& ctx) {
+      return JsonResponse(200, ctx.req.body());
+    }));
+    Must(router_.AddSync(verb::get, "/close", [](RequestContext&) {
+      Response res = JsonResponse(200, "{}");
+      res.set(field::connection, "close");
+      return res;
+    }));
+    Must(router_.AddSync(verb::get, "/throw", [](RequestContext&) -> Response {
+      throw std::runtime_error("sync boom");
+    }));
+    Must(router_.Add(verb::get, "/athrow", [](RequestContext&) -> asio::awaitable<Response> {
+      throw std::runtime_error("async boom");
+      co_return JsonResponse(200, "{}");
+    }));
+    // Runs a step on another executor and resumes on the server thread.
+    Must(router_.Add(verb::get, "/pool", [this](RequestContext&) -> asio::awaitable<Response> {
+      const std::thread::id before = std::this_thread::get_id();
+      auto work = []() -> asio::awaitable<std::thread::id> {
+        co_return std::this_thread::get_id();
+      };
+      const std::thread::id in_pool =
+          co_await asio::co_spawn(pool_.get_executor(), work(), asio::use_awaitable);
+      const std::thread::id after = std::this_thread::get_id();
+      const bool ok = in_pool != before && after == before;
+      co_return JsonResponse(200, ok ? R"({"ok":"yes"})" : R"({"ok":"no"})");
+    }));
+  }
+
+  static void Must(const Result<void>& r) { ASSERT_TRUE(r) << r.error().message(); }
+
+  asio::thread_pool pool_{2};
+  Router router_;
+};
+
+TEST_F(HttpServerTest, RoutesWithPathParamsAndQuery) {
+  TestServer server(router_);
+  HttpClient client("127.0.0.1", server.port());
+  Result<ClientResponse> r = client.Send(verb::get, "/v1/keys/kc_abc?verbose=1");
+  ASSERT_TRUE(r) << r.error().message();
+  EXPECT_EQ(r->status, 200u);
+  EXPECT_EQ(JsonField(r->body, "id"), "kc_abc");
+  EXPECT_EQ(JsonField(r->body, "query"), "verbose=1");
+  EXPECT_EQ(r->headers[field::content_type], "application/json");
+
+  r = client.Send(verb::post, "/v1/keys/kc_xyz/rotate");
+  ASSERT_TRUE(r) << r.error().message();
+  EXPECT_EQ(r->status, 200u);
+  EXPECT_EQ(JsonField(r->body, "id"), "kc_xyz");
+}
+
+TEST_F(HttpServerTest, UnknownPathIs404JsonAndWrongMethodIs405WithAllow) {
+  TestServer server(router_);
+  HttpClient client("127.0.0.1", server.port());
+  Result<ClientResponse> r = client.Send(verb::get, "/v1/nothing");
+  ASSERT_TRUE(r) << r.error().message();
+  EXPECT_EQ(r->status, 404u);
+  EXPECT_EQ(JsonField(r->body, "error"), "not_found");
+
+  r = client.Send(verb::delete_, "/v1/keys/abc");
+  ASSERT_TRUE(r) << r.error().message();
+  EXPECT_EQ(r->status, 405u);
+  EXPECT_EQ(JsonField(r->body, "error"), "method_not_allowed");
+  EXPECT_EQ(r->headers[field::allow], "GET");
+  // Neither closes the connection.
+  EXPECT_EQ(client.connects(), 1u);
+}
+
+TEST_F(HttpServerTest, KeepAliveServesSeveralRequestsOnOneConnection) {
+  TestServer server(router_);
+  HttpClient client("127.0.0.1", server.port());
+  for (int i = 0; i < 5; ++i) {
+    Result<ClientResponse> r = client.Send(verb::post, "/echo", "{\"n\":" + std::to_string(i) + "}");
+    ASSERT_TRUE(r) << r.error().message();
+    EXPECT_EQ(r->status, 200u);
+    EXPECT_EQ(r->body, "{\"n\":" + std::to_string(i) + "}");
+  }
+  EXPECT_EQ(client.connects(), 1u);
+  EXPECT_TRUE(client.connected());
+}
+
+TEST_F(HttpServerTest, HandlerConnectionCloseClosesAndClientReconnects) {
+  TestServer server(router_);
+  HttpClient client("127.0.0.1", server.port());
+  Result<ClientResponse> r = client.Send(verb::get, "/close");
+  ASSERT_TRUE(r) << r.error().message();
+  EXPECT_EQ(r->headers[field::connection], "close");
+  EXPECT_FALSE(client.connected());
+  r = client.Send(verb::get, "/hello");
+  ASSERT_TRUE(r) << r.error().message();
+  EXPECT_EQ(r->status, 200u);
+  EXPECT_EQ(client.connects(), 2u);
+}
+
+TEST_F(HttpServerTest, PipelinedRequestsAreAnsweredInOrder) {
+  TestServer server(router_);
+  HttpClient client("127.0.0.1", server.port());
+  std::string raw;
+  for (std::string id : {"first", "second", "third"}) {
+    raw += "GET /v1/keys/" + id + " HTTP/1.1\r\nHost: t\r\n";
+    if (id == "third") raw += "Connection: close\r\n";
+    raw += "\r\n";
+  }
+  Result<std::string> bytes = client.SendRaw(raw);
+  ASSERT_TRUE(bytes) << bytes.error().message();
+  std::vector<Response> responses = ParseResponses(*bytes);
+  ASSERT_EQ(responses.size(), 3u) << *bytes;
+  EXPECT_EQ(JsonField(responses[0].body(), "id"), "first");
+  EXPECT_EQ(JsonField(responses[1].body(), "id"), "second");
+  EXPECT_EQ(JsonField(responses[2].body(), "id"), "third");
+  EXPECT_TRUE(responses[0].keep_alive());
+  EXPECT_FALSE(responses[2].keep_alive());
+}
+
+TEST_F(HttpServerTest, BodyOverLimitIs413AndCloses) {
+  HttpServerOptions options = TestOptions();
+  options.max_body_bytes = 1024;
+  TestServer server(router_, options);
+  HttpClient client("127.0.0.1", server.port());
+
+  Result<ClientResponse> r = client.Send(verb::post, "/echo", std::string(4096, 'x'));
+  ASSERT_TRUE(r) << r.error().message();
+  EXPECT_EQ(r->status, 413u);
+  EXPECT_EQ(JsonField(r->body, "error"), "payload_too_large");
+  EXPECT_EQ(r->headers[field::connection], "close");
+
+  // Announced but never sent: rejected from the header alone.
+  Result<std::string> raw = client.SendRaw(
+      "POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 1000000\r\n\r\n");
+  ASSERT_TRUE(raw) << raw.error().message();
+  std::vector<Response> responses = ParseResponses(*raw);
+  ASSERT_EQ(responses.size(), 1u) << *raw;
+  EXPECT_EQ(responses[0].result_int(), 413u);
+
+  // Chunked, so the size is only known while reading.
+  std::string chunked = "POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n";
+  for (int i = 0; i < 4; ++i) chunked += "200\r\n" + std::string(512, 'y') + "\r\n";
+  chunked += "0\r\n\r\n";
+  raw = client.SendRaw(chunked);
+  ASSERT_TRUE(raw) << raw.error().message();
+  responses = ParseResponses(*raw);
+  ASSERT_EQ(responses.size(), 1u) << *raw;
+  EXPECT_EQ(responses[0].result_int(), 413u);
+
+  // Exactly at the limit is fine.
+  r = client.Send(verb::post, "/echo", std::string(1024, 'z'));
+  ASSERT_TRUE(r) << r.error().message();
+  EXPECT_EQ(r->status, 200u);
+}
+
+TEST_F(HttpServerTest, HeaderOverLimitIs431) {
+  TestServer server(router_);
+  HttpClient client("127.0.0.1", server.port());
+  Result<ClientResponse> r =
+      client.Send(verb::get, "/hello", {}, {{"X-Big", std::string(10000, 'h')}});
+  ASSERT_TRUE(r) << r.error().message();
+  EXPECT_EQ(r->status, 431u);
+  EXPECT_EQ(JsonField(r->body, "error"), "header_too_large");
+  EXPECT_EQ(r->headers[field::connection], "close");
+}
+
+TEST_F(HttpServerTest, GarbageIs400AndCloses) {
+  TestServer server(router_);
+  HttpClient client("127.0.0.1", server.port());
+  Result<std::string> raw = client.SendRaw(std::string("\x16\x03\x01 not http at all\r\n\r\n"));
+  ASSERT_TRUE(raw) << raw.error().message();
+  std::vector<Response> responses = ParseResponses(*raw);
+  ASSERT_EQ(responses.size(), 1u) << *raw;
+  EXPECT_EQ(responses[0].result_int(), 400u);
+  EXPECT_EQ(JsonField(responses[0].body(), "error"), "bad_request");
+  EXPECT_FALSE(responses[0].keep_alive());
+}
+
+TEST_F(HttpServerTest, IdleConnectionIsClosedSilentlyAfterReadTimeout) {
+  HttpServerOptions options = TestOptions();
+  options.read_timeout = 200ms;
+  TestServer server(router_, options);
+  HttpClient client("127.0.0.1", server.port());
+  // Nothing sent: the server closes without answering (no 408) well before our bound.
+  Result<std::string> raw = client.SendRaw("", 10s);
+  ASSERT_TRUE(raw) << raw.error().message();
+  EXPECT_EQ(*raw, "");
+}
+
+TEST_F(HttpServerTest, StartedButUnfinishedRequestGets408) {
+  HttpServerOptions options = TestOptions();
+  options.read_timeout = 200ms;
+  TestServer server(router_, options);
+  HttpClient client("127.0.0.1", server.port());
+  Result<std::string> raw = client.SendRaw("GET /hello HTTP/1.1\r\nHost: t\r\n", 10s);
+  ASSERT_TRUE(raw) << raw.error().message();
+  std::vector<Response> responses = ParseResponses(*raw);
+  ASSERT_EQ(responses.size(), 1u) << *raw;
+  EXPECT_EQ(responses[0].result_int(), 408u);
+  EXPECT_EQ(JsonField(responses[0].body(), "error"), "request_timeout");
+}
+
+TEST_F(HttpServerTest, ThrowingHandlersGet500AndTheServerSurvives) {
+  TestServer server(router_);
+  HttpClient client("127.0.0.1", server.port());
+  for (const char* target : {"/throw", "/athrow"}) {
+    Result<ClientResponse> r = client.Send(verb::get, target);
+    ASSERT_TRUE(r) << r.error().message();
+    EXPECT_EQ(r->status, 500u) << target;
+    EXPECT_EQ(JsonField(r->body, "error"), "internal");
+    // The message never leaks the exception text.
+    EXPECT_EQ(r->body.find("boom"), std::string::npos);
+  }
+  Result<ClientResponse> r = client.Send(verb::get, "/hello");
+  ASSERT_TRUE(r) << r.error().message();
+  EXPECT_EQ(r->status, 200u);
+  EXPECT_EQ(client.connects(), 1u);  // a 500 does not cost the connection
+}
+
+TEST_F(HttpServerTest, AsyncHandlerAwaitsAnotherExecutorAndResumesOnServerThread) {
+  TestServer server(router_);
+  HttpClient client("127.0.0.1", server.port());
+  for (int i = 0; i < 3; ++i) {
+    Result<ClientResponse> r = client.Send(verb::get, "/pool");
+    ASSERT_TRUE(r) << r.error().message();
+    EXPECT_EQ(r->status, 200u);
+    EXPECT_EQ(JsonField(r->body, "ok"), "yes");
+  }
+}
+
+TEST_F(HttpServerTest, ExpectContinueGets100BeforeTheFinalResponse) {
+  TestServer server(router_);
+  HttpClient client("127.0.0.1", server.port());
+  Result<std::string> raw = client.SendRaw(
+      "POST /echo HTTP/1.1\r\nHost: t\r\nExpect: 100-continue\r\nContent-Length: 7\r\n"
+      "Connection: close\r\n\r\n{\"a\":1}");
+  ASSERT_TRUE(raw) << raw.error().message();
+  std::vector<Response> responses = ParseResponses(*raw);
+  ASSERT_EQ(responses.size(), 2u) << *raw;
+  EXPECT_EQ(responses[0].result_int(), 100u);
+  EXPECT_EQ(responses[1].result_int(), 200u);
+  EXPECT_EQ(responses[1].body(), "{\"a\":1}");
+}
+
+TEST_F(HttpServerTest, Http10WithoutKeepAliveIsClosedAfterTheResponse) {
+  TestServer server(router_);
+  HttpClient client("127.0.0.1", server.port());
+  Result<std::string> raw = client.SendRaw("GET /hello HTTP/1.0\r\n\r\n");
+  ASSERT_TRUE(raw) << raw.error().message();
+  std::vector<Response> responses = ParseResponses(*raw);
+  ASSERT_EQ(responses.size(), 1u) << *raw;
+  EXPECT_EQ(responses[0].version(), 10u);
+  EXPECT_EQ(responses[0].result_int(), 200u);
+}
+
+TEST_F(HttpServerTest, ObserverSeesRoutePatternStatusAndMethod) {
+  std::mutex mu;
+  std::vector<RequestObservation> seen;  // route_pattern points into the router: stays valid
+  TestServer server(router_, TestOptions(), [&](const RequestObservation& o) {
+    std::lock_guard lock(mu);
+    seen.push_back(o);
+    seen.back().target = {};  // only valid during the call
+  });
+  HttpClient client("127.0.0.1", server.port());
+  ASSERT_TRUE(client.Send(verb::get, "/v1/keys/secret-id"));
+  ASSERT_TRUE(client.Send(verb::get, "/nope"));
+  ASSERT_TRUE(client.Send(verb::put, "/v1/keys/x"));
+  // Observations are reported after the write completes, so possibly after the client read; the
+  // next connection may land on the other server thread, so wait before opening it.
+  auto count_is = [&](std::size_t n) {
+    return PollUntil([&] {
+      std::lock_guard lock(mu);
+      return seen.size() == n;
+    });
+  };
+  ASSERT_TRUE(count_is(3));
+  ASSERT_TRUE(client.SendRaw("garbage\r\n\r\n"));
+  ASSERT_TRUE(count_is(4));
+  std::lock_guard lock(mu);
+  EXPECT_EQ(seen[0].method, verb::get);
+  EXPECT_EQ(seen[0].route_pattern, "/v1/keys/{id}");
+  EXPECT_EQ(seen[0].status, 200u);
+  EXPECT_TRUE(seen[0].write_ok);
+  EXPECT_EQ(seen[0].peer.to_string(), "127.0.0.1");
+  EXPECT_EQ(seen[1].route, Router::kNoRoute);
+  EXPECT_EQ(seen[1].route_pattern, "");
+  EXPECT_EQ(seen[1].status, 404u);
+  EXPECT_EQ(seen[2].route_pattern, "/v1/keys/{id}");
+  EXPECT_EQ(seen[2].status, 405u);
+  EXPECT_EQ(seen[3].method, verb::unknown);
+  EXPECT_EQ(seen[3].status, 400u);
+}
+
+}  // namespace
+}  // namespace keycache

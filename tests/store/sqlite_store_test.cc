@@ -1,0 +1,349 @@
+// Behaviour of SqliteStore's KeyStore operations on a real SQLite file.
+#include "store/sqlite_store.h"
+
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+#include "store_test_util.h"
+
+namespace keycache {
+namespace {
+
+using testing::ExpectSameRecord;
+using testing::MakeRecord;
+using testing::RawDb;
+using testing::TempDir;
+
+constexpr TimeMs kT0 = 1'700'000'000'000;
+constexpr KeyId kTopBitId = 0x8000'0000'0000'0001ULL;
+
+class SqliteStoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto opened = SqliteStore::Open(path_, log_);
+    ASSERT_TRUE(opened) << opened.error().message();
+    store_ = std::move(*opened);
+  }
+
+  void InsertOk(const KeyRecord& r, std::size_t limit = 100) {
+    auto inserted = store_->Insert(r, limit);
+    ASSERT_TRUE(inserted) << inserted.error().message();
+  }
+
+  KeyRecord Find(KeyId id) {
+    auto found = store_->FindById(id);
+    EXPECT_TRUE(found && found->has_value());
+    return found && found->has_value() ? **found : KeyRecord{};
+  }
+
+  std::vector<KeyId> Ids(const Result<std::vector<KeyRecord>>& records) {
+    std::vector<KeyId> ids;
+    EXPECT_TRUE(records);
+    if (records) {
+      for (const KeyRecord& r : *records) ids.push_back(r.id);
+    }
+    return ids;
+  }
+
+  TempDir dir_;
+  std::string path_ = dir_.File("keys.db");
+  Logger log_{LogLevel::kWarn};
+  std::unique_ptr<SqliteStore> store_;
+};
+
+TEST_F(SqliteStoreTest, RoundTripsEveryField) {
+  KeyRecord r;
+  r.id = kTopBitId;
+  r.owner_id = "owner-1";
+  r.name = "Prod key \xC3\xA9";  // UTF-8
+  r.scopes = {"users:read", "reports:*", "*:read", "*"};
+  r.hash = testing::HashFor(r.id);
+  r.created_at = kT0;
+  r.updated_at = kT0 + 1;
+  r.expires_at = kT0 + 86'400'000;
+  r.enabled = false;
+  r.revoked_at = kT0 + 3'600'000;
+  r.revoked_reason = "leaked in a log";
+  r.replaced_by = 0xFFFF'FFFF'FFFF'FFFEULL;
+  r.last_used_at = kT0 + 5;
+  r.last_used_ip = "2001:db8::1";
+  r.usage_count = 42;
+  r.metadata_json = R"({"team":"billing","tags":["a","b"]})";
+  InsertOk(r);
+  ExpectSameRecord(Find(r.id), r);
+}
+
+TEST_F(SqliteStoreTest, RoundTripsDefaultsAndStoresNoneAsNull) {
+  KeyRecord r = MakeRecord(kTopBitId, "owner-1", kT0);
+  r.scopes = {};
+  InsertOk(r);
+  KeyRecord back = Find(r.id);
+  ExpectSameRecord(back, r);
+  EXPECT_EQ(back.expires_at, kNever);
+  EXPECT_EQ(back.revoked_at, kNever);
+
+  RawDb raw(path_);
+  // The uint64 id is stored bit-cast to int64.
+  EXPECT_EQ(raw.Text("SELECT id FROM api_keys"), "-9223372036854775807");
+  EXPECT_EQ(raw.Text("SELECT expires_at FROM api_keys"), "NULL");
+  EXPECT_EQ(raw.Text("SELECT revoked_at FROM api_keys"), "NULL");
+  EXPECT_EQ(raw.Text("SELECT replaced_by FROM api_keys"), "NULL");
+  EXPECT_EQ(raw.Text("SELECT last_used_at FROM api_keys"), "NULL");
+  EXPECT_EQ(raw.Text("SELECT metadata FROM api_keys"), "NULL");
+  EXPECT_EQ(raw.Text("SELECT typeof(key_hash) || length(key_hash) FROM api_keys"), "blob32");
+}
+
+TEST_F(SqliteStoreTest, FindByIdOfUnknownIdIsEmpty) {
+  auto found = store_->FindById(12345);
+  ASSERT_TRUE(found);
+  EXPECT_FALSE(found->has_value());
+}
+
+TEST_F(SqliteStoreTest, DuplicateIdIsConflict) {
+  InsertOk(MakeRecord(7, "a", kT0));
+  auto again = store_->Insert(MakeRecord(7, "b", kT0 + 1), 100);
+  ASSERT_FALSE(again);
+  EXPECT_EQ(again.error(), Errc::kConflict);
+  EXPECT_EQ(Find(7).owner_id, "a");
+}
+
+TEST_F(SqliteStoreTest, ScopesTheEncodingCannotCarryAreRejected) {
+  KeyRecord r = MakeRecord(1, "a", kT0);
+  r.scopes = {"users:read\nadmin:*"};
+  auto inserted = store_->Insert(r, 100);
+  ASSERT_FALSE(inserted);
+  EXPECT_EQ(inserted.error(), Errc::kBadInput);
+  r.scopes = {""};
+  EXPECT_FALSE(store_->Insert(r, 100));
+  EXPECT_EQ(*store_->CountKeys(), 0u);
+}
+
+TEST_F(SqliteStoreTest, OwnerLimitCountsOnlyUnrevokedKeysOfThatOwner) {
+  InsertOk(MakeRecord(1, "a", kT0), 2);
+  InsertOk(MakeRecord(2, "a", kT0), 2);
+  auto third = store_->Insert(MakeRecord(3, "a", kT0), 2);
+  ASSERT_FALSE(third);
+  EXPECT_EQ(third.error(), Errc::kLimitExceeded);
+  InsertOk(MakeRecord(4, "b", kT0), 2);  // another owner has its own budget
+
+  // A key with any revoked_at (even in the future) no longer counts.
+  ASSERT_TRUE(store_->Revoke(1, kT0 + 3'600'000, "later", kT0));
+  InsertOk(MakeRecord(3, "a", kT0), 2);
+
+  auto zero = store_->Insert(MakeRecord(5, "c", kT0), 0);
+  ASSERT_FALSE(zero);
+  EXPECT_EQ(zero.error(), Errc::kLimitExceeded);
+}
+
+TEST_F(SqliteStoreTest, UpdateChangesOnlyThePatchedFields) {
+  KeyRecord r = MakeRecord(1, "a", kT0);
+  r.expires_at = kT0 + 1000;
+  r.metadata_json = R"({"x":1})";
+  InsertOk(r);
+
+  KeyPatch name_only;
+  name_only.name = "renamed";
+  auto updated = store_->Update(1, name_only, kT0 + 10);
+  ASSERT_TRUE(updated);
+  KeyRecord expected = r;
+  expected.name = "renamed";
+  expected.updated_at = kT0 + 10;
+  ExpectSameRecord(*updated, expected);
+  ExpectSameRecord(Find(1), expected);
+
+  KeyPatch all;
+  all.scopes = std::vector<std::string>{"reports:*", "*"};
+  all.expires_at = kNever;  // clears the expiry
+  all.enabled = false;
+  all.metadata_json = "";  // clears the metadata
+  updated = store_->Update(1, all, kT0 + 20);
+  ASSERT_TRUE(updated);
+  expected.scopes = {"reports:*", "*"};
+  expected.expires_at = kNever;
+  expected.enabled = false;
+  expected.metadata_json = "";
+  expected.updated_at = kT0 + 20;
+  ExpectSameRecord(*updated, expected);
+  ExpectSameRecord(Find(1), expected);
+
+  auto missing = store_->Update(99, name_only, kT0);
+  ASSERT_FALSE(missing);
+  EXPECT_EQ(missing.error(), Errc::kNotFound);
+}
+
+TEST_F(SqliteStoreTest, RevokeInTheFutureCanBeBroughtForwardButNotPostponed) {
+  InsertOk(MakeRecord(1, "a", kT0));
+  auto first = store_->Revoke(1, kT0 + 3'600'000, "scheduled", kT0 + 1);
+  ASSERT_TRUE(first);
+  EXPECT_EQ(first->revoked_at, kT0 + 3'600'000);
+  EXPECT_EQ(first->revoked_reason, "scheduled");
+  EXPECT_EQ(first->updated_at, kT0 + 1);
+
+  // Later than the existing revocation: nothing changes.
+  auto later = store_->Revoke(1, kT0 + 7'200'000, "postponed", kT0 + 2);
+  ASSERT_TRUE(later);
+  ExpectSameRecord(*later, *first);
+  ExpectSameRecord(Find(1), *first);
+
+  auto now = store_->Revoke(1, kT0 + 3, "compromised", kT0 + 3);
+  ASSERT_TRUE(now);
+  EXPECT_EQ(now->revoked_at, kT0 + 3);
+  EXPECT_EQ(now->revoked_reason, "compromised");
+  EXPECT_EQ(now->updated_at, kT0 + 3);
+  ExpectSameRecord(Find(1), *now);
+
+  auto missing = store_->Revoke(99, kT0, "x", kT0);
+  ASSERT_FALSE(missing);
+  EXPECT_EQ(missing.error(), Errc::kNotFound);
+  EXPECT_EQ(store_->Revoke(1, kNever, "x", kT0).error(), Errc::kBadInput);
+}
+
+TEST_F(SqliteStoreTest, RotateInsertsReplacementAndSchedulesOldRevocation) {
+  InsertOk(MakeRecord(1, "a", kT0), 1);
+  KeyRecord fresh = MakeRecord(kTopBitId, "a", kT0 + 10);
+  // No owner limit applies: "a" is already at its limit of 1.
+  auto rotated = store_->Rotate(1, fresh, kT0 + 60'000, kT0 + 10);
+  ASSERT_TRUE(rotated) << rotated.error().message();
+  EXPECT_EQ(rotated->id, 1u);
+  EXPECT_EQ(rotated->revoked_at, kT0 + 60'000);
+  EXPECT_EQ(rotated->revoked_reason, "rotated");
+  EXPECT_EQ(rotated->replaced_by, kTopBitId);
+  EXPECT_EQ(rotated->updated_at, kT0 + 10);
+  ExpectSameRecord(Find(1), *rotated);
+  ExpectSameRecord(Find(kTopBitId), fresh);
+
+  // The old key is already (scheduled to be) revoked: conflict, and nothing is inserted.
+  auto again = store_->Rotate(1, MakeRecord(3, "a", kT0 + 20), kT0 + 60'000, kT0 + 20);
+  ASSERT_FALSE(again);
+  EXPECT_EQ(again.error(), Errc::kConflict);
+  auto gone = store_->Rotate(99, MakeRecord(4, "a", kT0 + 20), kT0 + 60'000, kT0 + 20);
+  ASSERT_FALSE(gone);
+  EXPECT_EQ(gone.error(), Errc::kNotFound);
+  EXPECT_EQ(*store_->CountKeys(), 2u);
+}
+
+TEST_F(SqliteStoreTest, RotateIsAtomicWhenTheReplacementIdIsTaken) {
+  InsertOk(MakeRecord(1, "a", kT0));
+  InsertOk(MakeRecord(2, "b", kT0));
+  auto rotated = store_->Rotate(1, MakeRecord(2, "a", kT0 + 10), kT0 + 60'000, kT0 + 10);
+  ASSERT_FALSE(rotated);
+  EXPECT_EQ(rotated.error(), Errc::kConflict);
+  ExpectSameRecord(Find(1), MakeRecord(1, "a", kT0));  // old key untouched
+  EXPECT_EQ(Find(2).owner_id, "b");
+}
+
+TEST_F(SqliteStoreTest, DeleteReturnsTheDeletedRecord) {
+  KeyRecord r = MakeRecord(kTopBitId, "a", kT0);
+  r.metadata_json = R"({"k":"v"})";
+  InsertOk(r);
+  InsertOk(MakeRecord(2, "a", kT0));
+  auto deleted = store_->Delete(kTopBitId);
+  ASSERT_TRUE(deleted);
+  ExpectSameRecord(*deleted, r);
+  auto found = store_->FindById(kTopBitId);
+  ASSERT_TRUE(found);
+  EXPECT_FALSE(found->has_value());
+  EXPECT_EQ(*store_->CountKeys(), 1u);
+  auto again = store_->Delete(kTopBitId);
+  ASSERT_FALSE(again);
+  EXPECT_EQ(again.error(), Errc::kNotFound);
+}
+
+TEST_F(SqliteStoreTest, ListByOwnerIsNewestFirstAndOnlyThatOwner) {
+  InsertOk(MakeRecord(10, "a", kT0 + 1));
+  InsertOk(MakeRecord(11, "a", kT0 + 3));
+  InsertOk(MakeRecord(12, "b", kT0 + 4));
+  InsertOk(MakeRecord(13, "a", kT0 + 2));
+  InsertOk(MakeRecord(14, "a", kT0 + 3));  // same created_at as 11: higher id first
+  EXPECT_EQ(Ids(store_->ListByOwner("a")), (std::vector<KeyId>{14, 11, 13, 10}));
+  EXPECT_EQ(Ids(store_->ListByOwner("b")), (std::vector<KeyId>{12}));
+  EXPECT_TRUE(Ids(store_->ListByOwner("nobody")).empty());
+}
+
+TEST_F(SqliteStoreTest, TopByUsageIsMostUsedFirstAndSkipsKeysRevokedByNow) {
+  const TimeMs now = kT0 + 1000;
+  auto with_usage = [&](KeyId id, std::uint64_t count, TimeMs revoked_at) {
+    KeyRecord r = MakeRecord(id, "a", kT0);
+    r.usage_count = count;
+    r.revoked_at = revoked_at;
+    InsertOk(r);
+  };
+  with_usage(1, 5, kNever);
+  with_usage(2, 50, kNever);
+  with_usage(3, 500, now - 1);  // revoked in the past: excluded
+  with_usage(4, 400, now);      // revoked exactly now: excluded
+  with_usage(5, 300, now + 1);  // revoked in the future (rotation grace): included
+  with_usage(6, 50, kNever);    // ties with 2: lower id first
+  EXPECT_EQ(Ids(store_->TopByUsage(10, now)), (std::vector<KeyId>{5, 2, 6, 1}));
+  EXPECT_EQ(Ids(store_->TopByUsage(2, now)), (std::vector<KeyId>{5, 2}));
+  EXPECT_TRUE(Ids(store_->TopByUsage(0, now)).empty());
+}
+
+TEST_F(SqliteStoreTest, AddUsageSumsCountsAndKeepsTheNewestUse) {
+  InsertOk(MakeRecord(1, "a", kT0));
+  InsertOk(MakeRecord(2, "a", kT0));
+  const std::vector<UsageDelta> first = {
+      {1, 3, kT0 + 100, "10.0.0.1"},
+      {1, 4, kT0 + 50, "10.0.0.2"},  // older than the one before: counts, but ip/time stay
+      {2, 1, kT0 + 10, "10.0.0.3"},
+  };
+  ASSERT_TRUE(store_->AddUsage(first));
+  KeyRecord one = Find(1);
+  EXPECT_EQ(one.usage_count, 7u);
+  EXPECT_EQ(one.last_used_at, kT0 + 100);
+  EXPECT_EQ(one.last_used_ip, "10.0.0.1");
+  EXPECT_EQ(Find(2).usage_count, 1u);
+
+  const std::vector<UsageDelta> second = {
+      {1, 10, kT0 + 100, "10.0.0.9"},  // same time, not newer: ip stays
+      {2, 2, kT0 + 20, "10.0.0.4"},    // newer: both move
+  };
+  ASSERT_TRUE(store_->AddUsage(second));
+  one = Find(1);
+  EXPECT_EQ(one.usage_count, 17u);
+  EXPECT_EQ(one.last_used_ip, "10.0.0.1");
+  KeyRecord two = Find(2);
+  EXPECT_EQ(two.usage_count, 3u);
+  EXPECT_EQ(two.last_used_at, kT0 + 20);
+  EXPECT_EQ(two.last_used_ip, "10.0.0.4");
+
+  ASSERT_TRUE(store_->AddUsage(std::span<const UsageDelta>()));
+  EXPECT_EQ(Find(1).usage_count, 17u);
+}
+
+TEST_F(SqliteStoreTest, AddUsageDropsDeltasForDeletedKeys) {
+  InsertOk(MakeRecord(1, "a", kT0));
+  InsertOk(MakeRecord(2, "a", kT0));
+  ASSERT_TRUE(store_->Delete(2));
+  const std::vector<UsageDelta> deltas = {
+      {2, 5, kT0 + 1, "10.0.0.1"},
+      {1, 6, kT0 + 1, "10.0.0.2"},
+      {kTopBitId, 7, kT0 + 1, "10.0.0.3"},
+  };
+  ASSERT_TRUE(store_->AddUsage(deltas));
+  EXPECT_EQ(Find(1).usage_count, 6u);
+  EXPECT_EQ(*store_->CountKeys(), 1u);  // nothing was created for the unknown ids
+}
+
+TEST_F(SqliteStoreTest, AddUsageSaturatesInsteadOfOverflowing) {
+  KeyRecord r = MakeRecord(1, "a", kT0);
+  r.usage_count = INT64_MAX - 1;
+  InsertOk(r);
+  const std::vector<UsageDelta> deltas = {{1, 5, kT0 + 1, ""}};
+  ASSERT_TRUE(store_->AddUsage(deltas));
+  EXPECT_EQ(Find(1).usage_count, static_cast<std::uint64_t>(INT64_MAX));
+}
+
+TEST_F(SqliteStoreTest, PingAndCountKeys) {
+  EXPECT_TRUE(store_->Ping());
+  EXPECT_EQ(*store_->CountKeys(), 0u);
+  InsertOk(MakeRecord(1, "a", kT0));
+  ASSERT_TRUE(store_->Revoke(1, kT0, "x", kT0));
+  InsertOk(MakeRecord(2, "a", kT0));
+  EXPECT_EQ(*store_->CountKeys(), 2u);  // revoked keys are still rows
+}
+
+}  // namespace
+}  // namespace keycache
