@@ -194,7 +194,8 @@ int Serve() {
   log.Info("listening", {{"address", config.host},
                          {"port", std::to_string(server.port())},
                          {"threads", std::to_string(config.http_threads)},
-                         {"database", config.database_url},
+                         // A PostgreSQL URL can hold a password: log the SQLite path only.
+                         {"database", config.is_sqlite() ? config.database_url : "postgresql"},
                          {"cache", cache_active ? "enabled" : "bypassed"}});
   server.Run();
 

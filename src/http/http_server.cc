@@ -52,8 +52,7 @@ HttpServer::~HttpServer() = default;
 Result<void> HttpServer::Start() {
   Result<asio::ip::address> address = ResolveHost(options_.host);
   if (!address) {
-    logger_.Error("http_bad_host",
-                  {{"host", options_.host}, {"error", address.error().message()}});
+    logger_.Error("http_bad_host", {{"host", options_.host}, {"error", address.error().message()}});
     return address.error();
   }
   // The first acceptor binds the requested port (maybe 0); the others join the port it got.

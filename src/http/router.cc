@@ -11,8 +11,8 @@ namespace {
 
 // Splits "/a/b/c" into {"a","b","c"}; "/" gives {""}. False when the path does not start with
 // '/' (absolute-form or "*" targets never match a route) or has too many segments.
-bool SplitPath(std::string_view path,
-               std::array<std::string_view, Router::kMaxSegments>& out, std::size_t& count) {
+bool SplitPath(std::string_view path, std::array<std::string_view, Router::kMaxSegments>& out,
+               std::size_t& count) {
   if (path.empty() || path.front() != '/') return false;
   path.remove_prefix(1);
   count = 0;
@@ -42,8 +42,7 @@ Result<void> Router::AddSync(beast_http::verb method, std::string_view pattern,
   return AddAny(method, pattern, AnyHandler(std::in_place_type<SyncHandler>, std::move(handler)));
 }
 
-Result<void> Router::AddAny(beast_http::verb method, std::string_view pattern,
-                            AnyHandler handler) {
+Result<void> Router::AddAny(beast_http::verb method, std::string_view pattern, AnyHandler handler) {
   if (method == beast_http::verb::unknown) return Errc::kBadInput;
   std::array<std::string_view, kMaxSegments> parts;
   std::size_t count = 0;

@@ -38,10 +38,10 @@ class Router {
 
   struct Match {
     MatchKind kind = MatchKind::kNotFound;
-    int route = kNoRoute;               // set for kFound and kMethodNotAllowed
+    int route = kNoRoute;                 // set for kFound and kMethodNotAllowed
     const AnyHandler* handler = nullptr;  // set for kFound
-    std::size_t param_count = 0;        // values written to the caller's ParamArray (kFound)
-    std::string allow;                  // "GET, POST" for kMethodNotAllowed, else empty
+    std::size_t param_count = 0;          // values written to the caller's ParamArray (kFound)
+    std::string allow;                    // "GET, POST" for kMethodNotAllowed, else empty
   };
 
   // Errors (Errc::kBadInput): pattern not starting with '/', more than kMaxSegments segments or

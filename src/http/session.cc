@@ -139,7 +139,11 @@ asio::awaitable<void> Session::Loop() {
 
     Response res;
     if (match.kind == Router::MatchKind::kFound) {
-      RequestContext ctx{req,  peer_, path, query, {params.data(), match.param_count},
+      RequestContext ctx{req,
+                         peer_,
+                         path,
+                         query,
+                         {params.data(), match.param_count},
                          router.param_names(match.route)};
       std::exception_ptr failure;
       if (const auto* sync = std::get_if<SyncHandler>(match.handler)) {
@@ -175,6 +179,12 @@ asio::awaitable<void> Session::Loop() {
     res.version(req.version());
     res.keep_alive(keep_alive);
     res.prepare_payload();
+    if (req.method() == beast_http::verb::head) {
+      // The headers a GET would get, without the body the serializer would otherwise send.
+      const std::size_t length = res.body().size();
+      res.body().clear();
+      res.content_length(length);
+    }
 
     phase_ = Phase::kWriting;
     stream_.expires_after(options.read_timeout);
@@ -255,14 +265,9 @@ void Session::Observe(beast_http::verb method, int route, unsigned status, Clock
                       std::string_view target, bool write_ok) {
   const RequestObserver& observer = worker_.shared().observer;
   if (!observer) return;
-  RequestObservation observation{method,
-                                 route,
-                                 worker_.shared().router.pattern(route),
-                                 status,
-                                 Clock::now() - start,
-                                 peer_,
-                                 target,
-                                 write_ok};
+  RequestObservation observation{
+      method, route,   worker_.shared().router.pattern(route), status, Clock::now() - start, peer_,
+      target, write_ok};
   try {
     observer(observation);
   } catch (const std::exception& e) {

@@ -53,8 +53,7 @@ class Worker {
   void Unregister(Session& session);
 
  private:
-  using SessionList =
-      boost::intrusive::list<Session, boost::intrusive::constant_time_size<true>>;
+  using SessionList = boost::intrusive::list<Session, boost::intrusive::constant_time_size<true>>;
 
   boost::asio::awaitable<void> AcceptLoop();
   void BeginStop(std::chrono::milliseconds grace);

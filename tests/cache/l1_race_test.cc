@@ -51,6 +51,7 @@ TEST(L1CacheRaceTest, AfterAnInvalidationOnlyTheNewFactsAndDecisionsAreReadable)
   std::atomic<bool> stop{false};
 
   std::vector<std::thread> verifiers;
+  verifiers.reserve(kVerifiers);
   for (int t = 0; t < kVerifiers; ++t) {
     verifiers.emplace_back([&] {
       while (!stop.load()) {
@@ -80,7 +81,8 @@ TEST(L1CacheRaceTest, AfterAnInvalidationOnlyTheNewFactsAndDecisionsAreReadable)
     version.store(v);       // the store commits...
     l1.InvalidateKey(kId);  // ...then the cache is told
     const std::uint64_t seen = iterations.load();
-    progressed = PollUntil([&] { return iterations.load() >= seen + 4 * kVerifiers; });
+    progressed =
+        PollUntil([&] { return iterations.load() >= seen + std::uint64_t{4} * kVerifiers; });
     // No write is in progress now: the cache may only hold version v.
     if (auto facts = l1.GetFacts(kId); facts && (*facts)->owner_id != "v" + std::to_string(v)) {
       ++stale_facts;

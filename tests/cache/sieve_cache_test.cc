@@ -102,7 +102,7 @@ TEST(SieveCacheTest, ByteBoundHoldsUnderRandomInsertsOfVariedCharges) {
 
 TEST(SieveCacheTest, EntryLargerThanAShardIsRejectedAndDropsTheOldValue) {
   ManualClock clock;
-  IntCache cache(2 * 1000, clock, /*shards=*/2);  // 1000 bytes per shard
+  IntCache cache(2'000, clock, /*shards=*/2);  // 1000 bytes per shard
   ASSERT_TRUE(cache.Insert(1, 1, 10, kNever));
   EXPECT_FALSE(cache.Insert(1, 2, 1000, kNever));
   EXPECT_FALSE(cache.Get(1).has_value());

@@ -73,6 +73,7 @@ void RunRace(Fence fence) {
   });
 
   std::vector<std::thread> fillers;
+  fillers.reserve(kFillers);
   for (int f = 0; f < kFillers; ++f) {
     fillers.emplace_back([&, f] {
       for (std::uint64_t n = 0; !stop.load(); ++n) {

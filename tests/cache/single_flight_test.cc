@@ -21,6 +21,7 @@ TEST(SingleFlightTest, ConcurrentJoinsMakeOneLeaderAndEveryoneGetsTheResult) {
   std::atomic<bool> all_joined_in_time{true};
 
   std::vector<std::thread> threads;
+  threads.reserve(kThreads);
   for (int t = 0; t < kThreads; ++t) {
     threads.emplace_back([&] {
       const bool leader = flights.Join(7, [&](const int& v) {

@@ -105,6 +105,7 @@ TEST(UsageCounterTest, ConcurrentRecordsAndDrainsLoseNothing) {
     take();
   });
   std::vector<std::thread> recorders;
+  recorders.reserve(kThreads);
   for (int t = 0; t < kThreads; ++t) {
     recorders.emplace_back([&, t] {
       for (int i = 0; i < kRecords; ++i) {

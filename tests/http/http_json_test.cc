@@ -2,8 +2,8 @@
 
 #include <string>
 
-#include <boost/json/parse.hpp>
 #include <gtest/gtest.h>
+#include <boost/json/parse.hpp>
 
 namespace keycache {
 namespace {
@@ -22,7 +22,7 @@ TEST(HttpJsonTest, KeepsValidUtf8AndReplacesInvalidBytes) {
             "\"caf\xC3\xA9 \xE2\x82\xAC \xF0\x9F\x94\x91\"");
   const std::string replacement = "\xEF\xBF\xBD";
   EXPECT_EQ(JsonString("a\xFFz"), "\"a" + replacement + "z\"");
-  EXPECT_EQ(JsonString("\xC3"), "\"" + replacement + "\"");                 // truncated
+  EXPECT_EQ(JsonString("\xC3"), "\"" + replacement + "\"");                    // truncated
   EXPECT_EQ(JsonString("\xC0\xAF"), "\"" + replacement + replacement + "\"");  // overlong
   EXPECT_EQ(JsonString("\xED\xA0\x80"),
             "\"" + replacement + replacement + replacement + "\"");  // surrogate

@@ -7,13 +7,13 @@
 #include <thread>
 #include <vector>
 
+#include <gtest/gtest.h>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
-#include <gtest/gtest.h>
 
 #include "http/http_client.h"
 #include "http/http_json.h"
@@ -39,24 +39,26 @@ class HttpServerLifecycleTest : public ::testing::Test {
       return JsonResponse(200, "{\"id\":" + JsonString(ctx.Param("id")) + "}");
     }));
     // Waits, in small timer steps, until the test releases it: proves Stop came mid-request.
-    EXPECT_TRUE(router_.Add(verb::get, "/slow", [this](RequestContext&) -> asio::awaitable<Response> {
-      slow_executor_ = co_await asio::this_coro::executor;
-      slow_entered_ = true;  // publishes slow_executor_
-      asio::steady_timer timer(slow_executor_);
-      while (!slow_release_) {
-        timer.expires_after(2ms);
-        co_await timer.async_wait(asio::use_awaitable);
-      }
-      co_return JsonResponse(200, R"({"slow":"done"})");
-    }));
+    EXPECT_TRUE(
+        router_.Add(verb::get, "/slow", [this](RequestContext&) -> asio::awaitable<Response> {
+          slow_executor_ = co_await asio::this_coro::executor;
+          slow_entered_ = true;  // publishes slow_executor_
+          asio::steady_timer timer(slow_executor_);
+          while (!slow_release_) {
+            timer.expires_after(2ms);
+            co_await timer.async_wait(asio::use_awaitable);
+          }
+          co_return JsonResponse(200, R"({"slow":"done"})");
+        }));
     // Waits far longer than any test; only cancellation ends it.
-    EXPECT_TRUE(router_.Add(verb::get, "/stuck", [this](RequestContext&) -> asio::awaitable<Response> {
-      stuck_entered_ = true;
-      asio::steady_timer timer(co_await asio::this_coro::executor, std::chrono::hours(1));
-      auto [ec] = co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
-      if (ec == asio::error::operation_aborted) stuck_cancelled_ = true;
-      co_return JsonResponse(200, "{}");
-    }));
+    EXPECT_TRUE(
+        router_.Add(verb::get, "/stuck", [this](RequestContext&) -> asio::awaitable<Response> {
+          stuck_entered_ = true;
+          asio::steady_timer timer(co_await asio::this_coro::executor, std::chrono::hours(1));
+          auto [ec] = co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
+          if (ec == asio::error::operation_aborted) stuck_cancelled_ = true;
+          co_return JsonResponse(200, "{}");
+        }));
   }
 
   // Returns once the server thread running the slow handler has run everything posted to it

@@ -7,10 +7,10 @@
 #include <thread>
 #include <vector>
 
+#include <gtest/gtest.h>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/thread_pool.hpp>
 #include <boost/asio/use_awaitable.hpp>
-#include <gtest/gtest.h>
 
 #include "http/http_client.h"
 #include "http/http_json.h"
@@ -43,9 +43,8 @@ class HttpServerTest : public ::testing::Test {
                      [](RequestContext& ctx) -> asio::awaitable<Response> {
                        co_return JsonResponse(200, "{\"id\":" + JsonString(ctx.Param(0)) + "}");
                      }));
-    Must(router_.AddSync(verb::post, "/echo", [](RequestContext& ctx) {
-      return JsonResponse(200, ctx.req.body());
-    }));
+    Must(router_.AddSync(verb::post, "/echo",
+                         [](RequestContext& ctx) { return JsonResponse(200, ctx.req.body()); }));
     Must(router_.AddSync(verb::get, "/close", [](RequestContext&) {
       Response res = JsonResponse(200, "{}");
       res.set(field::connection, "close");
@@ -115,7 +114,8 @@ TEST_F(HttpServerTest, KeepAliveServesSeveralRequestsOnOneConnection) {
   TestServer server(router_);
   HttpClient client("127.0.0.1", server.port());
   for (int i = 0; i < 5; ++i) {
-    Result<ClientResponse> r = client.Send(verb::post, "/echo", "{\"n\":" + std::to_string(i) + "}");
+    Result<ClientResponse> r =
+        client.Send(verb::post, "/echo", "{\"n\":" + std::to_string(i) + "}");
     ASSERT_TRUE(r) << r.error().message();
     EXPECT_EQ(r->status, 200u);
     EXPECT_EQ(r->body, "{\"n\":" + std::to_string(i) + "}");
@@ -170,8 +170,8 @@ TEST_F(HttpServerTest, BodyOverLimitIs413AndCloses) {
   EXPECT_EQ(r->headers[field::connection], "close");
 
   // Announced but never sent: rejected from the header alone.
-  Result<std::string> raw = client.SendRaw(
-      "POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 1000000\r\n\r\n");
+  Result<std::string> raw =
+      client.SendRaw("POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 1000000\r\n\r\n");
   ASSERT_TRUE(raw) << raw.error().message();
   std::vector<Response> responses = ParseResponses(*raw);
   ASSERT_EQ(responses.size(), 1u) << *raw;
@@ -291,6 +291,17 @@ TEST_F(HttpServerTest, Http10WithoutKeepAliveIsClosedAfterTheResponse) {
   ASSERT_EQ(responses.size(), 1u) << *raw;
   EXPECT_EQ(responses[0].version(), 10u);
   EXPECT_EQ(responses[0].result_int(), 200u);
+}
+
+TEST_F(HttpServerTest, HeadResponsesCarryNoBody) {
+  TestServer server(router_);
+  HttpClient client("127.0.0.1", server.port());
+  Result<std::string> raw =
+      client.SendRaw("HEAD /nope HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
+  ASSERT_TRUE(raw) << raw.error().message();
+  EXPECT_EQ(raw->rfind("HTTP/1.1 404", 0), 0u) << *raw;
+  EXPECT_NE(raw->find("Content-Length: "), std::string::npos) << *raw;
+  EXPECT_EQ(raw->find("\r\n\r\n"), raw->size() - 4) << *raw;
 }
 
 TEST_F(HttpServerTest, ObserverSeesRoutePatternStatusAndMethod) {

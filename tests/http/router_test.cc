@@ -49,8 +49,7 @@ TEST(RouterTest, MatchesLiteralsAndExtractsParams) {
   ASSERT_EQ(m.kind, Router::MatchKind::kFound);
   ASSERT_EQ(m.param_count, 2u);
   Request req;
-  RequestContext ctx{req, {}, "", "", {params.data(), m.param_count},
-                     router.param_names(m.route)};
+  RequestContext ctx{req, {}, "", "", {params.data(), m.param_count}, router.param_names(m.route)};
   EXPECT_EQ(ctx.Param("owner"), "alice");
   EXPECT_EQ(ctx.Param("id"), "k9");
   EXPECT_EQ(ctx.Param(0), "alice");
@@ -152,9 +151,8 @@ TEST(RouterTest, RootAndRouteIndexesAreStable) {
 TEST(RouterTest, RejectsMalformedPatterns) {
   Router router;
   for (std::string_view bad :
-       {"", "v1/keys", "/v1/{}", "/v1/{id", "/v1/id}", "/v1/x{id}", "/v1/{i-d}",
-        "/v1/{id}/{id}", "/{a}/{b}/{c}/{d}/{e}/{f}/{g}/{h}/{i}",
-        "/1/2/3/4/5/6/7/8/9/10/11/12/13/14/15/16/17"}) {
+       {"", "v1/keys", "/v1/{}", "/v1/{id", "/v1/id}", "/v1/x{id}", "/v1/{i-d}", "/v1/{id}/{id}",
+        "/{a}/{b}/{c}/{d}/{e}/{f}/{g}/{h}/{i}", "/1/2/3/4/5/6/7/8/9/10/11/12/13/14/15/16/17"}) {
     Result<void> r = router.AddSync(verb::get, bad, Named("x"));
     EXPECT_FALSE(r) << bad;
     if (!r) {
