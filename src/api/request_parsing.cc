@@ -41,6 +41,12 @@ std::optional<ApiError> RejectUnknown(const json::object& o,
   return std::nullopt;
 }
 
+// Characters, not bytes: "é" is one character of a name. Counts UTF-8 lead bytes.
+std::size_t CharCount(std::string_view s) {
+  return static_cast<std::size_t>(std::count_if(
+      s.begin(), s.end(), [](char c) { return (static_cast<unsigned char>(c) & 0xC0) != 0x80; }));
+}
+
 bool HasControlChars(std::string_view s) {
   return std::any_of(s.begin(), s.end(), [](unsigned char c) { return c < 0x20 || c == 0x7f; });
 }
@@ -48,7 +54,7 @@ bool HasControlChars(std::string_view s) {
 std::optional<ApiError> ReadName(const json::value& v, std::string& out) {
   if (!v.is_string()) return BadRequest("'name' must be a string");
   std::string_view s = v.as_string();
-  if (s.empty() || s.size() > kMaxNameChars || HasControlChars(s)) {
+  if (s.empty() || CharCount(s) > kMaxNameChars || HasControlChars(s)) {
     return BadRequest("'name' must be 1..100 characters without control characters");
   }
   out = s;
@@ -108,7 +114,8 @@ std::optional<std::int64_t> AsInteger(const json::value& v) {
 }  // namespace
 
 bool IsValidOwnerId(std::string_view owner_id) {
-  return !owner_id.empty() && owner_id.size() <= kMaxOwnerIdChars && !HasControlChars(owner_id) &&
+  return !owner_id.empty() && CharCount(owner_id) <= kMaxOwnerIdChars &&
+         !HasControlChars(owner_id) &&
          owner_id.find('/') == std::string_view::npos;
 }
 
@@ -193,7 +200,7 @@ Parsed<std::string> ParseRevoke(std::string_view body) {
   if (auto e = RejectUnknown(o, {"reason"})) return *e;
   std::string reason = "revoked";
   if (const json::value* v = o.if_contains("reason")) {
-    if (!v->is_string() || v->as_string().size() > kMaxReasonChars ||
+    if (!v->is_string() || CharCount(v->as_string()) > kMaxReasonChars ||
         HasControlChars(v->as_string())) {
       return BadRequest("'reason' must be a string of at most 200 characters");
     }
