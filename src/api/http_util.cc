@@ -65,8 +65,17 @@ std::optional<boost::asio::ip::address> ParseAddress(std::string_view text) {
 
 }  // namespace
 
+namespace {
+
+// The session formats the peer once per connection; format it here only when it did not.
+std::string PeerText(const RequestContext& ctx) {
+  return ctx.peer_text.empty() ? ctx.peer.to_string() : std::string(ctx.peer_text);
+}
+
+}  // namespace
+
 std::string ClientIp(const RequestContext& ctx, const TrustedProxies& proxies) {
-  if (proxies.empty() || !proxies.Contains(ctx.peer)) return ctx.peer.to_string();
+  if (proxies.empty() || !proxies.Contains(ctx.peer)) return PeerText(ctx);
   auto xff = ctx.req.find("X-Forwarded-For");
   if (xff != ctx.req.end()) {
     std::string_view list = xff->value();
@@ -86,7 +95,7 @@ std::string ClientIp(const RequestContext& ctx, const TrustedProxies& proxies) {
   if (real != ctx.req.end()) {
     if (auto addr = ParseAddress(real->value())) return addr->to_string();
   }
-  return ctx.peer.to_string();
+  return PeerText(ctx);
 }
 
 std::optional<std::string> PercentDecode(std::string_view text, bool plus_is_space) {

@@ -26,7 +26,8 @@ std::optional<Response> RequireAdmin(const Request& req, std::string_view admin_
 std::string_view BearerToken(const Request& req);
 
 // The peer address, or, when the peer is a trusted proxy, the nearest untrusted address of
-// X-Forwarded-For (walking from the right), else X-Real-IP.
+// X-Forwarded-For (walking from the right), else X-Real-IP. Uses ctx.peer_text when set, so the
+// common case (no trusted proxy) formats nothing.
 std::string ClientIp(const RequestContext& ctx, const TrustedProxies& proxies);
 
 // Percent-decodes a path segment (or, with plus_is_space, a query value); nullopt on a bad

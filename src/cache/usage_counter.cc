@@ -20,25 +20,34 @@ void UsageCounter::Record(KeyId id, TimeMs now, std::string_view ip) {
   Shard& s = ShardFor(id);
   std::lock_guard lock(s.mu);
   Usage& u = s.pending[id];
-  ++u.count;
+  if (u.count++ == 0) {
+    ++s.active;
+    u.last_used_ip.clear();  // a kept entry starts as a fresh one would (keeps its capacity)
+  }
   if (now >= u.last_used_at) {
     u.last_used_at = now;
-    u.last_used_ip.assign(ip);
+    u.last_used_ip.assign(ip);  // reuses the kept entry's capacity
   }
 }
 
 std::vector<UsageDelta> UsageCounter::Drain() {
   std::vector<UsageDelta> out;
   for (std::size_t i = 0; i < shard_count_; ++i) {
-    std::unordered_map<KeyId, Usage> taken;
-    {
-      std::lock_guard lock(shards_[i].mu);
-      taken.swap(shards_[i].pending);
+    Shard& s = shards_[i];
+    std::lock_guard lock(s.mu);
+    out.reserve(out.size() + s.active);
+    for (auto it = s.pending.begin(); it != s.pending.end();) {
+      Usage& u = it->second;
+      if (u.count == 0) {
+        it = s.pending.erase(it);  // unused for a whole interval: let it go
+        continue;
+      }
+      out.push_back(UsageDelta{it->first, u.count, u.last_used_at, u.last_used_ip});
+      u.count = 0;
+      u.last_used_at = 0;  // as good as a fresh entry: the next use sets time and IP
+      ++it;
     }
-    out.reserve(out.size() + taken.size());
-    for (auto& [id, u] : taken) {
-      out.push_back(UsageDelta{id, u.count, u.last_used_at, std::move(u.last_used_ip)});
-    }
+    s.active = 0;
   }
   return out;
 }
@@ -49,6 +58,10 @@ void UsageCounter::Restore(std::vector<UsageDelta> deltas) {
     Shard& s = ShardFor(d.id);
     std::lock_guard lock(s.mu);
     Usage& u = s.pending[d.id];
+    if (u.count == 0) {
+      ++s.active;
+      u.last_used_ip.clear();  // a kept entry starts as a fresh one would
+    }
     u.count += d.count;
     if (d.last_used_at > u.last_used_at) {
       u.last_used_at = d.last_used_at;
@@ -61,7 +74,7 @@ std::optional<UsageDelta> UsageCounter::Pending(KeyId id) const {
   Shard& s = ShardFor(id);
   std::lock_guard lock(s.mu);
   auto it = s.pending.find(id);
-  if (it == s.pending.end()) return std::nullopt;
+  if (it == s.pending.end() || it->second.count == 0) return std::nullopt;
   return UsageDelta{id, it->second.count, it->second.last_used_at, it->second.last_used_ip};
 }
 
@@ -69,7 +82,7 @@ std::size_t UsageCounter::Size() const {
   std::size_t total = 0;
   for (std::size_t i = 0; i < shard_count_; ++i) {
     std::lock_guard lock(shards_[i].mu);
-    total += shards_[i].pending.size();
+    total += shards_[i].active;
   }
   return total;
 }

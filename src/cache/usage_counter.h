@@ -2,7 +2,9 @@
 // flushes to the store, so a verification costs no database write. Thread-safe: sharded by key id,
 // one mutex per shard.
 //
-// Memory grows with the number of distinct keys used since the last Drain (only keys that verified
+// Drain takes the counts, not the entries: a key's entry stays (count 0) until a whole interval
+// between two Drains passes without a use, so a busy key costs no allocation per flush. Memory
+// grows with the number of distinct keys used in the last two intervals (only keys that verified
 // are recorded); it is not part of the L1Cache byte budget.
 #pragma once
 
@@ -44,6 +46,7 @@ class UsageCounter {
   std::size_t Size() const;  // keys with pending usage
 
  private:
+  // count == 0: no pending usage; the entry is only kept for reuse (time 0, IP ignored).
   struct Usage {
     std::uint64_t count = 0;
     TimeMs last_used_at = 0;
@@ -52,6 +55,7 @@ class UsageCounter {
   struct alignas(64) Shard {
     mutable std::mutex mu;
     std::unordered_map<KeyId, Usage> pending;  // guarded by mu
+    std::size_t active = 0;                    // entries with count > 0; guarded by mu
   };
 
   Shard& ShardFor(KeyId id) const;

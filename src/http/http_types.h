@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cstddef>
 #include <functional>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -44,6 +45,10 @@ struct RequestContext {
     }
     return {};
   }
+
+  // `peer` as text, formatted once per connection by the server; "" when whoever built the
+  // context did not fill it (then format `peer`). Last, so positional initialisers stay valid.
+  std::string_view peer_text = {};
 };
 
 // A route handler. The session is itself a coroutine, so the two kinds differ only in cost:
@@ -53,6 +58,14 @@ struct RequestContext {
 // The session catches exceptions from both and answers 500.
 using Handler = std::function<boost::asio::awaitable<Response>(RequestContext&)>;
 using SyncHandler = std::function<Response(RequestContext&)>;
+
+// Both kinds at once, for routes that can usually answer without waiting (a cache hit): `fast`
+// is called first as a plain call; only when it returns nullopt is `slow` awaited, with the same
+// context. `fast` must not have changed anything `slow` relies on when it gives up.
+struct FastPathHandler {
+  std::function<std::optional<Response>(RequestContext&)> fast;
+  Handler slow;
+};
 
 // One finished request, reported after its response was written (or failed to be).
 struct RequestObservation {

@@ -42,6 +42,13 @@ Result<void> Router::AddSync(beast_http::verb method, std::string_view pattern,
   return AddAny(method, pattern, AnyHandler(std::in_place_type<SyncHandler>, std::move(handler)));
 }
 
+Result<void> Router::AddFastPath(beast_http::verb method, std::string_view pattern,
+                                 FastPathHandler handler) {
+  if (!handler.fast || !handler.slow) return Errc::kBadInput;
+  return AddAny(method, pattern,
+                AnyHandler(std::in_place_type<FastPathHandler>, std::move(handler)));
+}
+
 Result<void> Router::AddAny(beast_http::verb method, std::string_view pattern, AnyHandler handler) {
   if (method == beast_http::verb::unknown) return Errc::kBadInput;
   std::array<std::string_view, kMaxSegments> parts;

@@ -1,6 +1,6 @@
 // Maps (method, path) to a route handler by comparing path segments against patterns such as
-// "/v1/keys/{id}/rotate" (no regex). Built once at startup by Add/AddSync; after that it is
-// immutable and Find may be called from any number of threads at once.
+// "/v1/keys/{id}/rotate" (no regex). Built once at startup by Add/AddSync/AddFastPath; after that
+// it is immutable and Find may be called from any number of threads at once.
 //
 // Matching: a pattern's segments are literals or "{name}" parameters; a parameter matches any one
 // non-empty segment. Among the patterns that match a path, literal segments win over parameters
@@ -31,7 +31,7 @@ class Router {
   static constexpr std::size_t kMaxSegments = 16;
   static constexpr int kNoRoute = -1;
 
-  using AnyHandler = std::variant<SyncHandler, Handler>;
+  using AnyHandler = std::variant<SyncHandler, Handler, FastPathHandler>;
   using ParamArray = std::array<std::string_view, kMaxParams>;
 
   enum class MatchKind { kFound, kNotFound, kMethodNotAllowed };
@@ -52,6 +52,9 @@ class Router {
   Result<void> Add(boost::beast::http::verb method, std::string_view pattern, Handler handler);
   Result<void> AddSync(boost::beast::http::verb method, std::string_view pattern,
                        SyncHandler handler);
+  // Both parts are required.
+  Result<void> AddFastPath(boost::beast::http::verb method, std::string_view pattern,
+                           FastPathHandler handler);
 
   // `path` is the request target without the query. On kFound, params[0..param_count) point
   // into `path`.

@@ -1,9 +1,11 @@
 #include "http/session.h"
 
 #include <algorithm>
+#include <charconv>
 #include <cstdint>
 #include <exception>
 #include <limits>
+#include <stdexcept>
 #include <tuple>
 #include <utility>
 #include <variant>
@@ -15,9 +17,7 @@
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/string.hpp>
 #include <boost/beast/http/error.hpp>
-#include <boost/beast/http/read.hpp>
 #include <boost/beast/http/rfc7230.hpp>
-#include <boost/beast/http/write.hpp>
 
 #include "http/http_json.h"
 #include "http/worker.h"
@@ -31,18 +31,13 @@ using boost::asio::ip::tcp;
 
 namespace {
 
-constexpr auto kTuple = asio::as_tuple(asio::use_awaitable);
+constexpr auto kTuple = asio::as_tuple(asio::use_awaitable_t<Session::IoExecutor>{});
 constexpr std::size_t kReadChunk = 8192;
 // After an error response, keep reading (and discarding) for a bounded time and size so the
 // client receives the response instead of a reset caused by its unread request bytes.
 constexpr std::chrono::milliseconds kMaxLinger{2000};
 constexpr std::size_t kMaxLingerBytes = 1 << 20;
 constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
-
-bool WantsClose(const Response& res) {
-  auto it = res.find(beast_http::field::connection);
-  return it != res.end() && beast_http::token_list(it->value()).exists("close");
-}
 
 const boost::system::error_category& HttpParseCategory() {
   return beast_http::make_error_code(beast_http::error::bad_target).category();
@@ -58,20 +53,88 @@ std::string ExceptionText(const std::exception_ptr& failure) {
   }
 }
 
+void AppendNumber(std::string& out, std::uint64_t n) {
+  char digits[24];
+  auto [end, ec] = std::to_chars(digits, digits + sizeof digits, n);
+  out.append(digits, end);
+}
+
+// The bytes beast's serializer would send for the header of `res` (its fields as they are, in
+// order), without the blank line; Content-Length is left out when `skip_content_length`.
+void AppendHead(std::string& out, const Response& res, bool skip_content_length) {
+  const unsigned version = res.version();
+  const unsigned code = res.result_int();
+  char start[] = "HTTP/1.1 200 ";
+  start[5] = static_cast<char>('0' + version / 10 % 10);
+  start[7] = static_cast<char>('0' + version % 10);
+  start[9] = static_cast<char>('0' + code / 100 % 10);
+  start[10] = static_cast<char>('0' + code / 10 % 10);
+  start[11] = static_cast<char>('0' + code % 10);
+  out.append(start, sizeof start - 1);
+  out.append(res.reason());
+  out.append("\r\n");
+  for (const auto& field : res) {
+    if (skip_content_length && field.name() == beast_http::field::content_length) continue;
+    out.append(field.name_string());
+    out.append(": ");
+    out.append(field.value());
+    out.append("\r\n");
+  }
+}
+
+bool MustHaveEmptyBody(const Response& res) {
+  const unsigned code = res.result_int();
+  return code / 100 == 1 || code == 204 || code == 304;
+}
+
+// Renders the response to a request of `version`, normalised as beast's keep_alive() and
+// prepare_payload() would: the Connection header, Content-Length; a HEAD response keeps the
+// Content-Length of the body it does not carry. When the handler set Connection or
+// Transfer-Encoding itself (rare), beast does the normalisation so their tokens merge exactly as
+// before; otherwise the two headers are written here without touching `res`'s fields. Throws
+// std::invalid_argument, as prepare_payload does, for a body on a 1xx, 204 or 304.
+void RenderResponse(Response& res, unsigned version, bool keep_alive, bool head, std::string& out) {
+  res.version(version);
+  if (res.find(beast_http::field::connection) != res.end() ||
+      res.find(beast_http::field::transfer_encoding) != res.end()) {
+    res.keep_alive(keep_alive);
+    res.prepare_payload();
+    AppendHead(out, res, false);
+  } else {
+    if (!res.body().empty() && MustHaveEmptyBody(res)) {
+      throw std::invalid_argument("invalid response body");
+    }
+    AppendHead(out, res, true);
+    if (version >= 11 && !keep_alive) out.append("Connection: close\r\n");
+    if (version < 11 && keep_alive) out.append("Connection: keep-alive\r\n");
+    out.append("Content-Length: ");
+    AppendNumber(out, res.body().size());
+    out.append("\r\n");
+  }
+  out.append("\r\n");
+  if (!head) out.append(res.body());
+}
+
+bool WantsClose(const Response& res) {
+  auto it = res.find(beast_http::field::connection);
+  return it != res.end() && beast_http::token_list(it->value()).exists("close");
+}
+
 }  // namespace
 
-Session::Session(Worker& worker, tcp::socket socket)
-    : worker_(worker), stream_(std::move(socket)), watchdog_(stream_.get_executor()) {
+Session::Session(Worker& worker, Socket socket)
+    : worker_(worker), socket_(std::move(socket)), watchdog_(socket_.get_executor()) {
   boost::system::error_code ec;
-  tcp::endpoint remote = stream_.socket().remote_endpoint(ec);
+  tcp::endpoint remote = socket_.remote_endpoint(ec);
   if (!ec) peer_ = remote.address();
+  peer_text_ = peer_.to_string();
   worker_.Register(*this);
 }
 
 Session::~Session() { Detach(); }
 
 void Session::Start(std::shared_ptr<Session> session) {
-  auto executor = session->stream_.get_executor();
+  auto executor = session->socket_.get_executor();
   auto slot = session->cancel_.slot();
   Logger& logger = session->worker_.shared().logger;
   auto run = Run(session);
@@ -86,7 +149,7 @@ void Session::Start(std::shared_ptr<Session> session) {
                      }));
 }
 
-asio::awaitable<void> Session::Run(std::shared_ptr<Session> self) {
+Session::Awaitable<void> Session::Run(std::shared_ptr<Session> self) {
   std::exception_ptr failure;
   try {
     co_await self->Loop();
@@ -101,26 +164,33 @@ asio::awaitable<void> Session::Run(std::shared_ptr<Session> self) {
   self->Detach();
 }
 
-asio::awaitable<void> Session::Loop() {
+Session::Awaitable<void> Session::Loop() {
   const HttpServerOptions& options = worker_.shared().options;
   const Router& router = worker_.shared().router;
   boost::system::error_code ignored;
-  stream_.socket().set_option(tcp::no_delay(true), ignored);
+  socket_.set_option(tcp::no_delay(true), ignored);
 
   while (!closed_) {
     if (buffer_.size() == 0) {
       // Idle keep-alive: a timeout or a Stop here just closes, there is nobody to answer.
       phase_ = Phase::kIdle;
       if (worker_.stopping()) break;
-      stream_.expires_after(options.read_timeout);
-      auto [ec, n] = co_await stream_.async_read_some(buffer_.prepare(kReadChunk), kTuple);
+      SetDeadline(Clock::now(), options.read_timeout, OnDeadline::kClose);
+      auto [ec, n] = co_await socket_.async_read_some(buffer_.prepare(kReadChunk), kTuple);
       if (ec) break;
       buffer_.commit(n);
     }
 
     phase_ = Phase::kReading;
-    beast::error_code read_ec = co_await ReadRequest();
-    const bool timed_out = EndReadDeadline();
+    parser_.emplace();
+    parser_->header_limit(static_cast<std::uint32_t>(std::min<std::size_t>(
+        options.max_header_bytes, std::numeric_limits<std::uint32_t>::max())));
+    parser_->body_limit(options.max_body_bytes);
+    SetDeadline(Clock::now(), options.read_timeout, OnDeadline::kCancelRead);
+    beast::error_code read_ec;
+    if (!ParseWhole(read_ec)) read_ec = co_await ReadRequest();
+    ClearDeadline();
+    const bool timed_out = std::exchange(read_timed_out_, false);
     if (read_ec) {
       co_await AnswerReadError(read_ec, timed_out);
       break;
@@ -144,17 +214,31 @@ asio::awaitable<void> Session::Loop() {
                          path,
                          query,
                          {params.data(), match.param_count},
-                         router.param_names(match.route)};
+                         router.param_names(match.route),
+                         peer_text_};
+      // Sync handlers and fast paths are plain calls; only a Handler (or a fast path that gave
+      // up) costs a coroutine, spawned on this thread and awaited.
       std::exception_ptr failure;
-      if (const auto* sync = std::get_if<SyncHandler>(match.handler)) {
-        try {
+      const Handler* slow = nullptr;
+      try {
+        if (const auto* sync = std::get_if<SyncHandler>(match.handler)) {
           res = (*sync)(ctx);
-        } catch (...) {
-          failure = std::current_exception();
+        } else if (const auto* both = std::get_if<FastPathHandler>(match.handler)) {
+          if (std::optional<Response> fast = both->fast(ctx)) {
+            res = std::move(*fast);
+          } else {
+            slow = &both->slow;
+          }
+        } else {
+          slow = &std::get<Handler>(*match.handler);
         }
-      } else {
+      } catch (...) {
+        failure = std::current_exception();
+      }
+      if (slow != nullptr) {
         try {
-          res = co_await std::get<Handler>(*match.handler)(ctx);
+          res = co_await asio::co_spawn(socket_.get_executor(), (*slow)(ctx),
+                                        asio::use_awaitable_t<IoExecutor>{});
         } catch (...) {
           failure = std::current_exception();
         }
@@ -176,45 +260,82 @@ asio::awaitable<void> Session::Loop() {
 
     // Normalise whatever the handler built: HTTP version, keep-alive, Content-Length.
     const bool keep_alive = req.keep_alive() && !WantsClose(res) && !worker_.stopping();
-    res.version(req.version());
-    res.keep_alive(keep_alive);
-    res.prepare_payload();
-    if (req.method() == beast_http::verb::head) {
-      // The headers a GET would get, without the body the serializer would otherwise send.
-      const std::size_t length = res.body().size();
-      res.body().clear();
-      res.content_length(length);
+    const bool head = req.method() == beast_http::verb::head;
+    out_.clear();
+    try {
+      RenderResponse(res, req.version(), keep_alive, head, out_);
+    } catch (const std::exception& e) {
+      // A handler bug (a body on a 204...): what beast's prepare_payload would have thrown.
+      worker_.shared().logger.Error("http_invalid_response",
+                                    {{"route", router.pattern(match.route)}, {"error", e.what()}});
+      break;
     }
 
     phase_ = Phase::kWriting;
-    stream_.expires_after(options.read_timeout);
-    auto [write_ec, written] = co_await beast_http::async_write(stream_, res, kTuple);
+    SetDeadline(Clock::now(), options.read_timeout, OnDeadline::kClose);
+    auto [write_ec, written] = co_await asio::async_write(socket_, asio::buffer(out_), kTuple);
+    ClearDeadline();
     Observe(req.method(), match.route, res.result_int(), start, target, !write_ec);
     if (write_ec || !keep_alive) break;
   }
   Close();
 }
 
-asio::awaitable<beast::error_code> Session::ReadRequest() {
-  const HttpServerOptions& options = worker_.shared().options;
-  parser_.emplace();
-  parser_->header_limit(static_cast<std::uint32_t>(
-      std::min<std::size_t>(options.max_header_bytes, std::numeric_limits<std::uint32_t>::max())));
-  parser_->body_limit(options.max_body_bytes);
-
-  stream_.expires_never();  // the watchdog bounds this read, see BeginReadDeadline
-  BeginReadDeadline();
-  auto [ec, n] = co_await beast_http::async_read_header(stream_, buffer_, *parser_, kTuple);
-  if (!ec && !parser_->is_done()) {
-    if (beast::iequals(parser_->get()[beast_http::field::expect], "100-continue")) {
-      std::tie(ec, n) = co_await asio::async_write(stream_, asio::buffer(kContinue), kTuple);
-    }
-    if (!ec) std::tie(ec, n) = co_await beast_http::async_read(stream_, buffer_, *parser_, kTuple);
+// Feeds buffered bytes to the parser until it needs more (need_more), fails, or is done with the
+// header (`header_only`) or the whole message.
+beast::error_code Session::ParseBuffered(bool header_only) {
+  beast::error_code ec;
+  for (;;) {
+    if (header_only ? parser_->is_header_done() : parser_->is_done()) return {};
+    if (buffer_.size() == 0) return beast_http::error::need_more;
+    const std::size_t used = parser_->put(buffer_.data(), ec);
+    buffer_.consume(used);
+    if (ec) return ec;
+    if (used == 0) return beast_http::error::need_more;
   }
-  co_return ec;
 }
 
-asio::awaitable<void> Session::AnswerReadError(beast::error_code ec, bool timed_out) {
+// Most requests arrive whole in the idle read: they are parsed here, with no asynchronous
+// operation and no coroutine frame. False when ReadRequest must go on (more bytes needed, or a
+// 100 Continue to send first); true when `ec` is the outcome.
+bool Session::ParseWhole(beast::error_code& ec) {
+  ec = ParseBuffered(true);
+  if (ec) return ec != beast_http::error::need_more;
+  if (!parser_->is_done() && parser_->get().count(beast_http::field::expect) != 0) return false;
+  ec = ParseBuffered(false);
+  return ec != beast_http::error::need_more;
+}
+
+// Reads the rest of a request ParseWhole could not finish, like beast's async_read_header, the
+// 100 Continue a client may wait for, then async_read.
+Session::Awaitable<beast::error_code> Session::ReadRequest() {
+  for (bool header_only : {true, false}) {
+    for (;;) {
+      beast::error_code ec = ParseBuffered(header_only);
+      if (ec != beast_http::error::need_more) {
+        if (ec) co_return ec;
+        break;
+      }
+      auto [read_ec, n] = co_await socket_.async_read_some(buffer_.prepare(kReadChunk), kTuple);
+      buffer_.commit(n);
+      if (read_ec == asio::error::eof) {
+        if (!parser_->got_some()) co_return beast_http::error::end_of_stream;
+        beast::error_code eof_ec;
+        parser_->put_eof(eof_ec);  // a request has no read-to-EOF body: partial_message
+        co_return eof_ec ? eof_ec : beast::error_code(beast_http::error::partial_message);
+      }
+      if (read_ec) co_return read_ec;
+    }
+    if (header_only && !parser_->is_done() &&
+        beast::iequals(parser_->get()[beast_http::field::expect], "100-continue")) {
+      auto [ec, n] = co_await asio::async_write(socket_, asio::buffer(kContinue), kTuple);
+      if (ec) co_return ec;
+    }
+  }
+  co_return beast::error_code();
+}
+
+Session::Awaitable<void> Session::AnswerReadError(beast::error_code ec, bool timed_out) {
   if (closed_) co_return;
   unsigned status = 400;
   std::string_view error = "bad_request";
@@ -242,20 +363,26 @@ asio::awaitable<void> Session::AnswerReadError(beast::error_code ec, bool timed_
   const std::string_view target =
       have_header ? std::string_view(parser_->get().target()) : std::string_view();
   Response res = JsonError(status, error, message, 11, false);
-  stream_.expires_after(worker_.shared().options.read_timeout);
-  auto [write_ec, written] = co_await beast_http::async_write(stream_, res, kTuple);
+  out_.clear();
+  AppendHead(out_, res, false);  // already says Connection: close and has its Content-Length
+  out_.append("\r\n");
+  out_.append(res.body());
+  SetDeadline(start, worker_.shared().options.read_timeout, OnDeadline::kClose);
+  auto [write_ec, written] = co_await asio::async_write(socket_, asio::buffer(out_), kTuple);
   Observe(method, Router::kNoRoute, status, start, target, !write_ec);
   if (!write_ec) co_await Linger();
 }
 
-asio::awaitable<void> Session::Linger() {
+Session::Awaitable<void> Session::Linger() {
   boost::system::error_code ignored;
-  stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
-  stream_.expires_after(std::min(worker_.shared().options.read_timeout, kMaxLinger));
+  socket_.shutdown(tcp::socket::shutdown_send, ignored);
+  SetDeadline(Clock::now(),
+              std::min<Clock::duration>(worker_.shared().options.read_timeout, kMaxLinger),
+              OnDeadline::kClose);
   std::size_t drained = 0;
   while (!closed_ && drained < kMaxLingerBytes) {
     buffer_.clear();
-    auto [ec, n] = co_await stream_.async_read_some(buffer_.prepare(kReadChunk), kTuple);
+    auto [ec, n] = co_await socket_.async_read_some(buffer_.prepare(kReadChunk), kTuple);
     if (ec) break;
     drained += n;
   }
@@ -275,21 +402,18 @@ void Session::Observe(beast_http::verb method, int route, unsigned status, Clock
   }
 }
 
-void Session::BeginReadDeadline() {
-  read_deadline_ = Clock::now() + worker_.shared().options.read_timeout;
-  reading_ = true;
-  read_timed_out_ = false;
-  if (!watchdog_armed_) ArmWatchdog(read_deadline_);
-}
-
-bool Session::EndReadDeadline() {
-  reading_ = false;
-  return std::exchange(read_timed_out_, false);
+void Session::SetDeadline(Clock::time_point now, Clock::duration after, OnDeadline action) {
+  deadline_ = now + after;
+  on_deadline_ = action;
+  // A later deadline waits for the armed wait to fire and re-arms then; an earlier one (the
+  // linger bound) re-arms at once.
+  if (!watchdog_armed_ || deadline_ < armed_for_) ArmWatchdog(deadline_);
 }
 
 void Session::ArmWatchdog(Clock::time_point at) {
   watchdog_armed_ = true;
-  watchdog_.expires_at(at);
+  armed_for_ = at;
+  watchdog_.expires_at(at);  // cancels a pending wait, whose handler then sees an error
   // weak_ptr: a pending wait must not keep a finished session alive.
   watchdog_.async_wait([weak = weak_from_this()](boost::system::error_code ec) {
     if (auto self = weak.lock()) self->OnWatchdog(ec);
@@ -297,16 +421,21 @@ void Session::ArmWatchdog(Clock::time_point at) {
 }
 
 void Session::OnWatchdog(boost::system::error_code ec) {
+  if (ec) return;  // replaced by a newer wait, or the session is closing
   watchdog_armed_ = false;
-  if (ec || closed_ || !reading_) return;
-  // The deadline moved on since this wait was armed (a later request): wait for the new one.
-  if (Clock::now() < read_deadline_) {
-    ArmWatchdog(read_deadline_);
+  if (closed_ || on_deadline_ == OnDeadline::kNothing) return;
+  // The deadline moved on since this wait was armed (a later phase): wait for the new one.
+  if (Clock::now() < deadline_) {
+    ArmWatchdog(deadline_);
     return;
   }
-  read_timed_out_ = true;
-  boost::system::error_code ignored;
-  stream_.socket().cancel(ignored);  // cancel, not close: the 408 still has to be written
+  if (on_deadline_ == OnDeadline::kCancelRead) {
+    read_timed_out_ = true;
+    boost::system::error_code ignored;
+    socket_.cancel(ignored);  // cancel, not close: the 408 still has to be written
+  } else {
+    Close();
+  }
 }
 
 void Session::OnStop() {
@@ -321,7 +450,8 @@ void Session::ForceClose() {
 void Session::Close() {
   if (closed_) return;
   closed_ = true;
-  stream_.close();
+  boost::system::error_code ignored;
+  socket_.close(ignored);
   watchdog_.cancel();
 }
 

@@ -102,7 +102,9 @@ void Worker::Unregister(Session& session) {
 asio::awaitable<void> Worker::AcceptLoop() {
   asio::steady_timer backoff(ioc_);
   for (;;) {
-    auto [ec, socket] = co_await acceptor_.async_accept(kTuple);
+    // Accepted onto the io_context's own executor type: the session's I/O then never goes
+    // through any_io_executor.
+    auto [ec, socket] = co_await acceptor_.async_accept(ioc_, kTuple);
     if (stopping_ || !acceptor_.is_open()) co_return;
     if (ec) {
       shared_.logger.Warn("http_accept_failed", {{"error", ec.message()}});

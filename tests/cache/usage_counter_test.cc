@@ -87,6 +87,54 @@ TEST(UsageCounterTest, RestoreIntoAnEmptyCounterGivesBackTheSameDeltas) {
   EXPECT_EQ(pending->last_used_ip, "ip");
 }
 
+// Drain keeps a used key's entry for reuse; it must then behave exactly like a fresh one.
+TEST(UsageCounterTest, AKeyUsedAgainAfterADrainStartsAfresh) {
+  UsageCounter usage;
+  usage.Record(1, 5000, "2001:db8:aaaa:bbbb:cccc:dddd:eeee:ffff");
+  ASSERT_EQ(usage.Drain().size(), 1u);
+  EXPECT_FALSE(usage.Pending(1).has_value());
+  EXPECT_EQ(usage.Size(), 0u);
+
+  usage.Record(1, 4000, "10.0.0.9");  // older than the drained use: still this interval's newest
+  auto pending = usage.Pending(1);
+  ASSERT_TRUE(pending.has_value());
+  EXPECT_EQ(pending->count, 1u);
+  EXPECT_EQ(pending->last_used_at, 4000);
+  EXPECT_EQ(pending->last_used_ip, "10.0.0.9");
+  EXPECT_EQ(usage.Size(), 1u);
+}
+
+TEST(UsageCounterTest, DrainReturnsOnlyKeysUsedSinceTheLastDrain) {
+  UsageCounter usage(1);  // one shard: kept and fresh entries side by side
+  usage.Record(1, 100, "a");
+  usage.Record(2, 100, "b");
+  ASSERT_EQ(usage.Drain().size(), 2u);
+  usage.Record(1, 200, "c");
+  auto drained = ById(usage.Drain());
+  ASSERT_EQ(drained.size(), 1u);
+  EXPECT_EQ(drained[1].count, 1u);
+  EXPECT_EQ(drained[1].last_used_ip, "c");
+  EXPECT_TRUE(usage.Drain().empty());
+  EXPECT_TRUE(usage.Drain().empty());
+  EXPECT_FALSE(usage.Pending(2).has_value());
+  EXPECT_EQ(usage.Size(), 0u);
+}
+
+TEST(UsageCounterTest, RestoreIntoAKeptEntryGivesBackTheSameDelta) {
+  UsageCounter usage;
+  usage.Record(7, 300, "x");
+  usage.Record(7, 100, "y");
+  std::vector<UsageDelta> failed_flush = usage.Drain();
+  usage.Restore({UsageDelta{8, 2, 0, ""}});  // a time-0 delta into a new entry
+  usage.Restore(std::move(failed_flush));
+  auto pending = usage.Pending(7);
+  ASSERT_TRUE(pending.has_value());
+  EXPECT_EQ(pending->count, 2u);
+  EXPECT_EQ(pending->last_used_at, 300);
+  EXPECT_EQ(pending->last_used_ip, "x");
+  EXPECT_EQ(usage.Size(), 2u);
+}
+
 // N threads x M records, while another thread drains concurrently: the drained counts plus the
 // final drain add up exactly.
 TEST(UsageCounterTest, ConcurrentRecordsAndDrainsLoseNothing) {

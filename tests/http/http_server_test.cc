@@ -1,7 +1,10 @@
 // HttpServer request handling over real sockets on 127.0.0.1, server on 2 threads.
 #include "http/http_server.h"
 
+#include <atomic>
 #include <mutex>
+#include <optional>
+#include <sstream>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -11,6 +14,7 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/thread_pool.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/http/write.hpp>
 
 #include "http/http_client.h"
 #include "http/http_json.h"
@@ -57,6 +61,25 @@ class HttpServerTest : public ::testing::Test {
       throw std::runtime_error("async boom");
       co_return JsonResponse(200, "{}");
     }));
+    Must(router_.AddSync(verb::head, "/hello", [](RequestContext&) {
+      return JsonResponse(200, R"({"hello":"world"})");
+    }));
+    Must(router_.AddSync(verb::get, "/peer", [](RequestContext& ctx) {
+      return JsonResponse(200, "{\"peer\":" + JsonString(ctx.peer_text) + "}");
+    }));
+    // Answers "?hit" itself, throws on "?throw", hands anything else to the slow path.
+    Must(router_.AddFastPath(
+        verb::get, "/fast",
+        FastPathHandler{[](RequestContext& ctx) -> std::optional<Response> {
+                          if (ctx.query == "throw") throw std::runtime_error("fast boom");
+                          if (ctx.query != "hit") return std::nullopt;
+                          return JsonResponse(200, R"({"path":"fast"})");
+                        },
+                        [this](RequestContext& ctx) -> asio::awaitable<Response> {
+                          slow_calls_.fetch_add(1);
+                          co_return JsonResponse(
+                              200, "{\"path\":\"slow\",\"query\":" + JsonString(ctx.query) + "}");
+                        }}));
     // Runs a step on another executor and resumes on the server thread.
     Must(router_.Add(verb::get, "/pool", [this](RequestContext&) -> asio::awaitable<Response> {
       const std::thread::id before = std::this_thread::get_id();
@@ -74,6 +97,7 @@ class HttpServerTest : public ::testing::Test {
   static void Must(const Result<void>& r) { ASSERT_TRUE(r) << r.error().message(); }
 
   asio::thread_pool pool_{2};
+  std::atomic<int> slow_calls_{0};
   Router router_;
 };
 
@@ -302,6 +326,83 @@ TEST_F(HttpServerTest, HeadResponsesCarryNoBody) {
   EXPECT_EQ(raw->rfind("HTTP/1.1 404", 0), 0u) << *raw;
   EXPECT_NE(raw->find("Content-Length: "), std::string::npos) << *raw;
   EXPECT_EQ(raw->find("\r\n\r\n"), raw->size() - 4) << *raw;
+}
+
+TEST_F(HttpServerTest, HeadOfARouteCarriesTheLengthOfTheBodyItOmits) {
+  TestServer server(router_);
+  HttpClient client("127.0.0.1", server.port());
+  Result<std::string> raw =
+      client.SendRaw("HEAD /hello HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
+  ASSERT_TRUE(raw) << raw.error().message();
+  EXPECT_EQ(raw->rfind("HTTP/1.1 200 OK\r\n", 0), 0u) << *raw;
+  EXPECT_NE(raw->find("\r\nContent-Length: 17\r\n"), std::string::npos) << *raw;
+  EXPECT_EQ(raw->find("\r\n\r\n"), raw->size() - 4) << *raw;
+}
+
+// The server renders responses itself; the bytes must be those beast's serializer wrote after
+// the same normalisation (version, keep_alive, prepare_payload).
+TEST_F(HttpServerTest, ResponseBytesAreWhatBeastWouldHaveWritten) {
+  TestServer server(router_);
+  HttpClient client("127.0.0.1", server.port());
+  Result<std::string> raw = client.SendRaw(
+      "GET /v1/keys/abc?x=1 HTTP/1.1\r\nHost: t\r\n\r\n"
+      "GET /hello HTTP/1.0\r\nConnection: keep-alive\r\n\r\n"
+      "DELETE /v1/keys/abc HTTP/1.1\r\nHost: t\r\n\r\n"
+      "GET /close HTTP/1.1\r\nHost: t\r\n\r\n");
+  ASSERT_TRUE(raw) << raw.error().message();
+
+  auto beast_bytes = [](Response res, unsigned version, bool keep_alive) {
+    res.version(version);
+    res.keep_alive(keep_alive);
+    res.prepare_payload();
+    std::ostringstream out;
+    out << res;
+    return out.str();
+  };
+  Response not_allowed = JsonError(405, "method_not_allowed", "method not allowed for this path");
+  not_allowed.set(field::allow, "GET");
+  Response closing = JsonResponse(200, "{}");
+  closing.set(field::connection, "close");
+  const std::string expected =
+      beast_bytes(JsonResponse(200, R"({"id":"abc","query":"x=1"})"), 11, true) +
+      beast_bytes(JsonResponse(200, R"({"hello":"world"})"), 10, true) +
+      beast_bytes(std::move(not_allowed), 11, true) + beast_bytes(std::move(closing), 11, false);
+  EXPECT_EQ(*raw, expected);
+  EXPECT_NE(raw->find("Connection: keep-alive\r\n"), std::string::npos) << *raw;
+}
+
+TEST_F(HttpServerTest, FastPathAnswersAloneOrHandsOverToTheSlowPath) {
+  TestServer server(router_);
+  HttpClient client("127.0.0.1", server.port());
+  Result<ClientResponse> r = client.Send(verb::get, "/fast?hit");
+  ASSERT_TRUE(r) << r.error().message();
+  EXPECT_EQ(r->status, 200u);
+  EXPECT_EQ(JsonField(r->body, "path"), "fast");
+  EXPECT_EQ(slow_calls_.load(), 0);
+
+  r = client.Send(verb::get, "/fast?miss");
+  ASSERT_TRUE(r) << r.error().message();
+  EXPECT_EQ(r->status, 200u);
+  EXPECT_EQ(JsonField(r->body, "path"), "slow");
+  EXPECT_EQ(JsonField(r->body, "query"), "miss");  // the same context reaches the slow path
+  EXPECT_EQ(slow_calls_.load(), 1);
+
+  r = client.Send(verb::get, "/fast?throw");
+  ASSERT_TRUE(r) << r.error().message();
+  EXPECT_EQ(r->status, 500u);
+  EXPECT_EQ(JsonField(r->body, "error"), "internal");
+  EXPECT_EQ(slow_calls_.load(), 1);
+  EXPECT_EQ(client.connects(), 1u);
+}
+
+TEST_F(HttpServerTest, HandlersSeeThePeerAddressAsText) {
+  TestServer server(router_);
+  HttpClient client("127.0.0.1", server.port());
+  for (int i = 0; i < 2; ++i) {  // formatted once per connection, valid for every request
+    Result<ClientResponse> r = client.Send(verb::get, "/peer");
+    ASSERT_TRUE(r) << r.error().message();
+    EXPECT_EQ(JsonField(r->body, "peer"), "127.0.0.1");
+  }
 }
 
 TEST_F(HttpServerTest, ObserverSeesRoutePatternStatusAndMethod) {

@@ -1,5 +1,6 @@
 #include "http/router.h"
 
+#include <optional>
 #include <string>
 #include <variant>
 
@@ -130,6 +131,23 @@ TEST(RouterTest, AsyncAndSyncHandlersAreKeptApart) {
   Router::Match s = router.Find(verb::get, "/s", params);
   ASSERT_EQ(s.kind, Router::MatchKind::kFound);
   EXPECT_TRUE(std::holds_alternative<SyncHandler>(*s.handler));
+}
+
+TEST(RouterTest, FastPathHandlersNeedBothPartsAndAreKeptApart) {
+  Router router;
+  auto fast = [](RequestContext&) -> std::optional<Response> { return std::nullopt; };
+  EXPECT_EQ(router.AddFastPath(verb::get, "/f", FastPathHandler{fast, Handler()}).error(),
+            Errc::kBadInput);
+  EXPECT_EQ(router.AddFastPath(verb::get, "/f", FastPathHandler{{}, AsyncNamed("slow")}).error(),
+            Errc::kBadInput);
+  ASSERT_TRUE(router.AddFastPath(verb::get, "/f", FastPathHandler{fast, AsyncNamed("slow")}));
+  // One pattern may mix kinds across methods.
+  ASSERT_TRUE(router.AddSync(verb::post, "/f", Named("post")));
+  Router::ParamArray params;
+  Router::Match f = router.Find(verb::get, "/f", params);
+  ASSERT_EQ(f.kind, Router::MatchKind::kFound);
+  EXPECT_TRUE(std::holds_alternative<FastPathHandler>(*f.handler));
+  EXPECT_EQ(Call(router.Find(verb::post, "/f", params)), "post");
 }
 
 TEST(RouterTest, RootAndRouteIndexesAreStable) {
