@@ -1,0 +1,234 @@
+// Process-level behaviour of keycached: graceful restart, generated secrets, .env, bad
+// configuration, and the client address behind trusted proxies.
+#include <sys/stat.h>
+
+#include <fstream>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/write.hpp>
+#include <gtest/gtest.h>
+
+#include "integration/integration_util.h"
+
+namespace keycache::testing {
+namespace {
+
+unsigned Mode(const std::filesystem::path& p) {
+  struct stat st {};
+  if (::stat(p.c_str(), &st) != 0) return 0;
+  return st.st_mode & 07777;
+}
+
+std::string FirstLine(const std::filesystem::path& p) {
+  std::ifstream in(p);
+  std::string line;
+  std::getline(in, line);
+  return line;
+}
+
+TEST(IntegProcess, GracefulRestartKeepsUsageExact) {
+  // No periodic flush: only the shutdown flush can carry the counts over.
+  KeycachedProcess server({{{"KEYCACHE_USAGE_FLUSH_INTERVAL", "1h"}}, std::nullopt});
+  ASSERT_TRUE(server.Start());
+  ApiClient api(server.port(), server.admin_token());
+  const CreatedKey k = CreateKey(api, UniqueOwner("restart"));
+  constexpr int kValid = 7;
+  for (int i = 0; i < kValid; ++i) ASSERT_EQ(Verify(api, k.key).Str("code"), "VALID");
+  ASSERT_EQ(RequestCount(api, k.id), kValid);
+
+  ASSERT_EQ(server.Stop(), 0) << server.log();
+  EXPECT_NE(server.log().find("stopped"), std::string::npos) << server.log();
+  ASSERT_TRUE(server.Start());
+  ApiClient again(server.port(), server.admin_token());
+  EXPECT_EQ(RequestCount(again, k.id), kValid) << "usage lost or doubled across a restart";
+  const Reply usage = again.Admin(http::verb::get, "/v1/keys/" + k.id + "/usage");
+  EXPECT_EQ(usage.Str("last_used_ip"), "127.0.0.1") << usage.Describe();
+  const Reply record = again.Admin(http::verb::get, "/v1/keys/" + k.id);
+  EXPECT_EQ(record.Object().at("usage_count"), kValid) << record.Describe();
+
+  ASSERT_EQ(Verify(again, k.key).Str("code"), "VALID");
+  EXPECT_EQ(RequestCount(again, k.id), kValid + 1);
+  ExpectCleanStop(server);
+}
+
+TEST(IntegProcess, ShutdownDoesNotWaitForeverOnIdleOrHalfSentConnections) {
+  KeycachedProcess server({{{"KEYCACHE_SHUTDOWN_GRACE", "1s"}}, std::nullopt});
+  ASSERT_TRUE(server.Start());
+  namespace asio = boost::asio;
+  asio::io_context ioc;
+  const asio::ip::tcp::endpoint endpoint(asio::ip::make_address("127.0.0.1"), server.port());
+  // One idle keep-alive connection, one stuck in the middle of its request headers.
+  ApiClient idle(server.port());
+  ASSERT_EQ(idle.Send(http::verb::get, "/health/live").status, 200u);
+  asio::ip::tcp::socket half(ioc);
+  half.connect(endpoint);
+  asio::write(half, asio::buffer(std::string("POST /v1/keys/verify HTTP/1.1\r\nHost: t\r\n")));
+
+  EXPECT_EQ(server.Stop(30s), 0) << "SIGTERM with open connections; log:\n" << server.log();
+  EXPECT_NE(server.log().find("stopped"), std::string::npos) << server.log();
+
+  ASSERT_TRUE(server.Start());
+  ASSERT_EQ(ApiClient(server.port()).Send(http::verb::get, "/health/ready").status, 200u);
+  EXPECT_EQ(server.Stop(30s, SIGINT), 0) << "SIGINT; log:\n" << server.log();
+}
+
+TEST(IntegProcess, SecretsAreGeneratedPrivateAndReusedAfterARestart) {
+  KeycachedProcess server;
+  ASSERT_TRUE(server.Start());
+  const auto dir = server.data_dir();
+  EXPECT_EQ(Mode(dir / "admin-token"), 0600u);
+  EXPECT_EQ(Mode(dir / "pepper"), 0600u);
+  EXPECT_EQ(Mode(dir), 0700u);
+  const std::string token = FirstLine(dir / "admin-token");
+  const std::string pepper = FirstLine(dir / "pepper");
+  EXPECT_GE(token.size(), 16u);
+  EXPECT_GE(pepper.size(), 32u);
+  std::string log = server.log();
+  EXPECT_NE(log.find("secret_generated"), std::string::npos) << log;
+  EXPECT_NE(log.find("var/admin-token"), std::string::npos) << "names the file: " << log;
+  EXPECT_NE(log.find("var/pepper"), std::string::npos) << "names the file: " << log;
+  EXPECT_EQ(log.find(token), std::string::npos) << "the log shows the admin token";
+  EXPECT_EQ(log.find(pepper), std::string::npos) << "the log shows the pepper";
+
+  ApiClient api(server.port(), token);
+  const CreatedKey k = CreateKey(api, UniqueOwner("secrets"), {"reports:read"});
+  ASSERT_EQ(server.Stop(), 0) << server.log();
+
+  ASSERT_TRUE(server.Start());
+  EXPECT_EQ(FirstLine(dir / "admin-token"), token);
+  EXPECT_EQ(FirstLine(dir / "pepper"), pepper);
+  log = server.log();
+  EXPECT_NE(log.find("secret_loaded"), std::string::npos) << log;
+  EXPECT_EQ(log.find("secret_generated"), std::string::npos) << log;
+  EXPECT_EQ(log.find(token), std::string::npos) << "the log shows the admin token";
+
+  ApiClient after(server.port(), token);
+  EXPECT_EQ(Verify(after, k.key, {"reports:read"}).Str("code"), "VALID")
+      << "a key from before the restart must still verify";
+  EXPECT_EQ(after.Admin(http::verb::get, "/v1/keys/" + k.id).status, 200u);
+  ExpectCleanStop(server);
+}
+
+TEST(IntegProcess, DotEnvIsReadAndTheRealEnvironmentWins) {
+  const std::string token = "dotenv-admin-token-0123456789";
+  KeycachedOptions options;
+  options.env = {{"KEYCACHE_KEY_PREFIX", "realenv"}};
+  options.dotenv = "# keycache settings\n"
+                   "ADMIN_TOKEN=" + token + "\n"
+                   "export KEYCACHE_MAX_KEYS_PER_OWNER=1\n"
+                   "KEYCACHE_KEY_PREFIX=fromdotenv\n";
+  KeycachedProcess server(options);
+  ASSERT_TRUE(server.Start());
+  EXPECT_FALSE(std::filesystem::exists(server.data_dir() / "admin-token"))
+      << "ADMIN_TOKEN from .env must be used, not generated";
+
+  ApiClient api(server.port(), token);
+  const std::string owner = UniqueOwner("dotenv");
+  const CreatedKey k = CreateKey(api, owner);
+  EXPECT_EQ(k.key.rfind("realenv_", 0), 0u) << "the real environment wins over .env: " << k.key;
+  EXPECT_EQ(Verify(api, k.key).Str("code"), "VALID");
+  EXPECT_EQ(Verify(api, "ak" + k.key.substr(7)).Str("code"), "MALFORMED") << "another prefix";
+  const Reply second = api.Admin(http::verb::post, "/v1/keys",
+                                 ToJson(boost::json::object{{"owner_id", owner},
+                                                            {"name", "n"},
+                                                            {"scopes", boost::json::array()}}));
+  EXPECT_EQ(second.status, 409u) << "KEYCACHE_MAX_KEYS_PER_OWNER=1 from .env: " << second.Describe();
+  ExpectCleanStop(server);
+}
+
+struct BadConfig {
+  const char* name;
+  EnvVars env;
+  std::vector<std::string> named;  // variables the message must name
+  std::string secret;              // a value that must not be echoed ("" = none)
+};
+
+void PrintTo(const BadConfig& config, std::ostream* os) { *os << config.name; }
+
+class BadConfiguration : public ::testing::TestWithParam<BadConfig> {};
+
+TEST_P(BadConfiguration, ExitsNonZeroNamingTheVariable) {
+  TempDir dir;
+  EnvVars env = DefaultServerEnv();
+  for (const auto& [k, v] : GetParam().env) env[k] = v;
+  const RunResult r = RunKeycached({"serve"}, env, dir.path(), 20s);
+  ASSERT_FALSE(r.timed_out) << "keycached kept running with a bad configuration:\n" << r.err;
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_GT(r.exit_code, 0) << "it exited by signal " << r.exit_code - 128 << ":\n" << r.err;
+  for (const auto& var : GetParam().named) {
+    EXPECT_NE(r.err.find(var), std::string::npos) << "stderr does not name " << var << ":\n"
+                                                  << r.err;
+  }
+  if (!GetParam().secret.empty()) {
+    EXPECT_EQ((r.out + r.err).find(GetParam().secret), std::string::npos) << r.err;
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    IntegProcess, BadConfiguration,
+    ::testing::Values(
+        BadConfig{"Port", {{"PORT", "abc"}}, {"PORT"}, ""},
+        BadConfig{"MaxMemory", {{"API_KEY_CACHE_MAX_MEMORY", "lots"}}, {"API_KEY_CACHE_MAX_MEMORY"}, ""},
+        BadConfig{"ShortPepper", {{"KEYCACHE_PEPPER", "pepperZ9"}}, {"KEYCACHE_PEPPER"}, "pepperZ9"},
+        BadConfig{"AllAtOnce",
+                  {{"PORT", "abc"}, {"API_KEY_CACHE_MAX_MEMORY", "lots"}, {"KEYCACHE_PEPPER", "pepperZ9"}},
+                  {"PORT", "API_KEY_CACHE_MAX_MEMORY", "KEYCACHE_PEPPER"},
+                  "pepperZ9"}),
+    [](const ::testing::TestParamInfo<BadConfig>& info) { return std::string(info.param.name); });
+
+TEST(IntegProcess, MalformedDotEnvOrStrayArgumentsExitNonZero) {
+  TempDir dir;
+  std::ofstream(dir.path() / ".env") << "GOOD=1\nthis line is not an assignment\n";
+  const RunResult bad_env = RunKeycached({"serve"}, DefaultServerEnv(), dir.path(), 20s);
+  ASSERT_FALSE(bad_env.timed_out) << bad_env.err;
+  EXPECT_NE(bad_env.exit_code, 0);
+  EXPECT_NE(bad_env.err.find(".env"), std::string::npos) << bad_env.err;
+  EXPECT_NE(bad_env.err.find('2'), std::string::npos) << "names the line: " << bad_env.err;
+
+  TempDir other;
+  const RunResult extra = RunKeycached({"serve", "--port", "1"}, DefaultServerEnv(), other.path(), 20s);
+  ASSERT_FALSE(extra.timed_out);
+  EXPECT_EQ(extra.exit_code, 2) << extra.err;
+}
+
+TEST(IntegProcess, TrustedProxyForwardedForBecomesTheClientAddress) {
+  KeycachedProcess server({{{"KEYCACHE_TRUSTED_PROXIES", "127.0.0.1"}}, std::nullopt});
+  ASSERT_TRUE(server.Start());
+  ApiClient api(server.port(), server.admin_token());
+  const CreatedKey k = CreateKey(api, UniqueOwner("proxy"));
+  ASSERT_EQ(Verify(api, k.key, {}, {{"X-Forwarded-For", "203.0.113.7"}}).Str("code"), "VALID");
+  Reply usage;
+  EXPECT_TRUE(PollUntil([&] {
+    usage = api.Admin(http::verb::get, "/v1/keys/" + k.id + "/usage");
+    return usage.Str("last_used_ip") == "203.0.113.7";
+  })) << usage.Describe();
+
+  // The nearest untrusted hop wins; a spoofed entry further left is ignored.
+  ASSERT_EQ(Auth(api, k.key, {}, {{"X-Forwarded-For", "198.51.100.9, 203.0.113.8"}}).status, 200u);
+  EXPECT_TRUE(PollUntil([&] {
+    usage = api.Admin(http::verb::get, "/v1/keys/" + k.id + "/usage");
+    return usage.Str("last_used_ip") == "203.0.113.8";
+  })) << usage.Describe();
+  ExpectCleanStop(server);
+}
+
+TEST(IntegProcess, ForwardedForIsIgnoredWithoutTrustedProxies) {
+  KeycachedProcess server;
+  ASSERT_TRUE(server.Start());
+  ApiClient api(server.port(), server.admin_token());
+  const CreatedKey k = CreateKey(api, UniqueOwner("noproxy"));
+  ASSERT_EQ(Verify(api, k.key, {}, {{"X-Forwarded-For", "203.0.113.7"}, {"X-Real-IP", "203.0.113.9"}})
+                .Str("code"),
+            "VALID");
+  Reply usage;
+  EXPECT_TRUE(PollUntil([&] {
+    usage = api.Admin(http::verb::get, "/v1/keys/" + k.id + "/usage");
+    return !usage.Str("last_used_ip").empty();
+  })) << usage.Describe();
+  EXPECT_EQ(usage.Str("last_used_ip"), "127.0.0.1") << usage.Describe();
+  ExpectCleanStop(server);
+}
+
+}  // namespace
+}  // namespace keycache::testing
