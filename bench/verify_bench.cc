@@ -1,0 +1,152 @@
+// In-process cost of one verification and of its parts: key parsing, the key HMAC (against
+// OpenSSL's one-shot HMAC()), the whole L1-hit path of Verifier::VerifyCached, and raw L1
+// lookups under contention with a Zipf-distributed hot set. Memory and store-size flatness are
+// in l1_memory_bench.cc and flatness_bench.cc.
+#include <benchmark/benchmark.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+
+#include <cmath>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "bench/verify_stack.h"
+#include "cache/hash_mix.h"
+#include "store/sqlite_store.h"
+#include "util/log.h"
+
+namespace keycache::bench {
+namespace {
+
+constexpr std::size_t kHotKeys = 1'000;
+
+std::string MakeKey(KeyId id) { return GenerateKeyWithId("ak", id).value().key; }
+
+// The L1 holds kHotKeys valid keys (scopes kSeedScopes-like); nothing is read from the store.
+// Built once, on first use, and shared by the threads of a multi-threaded run.
+struct HotVerifier {
+  HotVerifier()
+      : log(LogLevel::kOff),
+        store(SqliteStore::Open(":memory:", log).value()),
+        stack(*store, kBenchPepper) {
+    for (std::size_t i = 0; i < kHotKeys; ++i) {
+      const KeyId id = MixHash(i + 1);
+      keys.push_back(MakeKey(id));
+      FillL1(stack.l1, MakeFacts(id, stack.hasher.Hash(keys.back()),
+                                 {"reports:read", "users:write"}));
+    }
+  }
+  Logger log;
+  std::unique_ptr<SqliteStore> store;
+  VerifyStack stack;
+  std::vector<std::string> keys;
+};
+
+HotVerifier& SharedHotVerifier() {
+  static HotVerifier instance;  // bench-only: one fixture for every thread of a run
+  return instance;
+}
+
+void BM_ParseKey(benchmark::State& state) {
+  const std::string key = MakeKey(MixHash(42));
+  for (auto _ : state) {
+    auto id = ParseKey("ak", key);
+    benchmark::DoNotOptimize(id);
+  }
+}
+BENCHMARK(BM_ParseKey);
+
+void BM_HmacKey(benchmark::State& state) {
+  const KeyHasher hasher(kBenchPepper);
+  const std::string key = MakeKey(MixHash(42));
+  for (auto _ : state) {
+    KeyHash h = hasher.Hash(key);
+    benchmark::DoNotOptimize(h);
+  }
+}
+// Also the scaling control: pure computation, nothing shared, so two threads should double it.
+BENCHMARK(BM_HmacKey)->Threads(1)->Threads(2)->UseRealTime();
+
+// What KeyHasher replaces: OpenSSL 3's one-shot HMAC() fetches the digest and sets up both pads
+// on every call.
+void BM_OneShotHmac(benchmark::State& state) {
+  const std::string key = MakeKey(MixHash(42));
+  unsigned char out[EVP_MAX_MD_SIZE];
+  unsigned int out_len = 0;
+  for (auto _ : state) {
+    HMAC(EVP_sha256(), kBenchPepper.data(), static_cast<int>(kBenchPepper.size()),
+         reinterpret_cast<const unsigned char*>(key.data()), key.size(), out, &out_len);
+    benchmark::DoNotOptimize(out);
+  }
+}
+BENCHMARK(BM_OneShotHmac);
+
+// The whole in-process verification of a cached key with one required scope: parse, checksum,
+// L1 hit, HMAC, decision, scope-decision cache, usage record, metrics.
+void BM_VerifyCachedHit(benchmark::State& state) {
+  HotVerifier& hot = SharedHotVerifier();
+  const std::vector<std::string> scopes = {"reports:read"};
+  std::size_t i = static_cast<std::size_t>(state.thread_index()) * (kHotKeys / 2);
+  std::optional<VerifyOutcome> last;
+  for (auto _ : state) {
+    last = hot.stack.verifier.VerifyCached(hot.keys[i % kHotKeys], scopes, "127.0.0.1");
+    benchmark::DoNotOptimize(last);
+    ++i;
+  }
+  if (!last || last->code != VerifyCode::kValid || last->cache != CacheStatus::kHit) {
+    state.SkipWithError("VerifyCached did not answer VALID from the L1");
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_VerifyCachedHit)->Threads(1)->Threads(2)->UseRealTime();
+
+// Raw validation-cache lookups: 100,000 cached keys, lookups drawn from a Zipf(0.99) law over
+// them (the top 100 keys take 41% of lookups, the top 1,000 60%), so some shard mutexes and some
+// entries' shared_ptr counts are hot. /zipf:0 draws uniformly instead, to tell contention on hot
+// entries from the cost of a lookup.
+struct ZipfL1 {
+  static constexpr std::size_t kEntries = 100'000;
+  ZipfL1() : l1(L1Options{}, clock) {
+    for (std::size_t i = 0; i < kEntries; ++i) {
+      ids.push_back(MixHash(i + 1));
+      FillL1(l1, MakeFacts(ids.back(), KeyHash{}, {"reports:read", "users:write"}));
+    }
+    std::vector<double> weights(kEntries);
+    for (std::size_t r = 0; r < kEntries; ++r) weights[r] = 1.0 / std::pow(r + 1.0, 0.99);
+    rank = std::discrete_distribution<std::size_t>(weights.begin(), weights.end());
+  }
+  SystemClock clock;
+  L1Cache l1;
+  std::vector<KeyId> ids;
+  std::discrete_distribution<std::size_t> rank;
+};
+
+ZipfL1& SharedZipfL1() {
+  static ZipfL1 instance;  // bench-only: one fixture for every thread of a run
+  return instance;
+}
+
+void BM_L1GetFacts(benchmark::State& state) {
+  ZipfL1& z = SharedZipfL1();
+  constexpr std::size_t kDraws = 1 << 16;
+  std::mt19937_64 rng(static_cast<std::uint64_t>(state.thread_index()) + 1);
+  auto rank = z.rank;  // a copy per thread: the distribution object is not thread-safe
+  std::uniform_int_distribution<std::size_t> uniform(0, ZipfL1::kEntries - 1);
+  const bool zipf = state.range(0) != 0;
+  std::vector<KeyId> draws(kDraws);
+  for (KeyId& id : draws) id = z.ids[zipf ? rank(rng) : uniform(rng)];
+  std::size_t i = 0;
+  std::size_t misses = 0;
+  for (auto _ : state) {
+    auto facts = z.l1.GetFacts(draws[i++ & (kDraws - 1)]);
+    misses += !facts;
+    benchmark::DoNotOptimize(facts);
+  }
+  if (misses != 0) state.SkipWithError("the L1 missed a key it was filled with");
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_L1GetFacts)->ArgName("zipf")->Arg(1)->Arg(0)->Threads(1)->Threads(2)->UseRealTime();
+
+}  // namespace
+}  // namespace keycache::bench

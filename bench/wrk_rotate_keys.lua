@@ -1,0 +1,37 @@
+-- wrk script for bench/http_bench.sh: GET /v1/auth with the X-API-Key header rotated per request
+-- over the keys in a file (one per line), passed after "--":
+--   wrk -t2 -c64 -d10s --latency -s bench/wrk_rotate_keys.lua URL -- KEYS_FILE [SCOPE]
+-- Requests are formatted once in init(), so wrk spends no Lua time per request beyond a table
+-- lookup; each wrk thread starts at a different offset so the threads do not move in lockstep.
+
+local thread_count = 0
+
+function setup(thread)
+  thread:set("thread_index", thread_count)
+  thread_count = thread_count + 1
+end
+
+local requests = {}
+local next_index = 0
+
+function init(args)
+  local path = args[1]
+  if path == nil then
+    error("usage: wrk ... -s wrk_rotate_keys.lua URL -- KEYS_FILE [SCOPE]")
+  end
+  local scope = args[2]
+  for key in io.lines(path) do
+    if key ~= "" then
+      local headers = { ["X-API-Key"] = key }
+      if scope ~= nil and scope ~= "" then headers["X-Required-Scope"] = scope end
+      requests[#requests + 1] = wrk.format("GET", "/v1/auth", headers)
+    end
+  end
+  if #requests == 0 then error("no keys in " .. path) end
+  next_index = ((thread_index or 0) * 7919) % #requests
+end
+
+function request()
+  next_index = next_index % #requests + 1
+  return requests[next_index]
+end
