@@ -126,9 +126,10 @@ Result<void> RegisterVerifyRoutes(Router& router, ApiDeps& deps) {
       [&deps](RequestContext& ctx) -> awaitable<Response> {
         auto body = ParseVerify(ctx.req.body());
         if (!body.ok()) co_return Error(body.error());
+        // Named locals, not temporaries, go into co_await (docs/adr/0002).
+        std::string ip = ClientIp(ctx, deps.config.trusted_proxies);
         auto outcome = co_await deps.verifier.Verify(std::move(body.value().key),
-                                                     std::move(body.value().scopes),
-                                                     ClientIp(ctx, deps.config.trusted_proxies));
+                                                     std::move(body.value().scopes), std::move(ip));
         if (!outcome) co_return Unavailable(outcome.error());
         co_return VerifyJson(*outcome);
       }};
@@ -156,9 +157,9 @@ Result<void> RegisterVerifyRoutes(Router& router, ApiDeps& deps) {
                          std::string key(PresentedKey(ctx.req));
                          auto scopes = RequiredScopes(ctx);
                          if (!scopes.ok()) co_return Error(scopes.error());
+                         std::string ip = ClientIp(ctx, deps.config.trusted_proxies);
                          auto outcome = co_await deps.verifier.Verify(
-                             std::move(key), std::move(scopes.value()),
-                             ClientIp(ctx, deps.config.trusted_proxies));
+                             std::move(key), std::move(scopes.value()), std::move(ip));
                          if (!outcome) co_return Unavailable(outcome.error());
                          co_return AuthResponse(*outcome);
                        }};
