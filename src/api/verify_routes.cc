@@ -103,8 +103,16 @@ std::string_view PresentedKey(const Request& req) {
   return BearerToken(req);
 }
 
+// Refusals of a verification request itself (bad body, bad required scope) and backend
+// failures: no cache answered, so they say BYPASS like every other verification response.
+Response Refused(const ApiError& e) {
+  Response res = Error(e);
+  res.set("X-Cache-Status", "BYPASS");
+  return res;
+}
+
 Response Unavailable(const boost::system::error_code& ec) {
-  return Error(FromServiceError(ec, "verification"));
+  return Refused(FromServiceError(ec, "verification"));
 }
 
 }  // namespace
@@ -116,7 +124,7 @@ Result<void> RegisterVerifyRoutes(Router& router, ApiDeps& deps) {
   FastPathHandler verify{
       [&deps](RequestContext& ctx) -> std::optional<Response> {
         auto body = ParseVerify(ctx.req.body());
-        if (!body.ok()) return Error(body.error());
+        if (!body.ok()) return Refused(body.error());
         const std::string ip = ClientIp(ctx, deps.config.trusted_proxies);
         if (auto cached = deps.verifier.VerifyCached(body.value().key, body.value().scopes, ip)) {
           return VerifyJson(*cached);
@@ -125,7 +133,7 @@ Result<void> RegisterVerifyRoutes(Router& router, ApiDeps& deps) {
       },
       [&deps](RequestContext& ctx) -> awaitable<Response> {
         auto body = ParseVerify(ctx.req.body());
-        if (!body.ok()) co_return Error(body.error());
+        if (!body.ok()) co_return Refused(body.error());
         // Named locals, not temporaries, go into co_await (docs/adr/0002).
         std::string ip = ClientIp(ctx, deps.config.trusted_proxies);
         auto outcome = co_await deps.verifier.Verify(std::move(body.value().key),
@@ -145,7 +153,7 @@ Result<void> RegisterVerifyRoutes(Router& router, ApiDeps& deps) {
                            return res;
                          }
                          auto scopes = RequiredScopes(ctx);
-                         if (!scopes.ok()) return Error(scopes.error());
+                         if (!scopes.ok()) return Refused(scopes.error());
                          const std::string ip = ClientIp(ctx, deps.config.trusted_proxies);
                          if (auto cached = deps.verifier.VerifyCached(key, scopes.value(), ip)) {
                            return AuthResponse(*cached);
@@ -156,7 +164,7 @@ Result<void> RegisterVerifyRoutes(Router& router, ApiDeps& deps) {
                          // The fast path answered empty keys and bad scopes: here both are usable.
                          std::string key(PresentedKey(ctx.req));
                          auto scopes = RequiredScopes(ctx);
-                         if (!scopes.ok()) co_return Error(scopes.error());
+                         if (!scopes.ok()) co_return Refused(scopes.error());
                          std::string ip = ClientIp(ctx, deps.config.trusted_proxies);
                          auto outcome = co_await deps.verifier.Verify(
                              std::move(key), std::move(scopes.value()), std::move(ip));

@@ -246,3 +246,16 @@ TEST_F(IntegVerification, AuthServesProxySubrequestsOnAnyMethodAndForwardedPath)
 
 }  // namespace
 }  // namespace keycache::testing
+
+// A verification request refused before any cache is consulted still says where its answer came
+// from: BYPASS (regression: the 400s of both endpoints carried no X-Cache-Status).
+TEST_F(IntegVerification, RefusedVerificationRequestsSayBypass) {
+  const Reply bad_body = api().Send(http::verb::post, "/v1/keys/verify", "{\"key\": 42}");
+  EXPECT_EQ(bad_body.status, 400u) << bad_body.Describe();
+  EXPECT_EQ(bad_body.Header("X-Cache-Status"), "BYPASS") << bad_body.Describe();
+
+  const CreatedKey k = CreateKey(api(), UniqueOwner("refused"));
+  const Reply bad_scope = Auth(api(), k.key, "not a scope!");
+  EXPECT_EQ(bad_scope.status, 400u) << bad_scope.Describe();
+  EXPECT_EQ(bad_scope.Header("X-Cache-Status"), "BYPASS") << bad_scope.Describe();
+}
