@@ -244,8 +244,6 @@ TEST_F(IntegVerification, AuthServesProxySubrequestsOnAnyMethodAndForwardedPath)
   EXPECT_EQ(api().Send(http::verb::get, "/v1/auth", {}, key).status, 200u);
 }
 
-}  // namespace
-}  // namespace keycache::testing
 
 // A verification request refused before any cache is consulted still says where its answer came
 // from: BYPASS (regression: the 400s of both endpoints carried no X-Cache-Status).
@@ -259,3 +257,6 @@ TEST_F(IntegVerification, RefusedVerificationRequestsSayBypass) {
   EXPECT_EQ(bad_scope.status, 400u) << bad_scope.Describe();
   EXPECT_EQ(bad_scope.Header("X-Cache-Status"), "BYPASS") << bad_scope.Describe();
 }
+
+}  // namespace
+}  // namespace keycache::testing
