@@ -11,12 +11,12 @@
 #include <gtest/gtest.h>
 
 #include "integration/integration_util.h"
+#include "support/promtool.h"
 #include "util/time_format.h"
 
 namespace keycache::testing {
 namespace {
 
-constexpr const char* kPromtool = "/usr/bin/promtool";
 
 class IntegHealth : public ServerTest<IntegHealth> {};
 
@@ -24,28 +24,6 @@ class IntegDegradedHealth : public ServerTest<IntegDegradedHealth> {
  public:
   static EnvVars Env() { return {{"KEYCACHE_HEALTH_MIN_LOOKUPS", "20"}}; }
 };
-
-struct CheckResult {
-  int exit_code = -1;
-  std::string output;
-};
-
-CheckResult Promtool(const std::string& exposition) {
-  TempDir dir;
-  const std::filesystem::path input = dir.path() / "metrics.txt";
-  std::ofstream(input, std::ios::binary) << exposition;
-  const std::string command =
-      std::string(kPromtool) + " check metrics < '" + input.string() + "' 2>&1";
-  CheckResult result;
-  FILE* pipe = ::popen(command.c_str(), "r");
-  if (pipe == nullptr) return result;
-  char buf[4096];
-  std::size_t n = 0;
-  while ((n = std::fread(buf, 1, sizeof buf, pipe)) > 0) result.output.append(buf, n);
-  const int status = ::pclose(pipe);
-  if (WIFEXITED(status)) result.exit_code = WEXITSTATUS(status);
-  return result;
-}
 
 // The sum of the samples of `name` whose labels contain every one of `labels` (e.g.
 // `cache_type="validation"`); -1 when there is none.
@@ -134,7 +112,7 @@ TEST_F(IntegHealth, MetricsPassPromtoolAndCarryTheGuideSeries) {
   const Reply r = api().Send(http::verb::get, "/metrics");
   ASSERT_EQ(r.status, 200u) << r.Describe();
   EXPECT_NE(r.Header("Content-Type").find("text/plain"), std::string::npos);
-  const CheckResult check = Promtool(r.body);
+  const PromtoolResult check = PromtoolCheck(r.body);
   EXPECT_EQ(check.exit_code, 0) << "promtool said:\n" << check.output << "\ninput:\n" << r.body;
 
   for (const char* series : {"cache_hits_total", "cache_misses_total",

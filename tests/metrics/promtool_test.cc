@@ -10,34 +10,14 @@
 #include <string>
 
 #include "metrics/registry.h"
+#include "support/promtool.h"
 
 namespace keycache {
 namespace {
 
-constexpr const char* kPromtool = "/usr/bin/promtool";
-
-struct CheckResult {
-  int exit_code = -1;
-  std::string output;
-};
-
-CheckResult PromtoolCheck(const std::string& exposition) {
-  const std::filesystem::path input = std::filesystem::path(::testing::TempDir()) /
-                                      ("metrics-" + std::to_string(::getpid()) + ".txt");
-  std::ofstream(input) << exposition;
-  const std::string command =
-      std::string(kPromtool) + " check metrics < '" + input.string() + "' 2>&1";
-  CheckResult result;
-  FILE* pipe = ::popen(command.c_str(), "r");
-  if (pipe == nullptr) return result;
-  char buf[4096];
-  std::size_t n = 0;
-  while ((n = std::fread(buf, 1, sizeof buf, pipe)) > 0) result.output.append(buf, n);
-  const int status = ::pclose(pipe);
-  std::filesystem::remove(input);
-  if (WIFEXITED(status)) result.exit_code = WEXITSTATUS(status);
-  return result;
-}
+using testing::kPromtool;
+using testing::PromtoolCheck;
+using CheckResult = testing::PromtoolResult;
 
 void FillEveryMetricType(Registry& r) {
   auto& hits =
