@@ -1,5 +1,6 @@
 #include "cache/l1_cache.h"
 
+#include <algorithm>
 #include <utility>
 
 #include "cache/hash_mix.h"
@@ -122,13 +123,14 @@ FillTicket L1Cache::BeginUserListFill(std::string_view owner_id) {
 }
 
 bool L1Cache::CompleteUserListFill(std::string_view owner_id,
-                                   std::shared_ptr<const std::string> body, FillTicket ticket) {
+                                   std::shared_ptr<const std::string> body, FillTicket ticket,
+                                   TimeMs not_after) {
   if (!body) return false;
   std::string key(owner_id);
   const std::size_t charge =
       HeapBytes(key) + kSharedControlBlock + sizeof(std::string) + HeapBytes(*body);
-  return user_list_.CompleteFill(key, std::move(body), charge, Deadline(options_.user_list_ttl_ms),
-                                 ticket);
+  return user_list_.CompleteFill(key, std::move(body), charge,
+                                 std::min(Deadline(options_.user_list_ttl_ms), not_after), ticket);
 }
 
 void L1Cache::InvalidateKey(KeyId id) {

@@ -95,8 +95,10 @@ class L1Cache {
   // User lists.
   std::optional<std::shared_ptr<const std::string>> GetUserList(std::string_view owner_id);
   FillTicket BeginUserListFill(std::string_view owner_id);
+  // `not_after` caps the entry's life below the TTL: a rendered list shows each key's state,
+  // which changes by itself when a key expires or a rotation's grace ends.
   bool CompleteUserListFill(std::string_view owner_id, std::shared_ptr<const std::string> body,
-                            FillTicket ticket);
+                            FillTicket ticket, TimeMs not_after = kNever);
 
   // Drops the key's validation, negative and scope entries and refuses fills in flight for it.
   void InvalidateKey(KeyId id);

@@ -1,5 +1,7 @@
 #include "service/key_service.h"
 
+#include <algorithm>
+
 #include "core/api_key.h"
 #include "service/key_json.h"
 
@@ -83,9 +85,16 @@ boost::asio::awaitable<Result<OwnerKeys>> KeyService::ListByOwner(std::string ow
       metrics_.CacheError(CacheType::kUserList, CacheOp::kLoad);
       return keys.error();
     }
-    auto json = std::make_shared<const std::string>(RenderOwnerKeys(owner_id, *keys, clock_.NowMs()));
+    const TimeMs now = clock_.NowMs();
+    auto json = std::make_shared<const std::string>(RenderOwnerKeys(owner_id, *keys, now));
     if (!options_.cache_enabled) return OwnerKeys{std::move(json), CacheStatus::kBypass};
-    l1_.CompleteUserListFill(owner_id, json, ticket);
+    // The list shows each key's state: cache it no longer than the next time one changes alone.
+    TimeMs next_change = kNever;
+    for (const KeyRecord& k : *keys) {
+      if (k.expires_at > now) next_change = std::min(next_change, k.expires_at);
+      if (k.revoked_at > now) next_change = std::min(next_change, k.revoked_at);
+    }
+    l1_.CompleteUserListFill(owner_id, json, ticket, next_change);
     return OwnerKeys{std::move(json), CacheStatus::kMiss};
   };
   co_return co_await db_.Run(std::move(job));

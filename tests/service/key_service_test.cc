@@ -332,5 +332,21 @@ TEST_F(KeyServiceTest, UsageAddsPendingCountsToTheStoredCount) {
   EXPECT_EQ(unknown.error(), Errc::kNotFound);
 }
 
+// The list renders each key's state, which changes by itself at expiry: a cached list must not
+// outlive that moment (regression: it stayed "active" for the list's whole TTL).
+TEST_F(KeyServiceTest, OwnerListIsNotCachedPastTheNextExpiry) {
+  const TimeMs expiry = h_.clock.NowMs() + 10'000;
+  h_.Create("owner-exp", {"users:read"}, expiry);
+  OwnerKeys first = List("owner-exp");
+  EXPECT_EQ(first.cache, CacheStatus::kMiss);
+  EXPECT_NE(first.json->find("\"state\":\"active\""), std::string::npos) << *first.json;
+  EXPECT_EQ(List("owner-exp").cache, CacheStatus::kHit);
+
+  h_.clock.Set(expiry);
+  OwnerKeys after = List("owner-exp");
+  EXPECT_EQ(after.cache, CacheStatus::kMiss);
+  EXPECT_NE(after.json->find("\"state\":\"expired\""), std::string::npos) << *after.json;
+}
+
 }  // namespace
 }  // namespace keycache
