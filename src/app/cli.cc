@@ -13,6 +13,7 @@
 #include <boost/url/parse.hpp>
 
 #include "config/dotenv.h"
+#include "config/value_parsers.h"
 #include "http/http_client.h"
 
 extern char** environ;
@@ -37,6 +38,12 @@ struct Args {
     return out;
   }
 };
+
+boost::json::array ScopesArray(const Args& args) {
+  boost::json::array scopes;
+  for (auto& s : args.All("scope")) scopes.emplace_back(s);
+  return scopes;
+}
 
 int UsageError(const std::string& message) {
   std::fprintf(stderr, "keycached keys: %s\n(see `keycached keys --help`)\n", message.c_str());
@@ -91,12 +98,12 @@ std::optional<Target> ResolveTarget(std::string& error) {
     if (parsed->has_port()) t.port = parsed->port_number();
     else t.port = 80;
   } else if (std::string port = get("PORT"); !port.empty()) {
-    try {
-      t.port = static_cast<std::uint16_t>(std::stoi(port));
-    } catch (...) {
+    auto n = ParseInt(port);
+    if (!n || *n < 1 || *n > 65535) {
       error = "PORT: \"" + port + "\" is not a port";
       return std::nullopt;
     }
+    t.port = static_cast<std::uint16_t>(*n);
   }
   t.token = get("ADMIN_TOKEN");
   if (t.token.empty()) {
@@ -208,18 +215,11 @@ int RunKeysCommand(const std::vector<std::string>& in) {
     boost::json::object o;
     o["owner_id"] = *owner;
     o["name"] = *name;
-    boost::json::array scopes;
-    for (auto& s : args->All("scope")) scopes.emplace_back(s);
-    o["scopes"] = std::move(scopes);
+    o["scopes"] = ScopesArray(*args);
     if (auto days = args->One("expires-in-days")) {
-      try {
-        std::size_t used = 0;
-        long long n = std::stoll(*days, &used);
-        if (used != days->size()) throw std::invalid_argument("junk");
-        o["expires_in_days"] = n;
-      } catch (...) {
-        return UsageError("--expires-in-days needs an integer");
-      }
+      auto n = ParseInt(*days);
+      if (!n) return UsageError("--expires-in-days needs an integer");
+      o["expires_in_days"] = *n;
     }
     if (auto at = args->One("expires-at")) o["expires_at"] = *at;
     return Call(*target, http::verb::post, "/v1/keys", boost::json::serialize(o));
@@ -233,9 +233,7 @@ int RunKeysCommand(const std::vector<std::string>& in) {
     if (args->positional.size() != 1) return UsageError("verify needs exactly one KEY");
     boost::json::object o;
     o["key"] = args->positional[0];
-    boost::json::array scopes;
-    for (auto& s : args->All("scope")) scopes.emplace_back(s);
-    o["scopes"] = std::move(scopes);
+    o["scopes"] = ScopesArray(*args);
     HttpClient client(target->host, target->port);
     auto res = client.Send(http::verb::post, "/v1/keys/verify", boost::json::serialize(o),
                            {{"Content-Type", "application/json"}});
@@ -266,14 +264,9 @@ int RunKeysCommand(const std::vector<std::string>& in) {
   // rotate
   boost::json::object o;
   if (auto grace = args->One("grace")) {
-    try {
-      std::size_t used = 0;
-      long long n = std::stoll(*grace, &used);
-      if (used != grace->size()) throw std::invalid_argument("junk");
-      o["grace_seconds"] = n;
-    } catch (...) {
-      return UsageError("--grace needs an integer number of seconds");
-    }
+    auto n = ParseInt(*grace);
+    if (!n) return UsageError("--grace needs an integer number of seconds");
+    o["grace_seconds"] = *n;
   }
   return Call(*target, http::verb::post, base + "/rotate", boost::json::serialize(o));
 }
