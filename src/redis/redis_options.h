@@ -1,0 +1,38 @@
+// Connection settings for RedisClient and RedisSubscriber: plain values, read once at
+// construction (each object keeps its own copy).
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+
+namespace keycache {
+
+struct RedisTlsOptions {
+  bool enabled = false;     // REDIS_TLS; also implied by any file below
+  std::string ca_file;      // REDIS_TLS_CA: verify the server against this CA; empty = system CAs
+  std::string cert_file;    // REDIS_TLS_CERT (client cert: mutual TLS when both cert and key)
+  std::string key_file;     // REDIS_TLS_KEY
+  std::string server_name;  // SNI + name verification; empty = host
+
+  bool active() const {
+    return enabled || !ca_file.empty() || !cert_file.empty() || !key_file.empty();
+  }
+};
+
+struct RedisOptions {
+  std::string host = "127.0.0.1";
+  std::uint16_t port = 6379;
+  std::string username;  // ACL user (AUTH username password); empty = AUTH password only
+  std::string password;  // empty = no AUTH
+  int db = 0;            // SELECT when != 0
+  RedisTlsOptions tls;
+  int pool_size = 20;
+  std::chrono::milliseconds connect_timeout{10'000};  // TCP connect + TLS handshake + AUTH/SELECT
+  std::chrono::milliseconds command_timeout{5'000};
+  int max_retries = 3;
+  std::chrono::milliseconds reconnect_min{50}, reconnect_max{500};  // backoff between attempts
+  std::string client_name = "keycached";                            // CLIENT SETNAME; "" = skip
+};
+
+}  // namespace keycache

@@ -1,0 +1,93 @@
+#include "redis/resp_parser.h"
+
+#include <new>
+#include <utility>
+
+#include <hiredis/read.h>
+
+namespace keycache {
+
+namespace {
+
+// hiredis calls these while it parses. The reply is built in place: the root lives in the
+// parser (privdata), each child in its parent's `elements`, which is sized up front so the
+// pointers handed back to hiredis stay valid. hiredis frees only the root (via FreeObject).
+RedisReply* Slot(const redisReadTask* task) {
+  if (task->parent == nullptr) return static_cast<RedisReply*>(task->privdata);
+  auto* parent = static_cast<RedisReply*>(task->parent->obj);
+  return &parent->elements[static_cast<std::size_t>(task->idx)];
+}
+
+void* CreateString(const redisReadTask* task, char* str, std::size_t len) {
+  RedisReply* r = Slot(task);
+  switch (task->type) {
+    case REDIS_REPLY_ERROR: r->type = RedisReply::Type::kError; break;
+    case REDIS_REPLY_STATUS: r->type = RedisReply::Type::kStatus; break;
+    default: r->type = RedisReply::Type::kString; break;
+  }
+  r->str.assign(str, len);
+  return r;
+}
+
+void* CreateArray(const redisReadTask* task, int elements) {
+  RedisReply* r = Slot(task);
+  r->type = RedisReply::Type::kArray;
+  r->elements.resize(static_cast<std::size_t>(elements));
+  return r;
+}
+
+void* CreateInteger(const redisReadTask* task, long long value) {
+  RedisReply* r = Slot(task);
+  r->type = RedisReply::Type::kInteger;
+  r->integer = value;
+  return r;
+}
+
+void* CreateNil(const redisReadTask* task) {
+  RedisReply* r = Slot(task);
+  r->type = RedisReply::Type::kNil;
+  return r;
+}
+
+void FreeObject(void* obj) { *static_cast<RedisReply*>(obj) = RedisReply(); }
+
+redisReplyObjectFunctions kFunctions = {CreateString, CreateArray, CreateInteger, CreateNil,
+                                        FreeObject};
+
+}  // namespace
+
+RespParser::RespParser() : reader_(redisReaderCreateWithFunctions(&kFunctions)) {
+  if (reader_ == nullptr) throw std::bad_alloc();
+  reader_->privdata = &root_;
+  // Keep the reader's buffer between replies instead of shrinking it (hiredis default 16 KiB).
+  reader_->maxbuf = 64 * 1024;
+}
+
+RespParser::~RespParser() { redisReaderFree(reader_); }
+
+void RespParser::Feed(std::string_view bytes) {
+  if (failed_ || bytes.empty()) return;
+  if (redisReaderFeed(reader_, bytes.data(), bytes.size()) != REDIS_OK) failed_ = true;
+}
+
+Result<std::optional<RedisReply>> RespParser::Next() {
+  if (failed_ || reader_->err != 0) {
+    failed_ = true;
+    return Errc::kBadInput;
+  }
+  void* reply = nullptr;
+  if (redisReaderGetReply(reader_, &reply) != REDIS_OK) {
+    failed_ = true;
+    return Errc::kBadInput;
+  }
+  if (reply == nullptr) return std::optional<RedisReply>();
+  std::optional<RedisReply> out(std::move(root_));
+  root_ = RedisReply();
+  return out;
+}
+
+std::string_view RespParser::error() const {
+  return reader_->err != 0 ? std::string_view(reader_->errstr) : std::string_view();
+}
+
+}  // namespace keycache

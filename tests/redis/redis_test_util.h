@@ -1,0 +1,84 @@
+// Helpers for the Redis tests: I/O threads (one io_context each, like keycache's workers),
+// running a coroutine to completion from the test thread, and bounded polling.
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <future>
+#include <memory>
+#include <optional>
+#include <string>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/use_future.hpp>
+
+#include "redis/redis_client.h"
+#include "redis/redis_request.h"
+#include "util/error.h"
+
+namespace keycache::testing {
+
+class IoThreads {
+ public:
+  explicit IoThreads(int n) {
+    for (int i = 0; i < n; ++i) {
+      auto ctx = std::make_unique<boost::asio::io_context>(1);
+      guards_.emplace_back(ctx->get_executor());
+      contexts_.push_back(std::move(ctx));
+    }
+    for (auto& ctx : contexts_) threads_.emplace_back([c = ctx.get()] { c->run(); });
+  }
+  ~IoThreads() {
+    for (auto& g : guards_) g.reset();
+    for (auto& c : contexts_) c->stop();
+    for (auto& t : threads_) t.join();
+  }
+  boost::asio::any_io_executor executor(std::size_t i) { return contexts_[i]->get_executor(); }
+  std::vector<boost::asio::any_io_executor> executors() {
+    std::vector<boost::asio::any_io_executor> out;
+    for (auto& c : contexts_) out.push_back(c->get_executor());
+    return out;
+  }
+
+ private:
+  std::vector<std::unique_ptr<boost::asio::io_context>> contexts_;
+  std::vector<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> guards_;
+  std::vector<std::thread> threads_;
+};
+
+// Runs client.Execute(request) as a coroutine on `ex` and waits for it (bounded: 30 s).
+inline Result<std::vector<RedisReply>> ExecOn(RedisClient& client, boost::asio::any_io_executor ex,
+                                              RedisRequest request) {
+  auto task = client.Execute(std::move(request));
+  auto future = boost::asio::co_spawn(ex, std::move(task), boost::asio::use_future);
+  if (future.wait_for(std::chrono::seconds(30)) != std::future_status::ready) {
+    ADD_FAILURE() << "Execute did not complete within 30 s";
+    return Errc::kTimeout;
+  }
+  return future.get();
+}
+
+inline RedisRequest Cmd(std::initializer_list<std::string_view> args) {
+  RedisRequest r;
+  r.Push(args);
+  return r;
+}
+
+// Polls `condition` every 5 ms until it holds or `limit` passes.
+inline bool WaitFor(const std::function<bool()>& condition,
+                    std::chrono::milliseconds limit = std::chrono::seconds(10)) {
+  const auto deadline = std::chrono::steady_clock::now() + limit;
+  while (!condition()) {
+    if (std::chrono::steady_clock::now() > deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  return true;
+}
+
+}  // namespace keycache::testing

@@ -1,0 +1,73 @@
+// RedisServerProcess: a real redis-server (from PATH) on a free loopback port with a generated
+// config in a private temporary directory, for tests. Not thread-safe: one test thread drives
+// an instance (the client under test may run on other threads).
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include <gtest/gtest.h>
+
+#include "redis/redis_options.h"
+
+namespace keycache::testing {
+
+class TempDir;
+
+struct RedisServerOptions {
+  std::string password;                   // requirepass; empty = none
+  std::string acl_user, acl_password;     // adds `user NAME on >PASS ~* &* +@all`
+  // Renames FLUSHDB FLUSHALL KEYS CONFIG DEBUG EVAL SCRIPT to "" and SHUTDOWN to a random name.
+  bool hardened = true;
+  std::string maxmemory = "64mb";
+  std::string maxmemory_policy = "allkeys-lru";
+  struct Tls {
+    std::string cert, key, ca;
+    bool require_client_cert = false;
+  };
+  std::optional<Tls> tls;  // TLS only: `port 0` + `tls-port`
+};
+
+class RedisServerProcess {
+ public:
+  explicit RedisServerProcess(RedisServerOptions options = {});
+  ~RedisServerProcess();  // SIGKILL if running, then removes the directory
+  RedisServerProcess(const RedisServerProcess&) = delete;
+  RedisServerProcess& operator=(const RedisServerProcess&) = delete;
+
+  // Picks a free port (first start only), writes the config, runs redis-server and waits (up to
+  // 10 s) until the port accepts TCP connections. On failure the message carries the log.
+  ::testing::AssertionResult Start();
+  void Kill();  // SIGKILL and reap
+  void Stop();  // SIGTERM and reap (SIGKILL after 10 s)
+  ::testing::AssertionResult Restart();  // Stop() if running, then Start() on the same port
+  // SIGSTOP / SIGCONT: a server that holds its connections but answers nothing.
+  void Pause();
+  void Resume();
+
+  std::uint16_t port() const { return port_; }
+  pid_t pid() const { return pid_; }
+  bool running();
+  std::string log() const;
+  const RedisServerOptions& options() const { return options_; }
+
+  // host/port/password (and the CA, for TLS) for a client of this server.
+  RedisOptions ClientOptions() const;
+
+ private:
+  void Reap(int signal, std::chrono::milliseconds grace);
+
+  const RedisServerOptions options_;
+  std::unique_ptr<TempDir> dir_;
+  std::string shutdown_name_;
+  std::uint16_t port_ = 0;
+  pid_t pid_ = -1;
+  bool paused_ = false;
+};
+
+}  // namespace keycache::testing
