@@ -46,10 +46,18 @@ Result<void> RegisterAdminRoutes(Router& router, ApiDeps& deps) {
     boost::json::object o;
     auto started = ServiceMetrics::StartTimer();
     switch (b.target) {
-      case InvalidateBody::Target::kAll:
-        deps.invalidation.AllCleared();
+      case InvalidateBody::Target::kAll: {
+        // Sinks may block on Redis: they run on the database pool, never on an HTTP thread.
+        auto job = [&deps] {
+          deps.invalidation.AllCleared();
+          return Result<void>{};
+        };
+        if (auto done = co_await deps.db.Run(std::move(job)); !done) {
+          co_return Error(FromServiceError(done.error(), "invalidation"));
+        }
         o["invalidated"] = "all";
         break;
+      }
       case InvalidateBody::Target::kType:
         if (b.type == CacheType::kUsage) {
           // Pending usage is data, not a copy of it: "clearing" it means writing it out.
@@ -57,24 +65,43 @@ Result<void> RegisterAdminRoutes(Router& router, ApiDeps& deps) {
           if (!flushed) co_return Error(FromServiceError(flushed.error(), "usage flush"));
           o["flushed_keys"] = *flushed;
         } else {
-          deps.invalidation.TypeCleared(b.type);
+          auto job = [&deps, type = b.type] {
+            deps.invalidation.TypeCleared(type);
+            return Result<void>{};
+          };
+          if (auto done = co_await deps.db.Run(std::move(job)); !done) {
+            co_return Error(FromServiceError(done.error(), "invalidation"));
+          }
         }
         o["invalidated"] = CacheTypeName(b.type);
         break;
       case InvalidateBody::Target::kKey: {
         // The owner's key list holds this key too; find the owner if the key still exists.
-        auto record = co_await deps.db.Run([&deps, id = b.key_id] { return deps.store.FindById(id); });
-        if (!record) co_return Error(FromServiceError(record.error(), "key"));
-        deps.invalidation.KeyChanged(b.key_id, *record ? (*record)->owner_id : std::string());
+        auto job = [&deps, id = b.key_id]() -> Result<void> {
+          auto record = deps.store.FindById(id);
+          if (!record) return record.error();
+          deps.invalidation.KeyChanged(id, *record ? (*record)->owner_id : std::string());
+          return {};
+        };
+        if (auto done = co_await deps.db.Run(std::move(job)); !done) {
+          co_return Error(FromServiceError(done.error(), "key"));
+        }
         o["invalidated"] = "key";
         o["key_id"] = KeyIdToString(b.key_id);
         break;
       }
-      case InvalidateBody::Target::kOwner:
-        deps.invalidation.OwnerChanged(b.owner_id);
+      case InvalidateBody::Target::kOwner: {
+        auto job = [&deps, owner = b.owner_id] {
+          deps.invalidation.OwnerChanged(owner);
+          return Result<void>{};
+        };
+        if (auto done = co_await deps.db.Run(std::move(job)); !done) {
+          co_return Error(FromServiceError(done.error(), "invalidation"));
+        }
         o["invalidated"] = "owner";
         o["owner_id"] = b.owner_id;
         break;
+      }
     }
     deps.metrics.ObserveOperation(CacheOp::kInvalidate,
                                   b.target == InvalidateBody::Target::kType ? b.type

@@ -16,6 +16,7 @@
 #include "service/invalidation.h"
 #include "service/key_service.h"
 #include "service/service_metrics.h"
+#include "service/redis_status.h"
 #include "service/usage_flusher.h"
 #include "service/verifier.h"
 #include "store/key_store.h"
@@ -41,6 +42,7 @@ struct ApiDeps {
   ServiceMetrics& metrics;
   const Registry& registry;
   const std::atomic<bool>& shutting_down;
+  const RedisStatusSource* redis = nullptr;  // null without the Redis tier
 };
 
 }  // namespace keycache

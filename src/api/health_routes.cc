@@ -11,6 +11,39 @@ namespace {
 namespace http = boost::beast::http;
 using boost::asio::awaitable;
 
+boost::json::object RedisJson(const RedisStatus& r) {
+  boost::json::object o;
+  o["connected"] = r.connected;
+  o["poolConnected"] = r.pool_connected;
+  o["poolSize"] = r.pool_size;
+  o["breaker"] = r.breaker_open ? "open" : "closed";
+  if (r.breaker_open) o["breakerReason"] = r.breaker_reason;
+  if (!r.last_error.empty()) o["lastError"] = r.last_error;
+  boost::json::object channel;
+  channel["subscribed"] = r.channel_up;
+  if (r.channel_silence_seconds >= 0) {
+    channel["lastSignOfLifeAgeSeconds"] = r.channel_silence_seconds;
+  } else {
+    channel["lastSignOfLifeAgeSeconds"] = nullptr;
+  }
+  channel["received"] = r.invalidations_received;
+  channel["pendingReplay"] = r.invalidations_pending;
+  o["invalidationChannel"] = std::move(channel);
+  boost::json::object lag;
+  lag["samples"] = r.propagation_samples;
+  lag["p50Seconds"] = r.propagation_p50_seconds;  // upper bound of the bucket
+  lag["p99Seconds"] = r.propagation_p99_seconds;
+  o["propagationLag"] = std::move(lag);
+  if (r.entries) {
+    boost::json::object e;
+    e["validation"] = r.entries->validation;
+    e["userList"] = r.entries->user_list;
+    e["usage"] = r.entries->usage;
+    o["entries"] = std::move(e);
+  }
+  return o;
+}
+
 }  // namespace
 
 Result<void> RegisterHealthRoutes(Router& router, ApiDeps& deps) {
@@ -37,6 +70,7 @@ Result<void> RegisterHealthRoutes(Router& router, ApiDeps& deps) {
     cache["negativeEntries"] = h.negative;
     cache["memoryBytes"] = h.bytes;
     cache["memoryLimitBytes"] = h.capacity_bytes;
+    if (h.redis) cache["redis"] = RedisJson(*h.redis);
     o["cache"] = std::move(cache);
     if (!h.reason.empty()) o["reason"] = h.reason;
     return Json(h.status == "healthy" ? 200 : 503, o);
@@ -66,6 +100,16 @@ Result<void> RegisterHealthRoutes(Router& router, ApiDeps& deps) {
     o["cache"] = deps.config.emergency_mode  ? "bypassed (EMERGENCY_MODE)"
                  : deps.config.cache_enabled ? "enabled"
                                              : "disabled";
+    // Redis is a cache: without it the service still answers, so it stays ready.
+    if (deps.redis) {
+      const RedisStatus rs = deps.redis->Status();
+      if (rs.breaker_open) {
+        o["redis"] = "unavailable";
+        o["reason"] = "Redis unavailable, serving from L1 and the database: " + rs.breaker_reason;
+      } else {
+        o["redis"] = "ok";
+      }
+    }
     co_return Json(200, o);
   });
   if (!r) return r;

@@ -120,6 +120,13 @@ Result<void> RegisterKeyRoutes(Router& router, ApiDeps& deps) {
                    o["last_used_ip"] = usage->last_used_ip.empty()
                                            ? boost::json::value(nullptr)
                                            : boost::json::value(usage->last_used_ip);
+                   if (usage->recent) {
+                     // Every instance's flushed counts, from Redis's per-minute counters.
+                     boost::json::object recent;
+                     recent["current_minute"] = usage->recent->first;
+                     recent["previous_minute"] = usage->recent->second;
+                     o["recent_all_instances"] = std::move(recent);
+                   }
                    co_return Json(200, o);
                  }));
   if (!r) return r;

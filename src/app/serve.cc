@@ -21,6 +21,7 @@
 #include "core/key_hasher.h"
 #include "http/http_server.h"
 #include "store/sqlite_store.h"
+#include "app/redis_tier.h"
 
 extern char** environ;
 
@@ -127,25 +128,9 @@ int Serve() {
   FanOutInvalidator invalidation;
   invalidation.Add(l1_invalidator);
 
-  Verifier verifier({config.key_prefix, cache_active}, hasher, l1, store, db, usage, metrics,
-                    clock);
-  KeyService keys({config.key_prefix, config.max_keys_per_owner, cache_active}, hasher, store,
-                  db, l1, usage, invalidation, metrics, clock);
-  UsageFlusher flusher(usage, store, metrics, log);
-  CacheWarmer warmer(l1, store, metrics, clock, log);
-  CacheHealth health({config.cache_enabled, config.emergency_mode, 0.8, config.health_min_lookups},
-                     l1, usage, window);
-  std::atomic<bool> shutting_down{false};
-
-  ApiDeps deps{config, clock,     log,      verifier, keys,         store,   db,
-               l1,     usage,     flusher,  warmer,   health,       invalidation,
-               metrics, registry, shutting_down};
+  // The server is built first (it serves nothing before Start) because the Redis tier spreads
+  // its connections over the server's threads.
   Router router;
-  if (auto routes = RegisterRoutes(router, deps); !routes) {
-    log.Error("startup_failed", {{"reason", "route table: " + routes.error().message()}});
-    return 1;
-  }
-
   HttpServerOptions http_options;
   http_options.host = config.host;
   http_options.port = config.port;
@@ -153,9 +138,52 @@ int Serve() {
   http_options.max_header_bytes = config.max_header_bytes;
   http_options.max_body_bytes = config.max_body_bytes;
   http_options.read_timeout = std::chrono::milliseconds(config.http_read_timeout_ms);
-  HttpServer server(http_options, router,
-                    log, MakeRequestObserver(router, registry, log, config.access_log));
-  if (auto started = server.Start(); !started) {
+  auto server = std::make_unique<HttpServer>(
+      http_options, router, log, MakeRequestObserver(router, registry, log, config.access_log));
+
+  std::unique_ptr<RedisTier> redis;
+  if (config.redis.enabled && cache_active) {
+    std::vector<boost::asio::any_io_executor> executors;
+    for (int i = 0; i < server->threads(); ++i) executors.push_back(server->executor(i));
+    redis = std::make_unique<RedisTier>(config, std::move(executors), l1, registry, log);
+    std::string error;
+    const auto wait = std::min(std::chrono::milliseconds(config.redis.connect_timeout_ms),
+                               std::chrono::milliseconds(3000));
+    if (auto started = redis->Start(wait, error); !started) {
+      log.Error("startup_failed", {{"reason", error}});
+      std::fprintf(stderr,
+                   "keycached: %s (check REDIS_USERNAME / REDIS_PASSWORD against the Redis "
+                   "server's requirepass or ACL users)\n",
+                   error.c_str());
+      return 2;  // `redis` goes first, then `server`, whose io_contexts its connections use
+    }
+    invalidation.Add(redis->invalidator());
+  } else if (config.redis.enabled) {
+    log.Info("redis_bypassed", {{"reason", config.emergency_mode ? "EMERGENCY_MODE is on"
+                                                                 : "API_KEY_CACHE_ENABLED is false"}});
+  }
+  L2Cache* l2 = redis ? &redis->l2() : nullptr;
+
+  Verifier verifier({config.key_prefix, cache_active, !l2 || config.redis.l1_enabled}, hasher, l1,
+                    store, db, usage, metrics, clock, l2);
+  KeyService keys({config.key_prefix, config.max_keys_per_owner, cache_active}, hasher, store,
+                  db, l1, usage, invalidation, metrics, clock, l2);
+  UsageFlusher flusher(usage, store, metrics, log, l2);
+  CacheWarmer warmer(l1, store, metrics, clock, log);
+  CacheHealth health({config.cache_enabled, config.emergency_mode, 0.8, config.health_min_lookups},
+                     l1, usage, window, redis.get());
+  std::atomic<bool> shutting_down{false};
+
+  ApiDeps deps{config, clock,     log,      verifier, keys,         store,   db,
+               l1,     usage,     flusher,  warmer,   health,       invalidation,
+               metrics, registry, shutting_down};
+  deps.redis = redis.get();
+  if (auto routes = RegisterRoutes(router, deps); !routes) {
+    log.Error("startup_failed", {{"reason", "route table: " + routes.error().message()}});
+    return 1;
+  }
+
+  if (auto started = server->Start(); !started) {
     std::fprintf(stderr, "keycached: cannot listen on %s:%u: %s\n", config.host.c_str(),
                  static_cast<unsigned>(config.port), started.error().message().c_str());
     return 1;
@@ -188,16 +216,19 @@ int Serve() {
     if (ec) return;
     log.Info("shutdown_requested", {{"signal", std::to_string(signo)}});
     shutting_down.store(true, std::memory_order_release);
-    server.Stop(std::chrono::milliseconds(config.shutdown_grace_ms));
+    server->Stop(std::chrono::milliseconds(config.shutdown_grace_ms));
   });
 
   log.Info("listening", {{"address", config.host},
-                         {"port", std::to_string(server.port())},
+                         {"port", std::to_string(server->port())},
                          {"threads", std::to_string(config.http_threads)},
                          // A PostgreSQL URL can hold a password: log the SQLite path only.
                          {"database", config.is_sqlite() ? config.database_url : "postgresql"},
-                         {"cache", cache_active ? "enabled" : "bypassed"}});
-  server.Run();
+                         {"cache", cache_active ? "enabled" : "bypassed"},
+                         {"redis", redis ? config.redis.host + ":" +
+                                               std::to_string(config.redis.port)
+                                         : std::string("off")}});
+  server->Run();
 
   // Requests are finished: everything counted is in `usage`. Write it out, then stop.
   stop_background.store(true, std::memory_order_release);
@@ -208,6 +239,11 @@ int Serve() {
   background_thread.join();
   db.Stop();
   auto flushed = flusher.FlushOnce();
+  // The pool's connections use the server's io_contexts: the tier goes first (coroutine frames
+  // still queued there keep their connection alive), then the server, whose io_contexts destroy
+  // those frames and with them the last connections.
+  redis.reset();
+  server.reset();
   log.Info("stopped", {{"usage_keys_flushed", flushed ? std::to_string(*flushed) : "error"}});
   return flushed ? 0 : 1;
 }

@@ -52,6 +52,8 @@ std::size_t L1Cache::FactsCharge(const KeyFacts& facts) {
 
 TimeMs L1Cache::Deadline(TimeMs ttl_ms) const {
   const TimeMs now = clock_.NowMs();
+  const TimeMs max_age = max_age_ms_.load(std::memory_order_relaxed);
+  if (max_age >= 0 && max_age < ttl_ms) ttl_ms = max_age;
   return ttl_ms >= kNever - now ? kNever : now + ttl_ms;
 }
 

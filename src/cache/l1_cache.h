@@ -110,6 +110,13 @@ class L1Cache {
 
   L1Sizes Sizes() const;
 
+  // Caps the life of entries filled from now on (all four caches) below their TTLs; negative =
+  // no cap. The Redis tier sets a backstop in normal operation and a short cap while its
+  // invalidation channel is down. Entries already cached keep their deadlines: callers that
+  // lower the cap because they lost invalidations also clear the cache.
+  void SetMaxEntryAge(TimeMs max_age_ms) { max_age_ms_.store(max_age_ms, std::memory_order_relaxed); }
+  TimeMs max_entry_age() const { return max_age_ms_.load(std::memory_order_relaxed); }
+
   // Heap bytes charged for a validation entry's value (the KeyFacts, its control block, its
   // strings and vector). Exposed for tests and capacity planning.
   static std::size_t FactsCharge(const KeyFacts& facts);
@@ -143,6 +150,7 @@ class L1Cache {
   UserListCache user_list_;
   const std::unique_ptr<std::atomic<std::uint64_t>[]> scope_gens_;  // kScopeStripes counters
   std::atomic<std::uint64_t> scope_epoch_{0};
+  std::atomic<TimeMs> max_age_ms_{-1};
 };
 
 }  // namespace keycache

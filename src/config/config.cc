@@ -4,6 +4,8 @@
 #include <boost/asio/ip/address.hpp>
 #include <thread>
 
+#include "config/env_reader.h"
+#include "config/redis_settings.h"
 #include "config/secret_file.h"
 #include "config/value_parsers.h"
 #include "core/api_key.h"
@@ -12,123 +14,11 @@
 namespace keycache {
 namespace {
 
+using config_internal::Quote;
+using config_internal::Reader;
+
 constexpr std::int64_t kMaxTtlSeconds = std::int64_t{7} * 24 * 3600;
 constexpr std::uint64_t kKb = 1 << 10, kMb = 1 << 20, kGb = 1 << 30;
-
-// "value" for messages: quoted, control characters escaped, long values cut short.
-std::string Quote(std::string_view value) {
-  constexpr std::size_t kMaxShown = 64;
-  std::string out = "\"";
-  for (std::size_t i = 0; i < value.size() && i < kMaxShown; ++i) {
-    const unsigned char c = static_cast<unsigned char>(value[i]);
-    if (c < 0x20 || c == 0x7f) {
-      static constexpr char kHex[] = "0123456789abcdef";
-      out += "\\x";
-      out.push_back(kHex[c >> 4]);
-      out.push_back(kHex[c & 15]);
-    } else {
-      if (c == '"' || c == '\\') out.push_back('\\');
-      out.push_back(static_cast<char>(c));
-    }
-  }
-  if (value.size() > kMaxShown) out += "...";
-  return out + "\"";
-}
-
-// Looks variables up and records an error for each bad value; a setter leaves its output
-// untouched when the variable is unset, empty or invalid, so defaults are plain assignments.
-class Reader {
- public:
-  explicit Reader(const EnvMap& env) : env_(env) {}
-
-  std::optional<std::string_view> Get(const char* var) const {
-    const auto it = env_.find(var);
-    if (it == env_.end() || it->second.empty()) return std::nullopt;
-    return std::string_view(it->second);
-  }
-
-  void Error(const char* var, std::string message) { errors_.push_back({var, std::move(message)}); }
-
-  std::vector<ConfigError> TakeErrors() { return std::move(errors_); }
-
-  template <class T>
-  void Int(const char* var, std::string_view noun, std::int64_t lo, std::int64_t hi, T& out) {
-    const auto text = Get(var);
-    if (!text) return;
-    const std::string expected =
-        "expected an integer " + std::to_string(lo) + ".." + std::to_string(hi);
-    const auto n = ParseInt(*text);
-    if (!n) return Error(var, Quote(*text) + " is not " + std::string(noun) + "; " + expected);
-    if (*n < lo || *n > hi) return Error(var, Quote(*text) + " is out of range; " + expected);
-    out = static_cast<T>(*n);
-  }
-
-  void Bool(const char* var, bool& out) {
-    const auto text = Get(var);
-    if (!text) return;
-    const auto b = ParseBool(*text);
-    if (!b) {
-      return Error(var,
-                   Quote(*text) + " is not a boolean; expected true/false, 1/0, yes/no or on/off");
-    }
-    out = *b;
-  }
-
-  void DurationMs(const char* var, std::int64_t lo, std::int64_t hi, std::int64_t& out) {
-    const auto ms = ParseDurationText(var);
-    if (!ms) return;
-    if (*ms < lo || *ms > hi) {
-      return Error(var, Quote(*Get(var)) + " is out of range; expected " + FormatDurationMs(lo) +
-                            ".." + FormatDurationMs(hi));
-    }
-    out = *ms;
-  }
-
-  // A duration that must be whole seconds; bare integers are seconds already.
-  void Seconds(const char* var, std::int64_t lo, std::int64_t hi, std::int64_t& out) {
-    const auto ms = ParseDurationText(var);
-    if (!ms) return;
-    if (*ms % 1000 != 0) return Error(var, Quote(*Get(var)) + " is not a whole number of seconds");
-    const std::int64_t s = *ms / 1000;
-    if (s < lo || s > hi) {
-      return Error(var, Quote(*Get(var)) + " is out of range; expected " +
-                            FormatDurationMs(lo * 1000) + ".." + FormatDurationMs(hi * 1000) +
-                            " (bare numbers are seconds)");
-    }
-    out = s;
-  }
-
-  void Size(const char* var, std::uint64_t lo, std::uint64_t hi, std::uint64_t& out) {
-    const auto text = Get(var);
-    if (!text) return;
-    const auto bytes = ParseSizeBytes(*text);
-    if (!bytes) {
-      return Error(var, Quote(*text) +
-                            " is not a size; expected bytes or a number with b, kb, mb or gb "
-                            "(e.g. 512mb)");
-    }
-    if (*bytes < lo || *bytes > hi) {
-      return Error(var, Quote(*text) + " is out of range; expected " + FormatSizeBytes(lo) + ".." +
-                            FormatSizeBytes(hi));
-    }
-    out = *bytes;
-  }
-
- private:
-  std::optional<std::int64_t> ParseDurationText(const char* var) {
-    const auto text = Get(var);
-    if (!text) return std::nullopt;
-    const auto ms = ParseDurationMs(*text);
-    if (!ms) {
-      Error(var,
-            Quote(*text) + " is not a duration; expected e.g. 250ms, 30s, 5m, 1h or bare seconds");
-    }
-    return ms;
-  }
-
-  const EnvMap& env_;
-  std::vector<ConfigError> errors_;
-};
 
 constexpr std::string_view kSqliteScheme = "sqlite:";
 
@@ -317,6 +207,8 @@ ConfigLoad LoadConfig(const EnvMap& env) {
   r.Size("API_KEY_CACHE_MAX_MEMORY", kMb, std::uint64_t{1024} * kGb, c.cache_max_memory_bytes);
   r.Bool("KEYCACHE_WARM_ON_START", c.warm_on_start);
   r.DurationMs("KEYCACHE_USAGE_FLUSH_INTERVAL", 10, 3'600'000, c.usage_flush_interval_ms);
+
+  ReadRedisSettings(r, c.redis);
 
   r.Bool("CACHE_METRICS_ENABLED", c.metrics_enabled);
   r.Seconds("CACHE_HEALTH_CHECK_INTERVAL", 1, 3600, c.health_check_interval_s);

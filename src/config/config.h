@@ -11,6 +11,7 @@
 
 #include "config/config_error.h"
 #include "config/dotenv.h"
+#include "config/redis_settings.h"
 #include "config/trusted_proxies.h"
 #include "util/log.h"
 
@@ -66,6 +67,9 @@ struct Config {
   std::uint64_t cache_max_memory_bytes = std::uint64_t{512} << 20;
   bool warm_on_start = true;                     // KEYCACHE_WARM_ON_START
   std::int64_t usage_flush_interval_ms = 1'000;  // KEYCACHE_USAGE_FLUSH_INTERVAL: 10ms..1h
+
+  // The shared L2, cross-instance invalidation and shared usage counters (REDIS_*).
+  RedisSettings redis;
 
   // Observability.
   bool metrics_enabled = true;                // CACHE_METRICS_ENABLED

@@ -20,6 +20,10 @@ CacheHealthReport CacheHealth::Check() const {
     r.hit_rate = window.hit_rate;
     r.window_lookups = window.hits + window.misses;
     r.connected = options_.cache_enabled && !options_.emergency_mode;
+    if (redis_ && r.connected) {
+      r.redis = redis_->Status();
+      r.connected = r.redis->connected && !r.redis->breaker_open;
+    }
     r.status = "healthy";
     if (options_.emergency_mode) {
       r.status = "degraded";
@@ -27,6 +31,14 @@ CacheHealthReport CacheHealth::Check() const {
     } else if (!options_.cache_enabled) {
       r.status = "degraded";
       r.reason = "API_KEY_CACHE_ENABLED is false: every verification reads the database";
+    } else if (r.redis && r.redis->breaker_open) {
+      r.status = "degraded";
+      r.reason = "Redis unavailable, serving from L1 and the database (BYPASS): " +
+                 r.redis->breaker_reason;
+    } else if (r.redis && !r.redis->channel_up) {
+      r.status = "degraded";
+      r.reason =
+          "the invalidation channel is down: L1 entries are kept short until it is back";
     } else if (r.window_lookups >= options_.min_lookups && r.hit_rate < options_.min_hit_rate) {
       char text[160];
       std::snprintf(text, sizeof text, "hit rate %.3f over the last %llu lookups is below %.2f",

@@ -2,7 +2,8 @@
 // (negative hits count as hits) over a sliding window of the last minute; below 0.8 the cache
 // is "degraded", but only once the window holds at least `min_lookups` lookups, so a freshly
 // started or idle instance is not declared degraded on a handful of cold misses.
-// Thread-safe.
+// With the Redis tier, an open breaker or a lost invalidation channel also make it "degraded"
+// (the service still answers correctly, from L1 and the database). Thread-safe.
 #pragma once
 
 #include <cstdint>
@@ -12,6 +13,7 @@
 #include "cache/l1_cache.h"
 #include "cache/usage_counter.h"
 #include "metrics/hit_rate_window.h"
+#include "service/redis_status.h"
 
 namespace keycache {
 
@@ -24,6 +26,7 @@ struct CacheHealthReport {
   std::uint64_t bytes = 0, capacity_bytes = 0;
   std::string reason;  // why not healthy; "" when healthy
   std::string error;   // set when the check itself failed
+  std::optional<RedisStatus> redis;  // with the Redis tier
   std::uint64_t total_entries() const { return validation + scope + user_list + usage; }
 };
 
@@ -36,8 +39,11 @@ struct CacheHealthOptions {
 
 class CacheHealth {
  public:
-  CacheHealth(CacheHealthOptions options, L1Cache& l1, UsageCounter& usage, HitRateWindow& window)
-      : options_(options), l1_(l1), usage_(usage), window_(window) {}
+  // With `redis`, the report includes the Redis tier: "degraded" while its breaker is open or
+  // the invalidation channel is down, and `connected` is Redis's.
+  CacheHealth(CacheHealthOptions options, L1Cache& l1, UsageCounter& usage, HitRateWindow& window,
+              const RedisStatusSource* redis = nullptr)
+      : options_(options), l1_(l1), usage_(usage), window_(window), redis_(redis) {}
 
   CacheHealthReport Check() const;
 
@@ -46,6 +52,7 @@ class CacheHealth {
   L1Cache& l1_;
   UsageCounter& usage_;
   HitRateWindow& window_;
+  const RedisStatusSource* const redis_;
 };
 
 }  // namespace keycache

@@ -20,7 +20,7 @@ constexpr int kMaxIdAttempts = 4;
 KeyService::KeyService(KeyServiceOptions options, const KeyHasher& hasher, KeyStore& store,
                        DbExecutor& db, L1Cache& l1, UsageCounter& usage,
                        InvalidationSink& invalidation, ServiceMetrics& metrics,
-                       const Clock& clock)
+                       const Clock& clock, L2Cache* l2)
     : options_(std::move(options)),
       hasher_(hasher),
       store_(store),
@@ -29,7 +29,8 @@ KeyService::KeyService(KeyServiceOptions options, const KeyHasher& hasher, KeySt
       usage_(usage),
       invalidation_(invalidation),
       metrics_(metrics),
-      clock_(clock) {}
+      clock_(clock),
+      l2_(l2) {}
 
 boost::asio::awaitable<Result<CreatedKey>> KeyService::Create(NewKey request) {
   auto job = [this, request = std::move(request)]() -> Result<CreatedKey> {
@@ -78,6 +79,20 @@ boost::asio::awaitable<Result<OwnerKeys>> KeyService::ListByOwner(std::string ow
   }
   auto job = [this, owner_id = std::move(owner_id)]() -> Result<OwnerKeys> {
     auto ticket = l1_.BeginUserListFill(owner_id);
+    std::optional<std::uint64_t> generation;
+    if (l2_ && options_.cache_enabled) {
+      if (auto shared = l2_->ReadUserListSync(owner_id)) {
+        generation = shared->generation;
+        if (shared->hit) {
+          auto json = std::make_shared<const std::string>(std::move(shared->body));
+          if (l1_.CompleteUserListFill(owner_id, json, ticket)) {
+            return OwnerKeys{std::move(json), CacheStatus::kHit};
+          }
+          generation.reset();  // overtaken by a change: read the store
+          ticket = l1_.BeginUserListFill(owner_id);
+        }
+      }
+    }
     auto started = ServiceMetrics::StartTimer();
     auto keys = store_.ListByOwner(owner_id);
     metrics_.ObserveOperation(CacheOp::kLoad, CacheType::kUserList, started);
@@ -94,8 +109,15 @@ boost::asio::awaitable<Result<OwnerKeys>> KeyService::ListByOwner(std::string ow
       if (k.expires_at > now) next_change = std::min(next_change, k.expires_at);
       if (k.revoked_at > now) next_change = std::min(next_change, k.revoked_at);
     }
-    l1_.CompleteUserListFill(owner_id, json, ticket, next_change);
-    return OwnerKeys{std::move(json), CacheStatus::kMiss};
+    const bool filled = l1_.CompleteUserListFill(owner_id, json, ticket, next_change);
+    // Shared only while no listed key is about to change state by itself; such lists are
+    // rare and cheap to render again.
+    if (filled && generation && next_change == kNever) {
+      l2_->WriteUserList(owner_id, *generation, *json);
+    }
+    const CacheStatus status =
+        l2_ && !generation ? CacheStatus::kBypass : CacheStatus::kMiss;
+    return OwnerKeys{std::move(json), status};
   };
   co_return co_await db_.Run(std::move(job));
 }
@@ -178,6 +200,9 @@ boost::asio::awaitable<Result<KeyUsage>> KeyService::Usage(KeyId id) {
         usage.last_used_at = pending->last_used_at;
         usage.last_used_ip = pending->last_used_ip;
       }
+    }
+    if (l2_) {
+      if (auto recent = l2_->RecentUsageSync(id, clock_.NowMs())) usage.recent = *recent;
     }
     return usage;
   };

@@ -6,6 +6,11 @@
 // Thread-safe.
 #pragma once
 
+#include <optional>
+#include <utility>
+
+#include "l2/l2_cache.h"
+
 #include <memory>
 #include <optional>
 #include <string>
@@ -49,6 +54,9 @@ struct KeyUsage {
   std::uint64_t count = 0;
   TimeMs last_used_at = 0;
   std::string last_used_ip;
+  // With the Redis tier: verifications counted by every instance in the current and the
+  // previous minute (flushed counts only; Redis may have evicted them, so they are a view).
+  std::optional<std::pair<std::uint64_t, std::uint64_t>> recent;
 };
 
 struct OwnerKeys {
@@ -60,7 +68,7 @@ class KeyService {
  public:
   KeyService(KeyServiceOptions options, const KeyHasher& hasher, KeyStore& store, DbExecutor& db,
              L1Cache& l1, UsageCounter& usage, InvalidationSink& invalidation,
-             ServiceMetrics& metrics, const Clock& clock);
+             ServiceMetrics& metrics, const Clock& clock, L2Cache* l2 = nullptr);
 
   boost::asio::awaitable<Result<CreatedKey>> Create(NewKey request);
   boost::asio::awaitable<Result<KeyRecord>> Get(KeyId id);
@@ -83,6 +91,7 @@ class KeyService {
   InvalidationSink& invalidation_;
   ServiceMetrics& metrics_;
   const Clock& clock_;
+  L2Cache* const l2_;  // null without the Redis tier
 };
 
 }  // namespace keycache

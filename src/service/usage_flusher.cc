@@ -1,5 +1,6 @@
 #include "service/usage_flusher.h"
 
+#include <algorithm>
 #include <string>
 
 #include <boost/asio/as_tuple.hpp>
@@ -21,6 +22,11 @@ Result<std::size_t> UsageFlusher::FlushOnce() {
               {{"keys", std::to_string(batch.size())}, {"error", written.error().message()}});
     usage_.Restore(std::move(batch));
     return written.error();
+  }
+  if (l2_) {
+    TimeMs latest = 0;
+    for (const UsageDelta& d : batch) latest = std::max(latest, d.last_used_at);
+    l2_->AddUsage(batch, latest);
   }
   return batch.size();
 }

@@ -10,6 +10,7 @@
 #include <boost/asio/awaitable.hpp>
 
 #include "cache/usage_counter.h"
+#include "l2/l2_cache.h"
 #include "service/db_executor.h"
 #include "service/service_metrics.h"
 #include "store/key_store.h"
@@ -19,8 +20,11 @@ namespace keycache {
 
 class UsageFlusher {
  public:
-  UsageFlusher(UsageCounter& usage, KeyStore& store, ServiceMetrics& metrics, Logger& log)
-      : usage_(usage), store_(store), metrics_(metrics), log_(log) {}
+  // With `l2`, each batch is also added to the shared per-minute counters in Redis, once, after
+  // the store committed it: a retried batch is never counted twice.
+  UsageFlusher(UsageCounter& usage, KeyStore& store, ServiceMetrics& metrics, Logger& log,
+               L2Cache* l2 = nullptr)
+      : usage_(usage), store_(store), metrics_(metrics), log_(log), l2_(l2) {}
 
   // Blocking: drains the counter and writes one batch. Returns the number of keys written.
   Result<std::size_t> FlushOnce();
@@ -34,6 +38,7 @@ class UsageFlusher {
   KeyStore& store_;
   ServiceMetrics& metrics_;
   Logger& log_;
+  L2Cache* const l2_;
 };
 
 }  // namespace keycache

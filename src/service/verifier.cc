@@ -16,7 +16,8 @@ constexpr int kMaxFillAttempts = 3;
 }  // namespace
 
 Verifier::Verifier(VerifierOptions options, const KeyHasher& hasher, L1Cache& l1, KeyStore& store,
-                   DbExecutor& db, UsageCounter& usage, ServiceMetrics& metrics, const Clock& clock)
+                   DbExecutor& db, UsageCounter& usage, ServiceMetrics& metrics, const Clock& clock,
+                   L2Cache* l2)
     : options_(std::move(options)),
       hasher_(hasher),
       l1_(l1),
@@ -24,7 +25,8 @@ Verifier::Verifier(VerifierOptions options, const KeyHasher& hasher, L1Cache& l1
       db_(db),
       usage_(usage),
       metrics_(metrics),
-      clock_(clock) {}
+      clock_(clock),
+      l2_(l2) {}
 
 VerifyOutcome Verifier::Record(VerifyOutcome outcome) {
   metrics_.RecordOutcome(outcome.code, outcome.cache);
@@ -36,15 +38,15 @@ std::optional<VerifyOutcome> Verifier::VerifyCached(std::string_view key,
                                                     std::string_view client_ip) {
   auto id = ParseKey(options_.key_prefix, key);
   if (!id) return Record({VerifyCode::kMalformed, CacheStatus::kBypass, nullptr});
-  if (!options_.cache_enabled) return std::nullopt;
+  if (!options_.cache_enabled || !options_.l1_enabled) return std::nullopt;
 
   if (auto facts = l1_.GetFacts(*id)) {
     metrics_.ValidationLookup(LookupResult::kHit);
-    return Finish(std::move(*facts), CacheStatus::kHit, key, scopes, client_ip);
+    return Finish(std::move(*facts), CachedStatus(), key, scopes, client_ip);
   }
   if (l1_.IsKnownMissing(*id)) {
     metrics_.ValidationLookup(LookupResult::kNegativeHit);
-    return Record({VerifyCode::kNotFound, CacheStatus::kHit, nullptr});
+    return Record({VerifyCode::kNotFound, CachedStatus(), nullptr});
   }
   return std::nullopt;
 }
@@ -65,10 +67,10 @@ boost::asio::awaitable<Result<VerifyOutcome>> Verifier::Verify(std::string key,
   }
 
   metrics_.ValidationLookup(LookupResult::kMiss);
-  Loaded loaded = co_await LoadCoalesced(id);
-  if (!loaded) co_return loaded.error();
-  if (!*loaded) co_return Record({VerifyCode::kNotFound, CacheStatus::kMiss, nullptr});
-  co_return Finish(std::move(*loaded), CacheStatus::kMiss, key, scopes, client_ip);
+  Lookup lookup = co_await LoadCoalesced(id);
+  if (!lookup.loaded) co_return lookup.loaded.error();
+  if (!*lookup.loaded) co_return Record({VerifyCode::kNotFound, lookup.status, nullptr});
+  co_return Finish(std::move(*lookup.loaded), lookup.status, key, scopes, client_ip);
 }
 
 VerifyOutcome Verifier::Finish(std::shared_ptr<const KeyFacts> facts, CacheStatus status,
@@ -87,7 +89,7 @@ VerifyOutcome Verifier::Finish(std::shared_ptr<const KeyFacts> facts, CacheStatu
 bool Verifier::ScopesAllowed(const KeyFacts& facts, std::span<const std::string> scopes) {
   for (const std::string& scope : scopes) {
     bool allowed;
-    if (!options_.cache_enabled) {
+    if (!options_.cache_enabled || !options_.l1_enabled) {
       allowed = ScopesAllow(facts.scopes, scope);
     } else if (auto cached = l1_.GetScopeDecision(facts.id, scope)) {
       metrics_.ScopeLookup(true);
@@ -102,38 +104,71 @@ bool Verifier::ScopesAllowed(const KeyFacts& facts, std::span<const std::string>
   return true;
 }
 
-boost::asio::awaitable<Verifier::Loaded> Verifier::LoadCoalesced(KeyId id) {
+boost::asio::awaitable<Verifier::Lookup> Verifier::LoadCoalesced(KeyId id) {
   auto ex = co_await boost::asio::this_coro::executor;
-  auto done = std::make_shared<Completion<Loaded>>(ex);
-  const bool leader = flights_.Join(id, [done](const Loaded& r) { done->Set(r); });
+  auto done = std::make_shared<Completion<Lookup>>(ex);
+  const bool leader = flights_.Join(id, [done](const Lookup& r) { done->Set(r); });
   if (leader) {
-    metrics_.StoreRead();
-    db_.Post([this, id] {
-      auto started = ServiceMetrics::StartTimer();
-      Loaded loaded = LoadAndFill(id);
-      metrics_.ObserveOperation(CacheOp::kLoad, CacheType::kValidation, started);
-      if (!loaded) metrics_.CacheError(CacheType::kValidation, CacheOp::kLoad);
-      flights_.Complete(id, loaded);
-    });
+    std::optional<std::uint64_t> generation;
+    std::optional<Loaded> from_l2;
+    if (l2_) from_l2 = co_await ReadL2(id, generation);
+    if (from_l2) {
+      flights_.Complete(id, Lookup{std::move(*from_l2), CacheStatus::kHit});
+    } else {
+      // Redis was consulted unless the breaker kept us away: then the answer is a BYPASS.
+      const CacheStatus status =
+          l2_ && !generation ? CacheStatus::kBypass : CacheStatus::kMiss;
+      metrics_.StoreRead();
+      db_.Post([this, id, generation, status] {
+        auto started = ServiceMetrics::StartTimer();
+        Loaded loaded = LoadAndFill(id, generation);
+        metrics_.ObserveOperation(CacheOp::kLoad, CacheType::kValidation, started);
+        if (!loaded) metrics_.CacheError(CacheType::kValidation, CacheOp::kLoad);
+        flights_.Complete(id, Lookup{std::move(loaded), status});
+      });
+    }
   }
-  std::optional<Loaded> r = co_await done->Wait(db_.timeout());
-  if (!r) co_return make_error_code(Errc::kTimeout);
+  std::optional<Lookup> r = co_await done->Wait(db_.timeout());
+  if (!r) co_return Lookup{make_error_code(Errc::kTimeout), CacheStatus::kMiss};
   co_return std::move(*r);
 }
 
-Verifier::Loaded Verifier::LoadAndFill(KeyId id) {
+boost::asio::awaitable<std::optional<Verifier::Loaded>> Verifier::ReadL2(
+    KeyId id, std::optional<std::uint64_t>& generation) {
+  if (!l2_->available()) co_return std::nullopt;
+  // The ticket is taken before the read: an invalidation that overtakes the reply refuses it.
+  auto ticket = l1_.BeginFactsFill(id);
+  Result<L2FactsRead> read = co_await l2_->ReadFacts(id);
+  if (!read) co_return std::nullopt;
+  generation = read->generation;
+  if (!read->hit) co_return std::nullopt;
+  if (!options_.l1_enabled) co_return Loaded(std::move(read->facts));
+  const bool filled = read->facts ? l1_.CompleteFactsFill(id, read->facts, ticket)
+                                  : l1_.CompleteMissingFill(id, ticket);
+  // Refused: the key changed while we read. Its generation moved too; let the store answer.
+  if (!filled) {
+    generation.reset();
+    co_return std::nullopt;
+  }
+  co_return Loaded(std::move(read->facts));
+}
+
+Verifier::Loaded Verifier::LoadAndFill(KeyId id, std::optional<std::uint64_t> generation) {
   for (int attempt = 1;; ++attempt) {
     auto ticket = l1_.BeginFactsFill(id);
     auto record = store_.FindById(id);
     if (!record) return record.error();
-    if (!*record) {
-      if (l1_.CompleteMissingFill(id, ticket) || attempt == kMaxFillAttempts) {
-        return std::shared_ptr<const KeyFacts>();
-      }
-      continue;
+    std::shared_ptr<const KeyFacts> facts;
+    if (*record) facts = std::make_shared<const KeyFacts>(KeyFacts::From(**record));
+    const bool filled = !options_.l1_enabled ? true
+                        : facts              ? l1_.CompleteFactsFill(id, facts, ticket)
+                                             : l1_.CompleteMissingFill(id, ticket);
+    if (filled || attempt == kMaxFillAttempts) {
+      // Sealed under the generation read before the store: stale if anything changed since.
+      if (filled && generation && l2_) l2_->WriteFacts(id, *generation, facts);
+      return facts;
     }
-    auto facts = std::make_shared<const KeyFacts>(KeyFacts::From(**record));
-    if (l1_.CompleteFactsFill(id, facts, ticket) || attempt == kMaxFillAttempts) return facts;
+    generation.reset();  // overtaken: that generation is already old
   }
 }
 

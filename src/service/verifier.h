@@ -1,7 +1,9 @@
 // Verifier: the life of a verification. Parse and checksum (no lookup for garbage), L1 lookup by
 // key id, HMAC of the presented key compared in constant time, state and scope decision, usage
-// counted in memory. On an L1 miss one coalesced store read per key id (single-flight) fills the
-// cache through a fill fence, so a read that began before a revocation never lands after it.
+// counted in memory. On an L1 miss one coalesced lookup per key id (single-flight) reads the shared
+// L2 (Redis), then the store, and fills back up through fill fences (L1 tickets, L2
+// generations), so a read that began before a revocation never lands after it. While the Redis
+// circuit breaker is open, answers say BYPASS and come from L1 and the store.
 // Thread-safe; one instance serves every I/O thread. Async calls must be awaited on a
 // single-threaded executor (see Completion).
 #pragma once
@@ -21,6 +23,7 @@
 #include "cache/usage_counter.h"
 #include "core/key_facts.h"
 #include "core/key_hasher.h"
+#include "l2/l2_cache.h"
 #include "service/cache_status.h"
 #include "service/db_executor.h"
 #include "service/service_metrics.h"
@@ -32,6 +35,9 @@ namespace keycache {
 struct VerifierOptions {
   std::string key_prefix = "ak";
   bool cache_enabled = true;  // false under API_KEY_CACHE_ENABLED=false or EMERGENCY_MODE=true
+  // false under KEYCACHE_L1_ENABLED=false with the Redis tier: every lookup goes to L2 (for
+  // measuring the L2 path, or for deployments that accept no L1 staleness at all).
+  bool l1_enabled = true;
 };
 
 struct VerifyOutcome {
@@ -44,7 +50,8 @@ struct VerifyOutcome {
 class Verifier {
  public:
   Verifier(VerifierOptions options, const KeyHasher& hasher, L1Cache& l1, KeyStore& store,
-           DbExecutor& db, UsageCounter& usage, ServiceMetrics& metrics, const Clock& clock);
+           DbExecutor& db, UsageCounter& usage, ServiceMetrics& metrics, const Clock& clock,
+           L2Cache* l2 = nullptr);
 
   // Answers from memory alone (malformed keys and L1 hits); nullopt when the store must be read.
   // Never blocks: this is the fast path the HTTP layer calls without a coroutine.
@@ -66,8 +73,21 @@ class Verifier {
                        std::string_view key, std::span<const std::string> scopes,
                        std::string_view client_ip);
   bool ScopesAllowed(const KeyFacts& facts, std::span<const std::string> scopes);
-  boost::asio::awaitable<Loaded> LoadCoalesced(KeyId id);
-  Loaded LoadAndFill(KeyId id);  // runs on a database thread
+  struct Lookup {
+    Loaded loaded;
+    CacheStatus status = CacheStatus::kMiss;
+  };
+  boost::asio::awaitable<Lookup> LoadCoalesced(KeyId id);
+  // The flight leader's L2 attempt: facts (or "no such key") when L2 held a current entry that
+  // L1 accepted; nullopt otherwise, with the generation to seal the store's answer under.
+  boost::asio::awaitable<std::optional<Loaded>> ReadL2(KeyId id,
+                                                       std::optional<std::uint64_t>& generation);
+  // Runs on a database thread; writes the answer to L2 when `generation` is known.
+  Loaded LoadAndFill(KeyId id, std::optional<std::uint64_t> generation);
+  // The status of an answer from the caches: HIT, or BYPASS while Redis is bypassed.
+  CacheStatus CachedStatus() const {
+    return l2_ && !l2_->available() ? CacheStatus::kBypass : CacheStatus::kHit;
+  }
   VerifyOutcome Record(VerifyOutcome outcome);
 
   const VerifierOptions options_;
@@ -78,7 +98,8 @@ class Verifier {
   UsageCounter& usage_;
   ServiceMetrics& metrics_;
   const Clock& clock_;
-  SingleFlight<KeyId, Loaded> flights_;
+  L2Cache* const l2_;  // null without the Redis tier
+  SingleFlight<KeyId, Lookup> flights_;
 };
 
 }  // namespace keycache

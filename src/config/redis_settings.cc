@@ -1,0 +1,155 @@
+#include "config/redis_settings.h"
+
+#include <algorithm>
+#include <filesystem>
+
+#include <boost/asio/ip/address.hpp>
+
+#include "config/env_reader.h"
+#include "config/secret_file.h"
+
+namespace keycache {
+namespace {
+
+using config_internal::Quote;
+using config_internal::Reader;
+
+bool IsHostName(std::string_view s) {
+  if (s.empty() || s.size() > 253) return false;
+  return std::all_of(s.begin(), s.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+           c == '.';
+  });
+}
+
+bool IsPrintableNoBlank(std::string_view s) {
+  return std::all_of(s.begin(), s.end(), [](char c) { return c > 0x20 && c < 0x7f; });
+}
+
+// A PEM file the service must read at start-up: checked now so a typo is a configuration error
+// naming the variable rather than a TLS failure later.
+void ReadFile(Reader& r, const char* var, std::string& out) {
+  const auto path = r.Get(var);
+  if (!path) return;
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(std::filesystem::path(std::string(*path)), ec)) {
+    return r.Error(var, Quote(*path) + " is not a readable file");
+  }
+  out = *path;
+}
+
+void ReadPassword(Reader& r, RedisSettings& s) {
+  const auto password = r.Get("REDIS_PASSWORD");
+  const auto file = r.Get("REDIS_PASSWORD_FILE");
+  if (password && file) {
+    return r.Error("REDIS_PASSWORD_FILE", "is set together with REDIS_PASSWORD; set only one");
+  }
+  if (password) {
+    s.password = *password;
+    return;
+  }
+  if (!file) return;
+  auto read = ReadSecretFile(std::filesystem::path(std::string(*file)));
+  if (!read) return r.Error("REDIS_PASSWORD_FILE", read.error().message);
+  s.password = std::move(read->value);
+}
+
+bool IsInstanceId(std::string_view s) {
+  return !s.empty() && s.size() <= 64 && std::all_of(s.begin(), s.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+           c == '.' || c == '_' || c == ':' || c == '-';
+  });
+}
+
+}  // namespace
+
+void ReadRedisSettings(Reader& r, RedisSettings& s) {
+  if (const auto host = r.Get("REDIS_HOST")) {
+    boost::system::error_code ec;
+    boost::asio::ip::make_address(std::string(*host), ec);
+    if (ec && !IsHostName(*host)) {
+      r.Error("REDIS_HOST", Quote(*host) + " is not an IP address or host name");
+    } else {
+      s.host = *host;
+      s.enabled = true;
+    }
+  }
+  r.Bool("REDIS_ENABLED", s.enabled);
+  if (s.enabled && s.host.empty() && !r.Get("REDIS_HOST")) {
+    r.Error("REDIS_HOST", "must be set when REDIS_ENABLED is true");
+  }
+  if (const auto cluster = r.Get("REDIS_CLUSTER_ENABLED")) {
+    bool on = false;
+    r.Bool("REDIS_CLUSTER_ENABLED", on);
+    if (on) {
+      r.Error("REDIS_CLUSTER_ENABLED",
+              "Redis Cluster is not supported by this build yet; point REDIS_HOST at a "
+              "standalone Redis (or its Sentinel-managed master) and unset this variable");
+    }
+  }
+  r.Int("REDIS_PORT", "a port", 1, 65535, s.port);
+  if (const auto user = r.Get("REDIS_USERNAME")) {
+    if (IsPrintableNoBlank(*user)) {
+      s.username = *user;
+    } else {
+      r.Error("REDIS_USERNAME", Quote(*user) + " contains a blank or non-printable character");
+    }
+  }
+  ReadPassword(r, s);
+  r.Int("REDIS_DB", "a database number", 0, 1023, s.db);
+  r.Int("REDIS_POOL_SIZE", "a connection count", 1, 512, s.pool_size);
+  r.Bool("REDIS_TLS", s.tls);
+  ReadFile(r, "REDIS_TLS_CA", s.tls_ca);
+  ReadFile(r, "REDIS_TLS_CERT", s.tls_cert);
+  ReadFile(r, "REDIS_TLS_KEY", s.tls_key);
+  if (!s.tls_ca.empty() || !s.tls_cert.empty() || !s.tls_key.empty()) {
+    if (r.Get("REDIS_TLS") && !s.tls) {
+      r.Error("REDIS_TLS", "is false but REDIS_TLS_CA/CERT/KEY are set; unset them or enable TLS");
+    }
+    s.tls = true;
+  }
+  if (s.tls_cert.empty() != s.tls_key.empty()) {
+    r.Error(s.tls_cert.empty() ? "REDIS_TLS_CERT" : "REDIS_TLS_KEY",
+            "must be set together with " +
+                std::string(s.tls_cert.empty() ? "REDIS_TLS_KEY" : "REDIS_TLS_CERT") +
+                " (mutual TLS needs both the client certificate and its key)");
+  }
+  if (const auto name = r.Get("REDIS_TLS_SERVER_NAME")) {
+    if (IsHostName(*name)) {
+      s.tls_server_name = *name;
+    } else {
+      r.Error("REDIS_TLS_SERVER_NAME", Quote(*name) + " is not a host name");
+    }
+  }
+  if (const auto prefix = r.Get("REDIS_KEY_PREFIX")) {
+    if (prefix->size() <= 64 && IsPrintableNoBlank(*prefix) &&
+        prefix->find_first_of("{}") == std::string_view::npos) {
+      s.key_prefix = *prefix;
+    } else {
+      r.Error("REDIS_KEY_PREFIX", Quote(*prefix) +
+                                      " is not a key prefix; expected 1..64 printable characters "
+                                      "without blanks or braces, e.g. cache:apikeys:");
+    }
+  }
+  r.DurationMs("REDIS_CONNECT_TIMEOUT", 100, 120'000, s.connect_timeout_ms);
+  r.DurationMs("REDIS_COMMAND_TIMEOUT", 10, 60'000, s.command_timeout_ms);
+  r.Int("REDIS_MAX_RETRIES", "a retry count", 0, 10, s.max_retries);
+  r.Int("KEYCACHE_REDIS_BREAKER_FAILURES", "a failure count", 1, 1000, s.breaker_failures);
+  r.DurationMs("KEYCACHE_REDIS_BREAKER_PROBE", 10, 10'000, s.breaker_probe_ms);
+  r.DurationMs("KEYCACHE_L1_MAX_AGE", 1'000, std::int64_t{7} * 24 * 3'600'000, s.l1_max_age_ms);
+  r.DurationMs("KEYCACHE_L1_DEGRADED_MAX_AGE", 100, 60'000, s.l1_degraded_max_age_ms);
+  r.Bool("KEYCACHE_L1_ENABLED", s.l1_enabled);
+  if (!s.l1_enabled && !s.enabled) {
+    r.Error("KEYCACHE_L1_ENABLED", "can be false only with the Redis tier (set REDIS_HOST)");
+  }
+  if (const auto id = r.Get("KEYCACHE_INSTANCE_ID")) {
+    if (IsInstanceId(*id)) {
+      s.instance_id = *id;
+    } else {
+      r.Error("KEYCACHE_INSTANCE_ID",
+              Quote(*id) + " is not an instance id; expected 1..64 of A-Z a-z 0-9 . _ : -");
+    }
+  }
+}
+
+}  // namespace keycache

@@ -1,0 +1,118 @@
+// The Redis tier's variables: defaults, the guide's names, and one clear error per bad value.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "config/config.h"
+
+namespace keycache {
+namespace {
+
+std::string Join(const std::vector<ConfigError>& errors) {
+  std::string out;
+  for (const auto& e : errors) out += e.ToString() + "\n";
+  return out;
+}
+
+RedisSettings LoadOk(const EnvMap& env) {
+  ConfigLoad load = LoadConfig(env);
+  EXPECT_TRUE(load.errors.empty()) << Join(load.errors);
+  return load.config ? load.config->redis : RedisSettings{};
+}
+
+std::string OnlyError(const EnvMap& env) {
+  ConfigLoad load = LoadConfig(env);
+  EXPECT_FALSE(load.config.has_value());
+  EXPECT_EQ(load.errors.size(), 1u) << Join(load.errors);
+  return load.errors.empty() ? "" : load.errors.front().ToString();
+}
+
+TEST(RedisSettings, OffByDefaultWithTheGuidesDefaults) {
+  const RedisSettings s = LoadOk({});
+  EXPECT_FALSE(s.enabled);
+  EXPECT_EQ(s.port, 6379);
+  EXPECT_EQ(s.db, 0);
+  EXPECT_EQ(s.pool_size, 20);
+  EXPECT_EQ(s.key_prefix, "cache:apikeys:");
+  EXPECT_EQ(s.connect_timeout_ms, 10'000);
+  EXPECT_EQ(s.command_timeout_ms, 5'000);
+  EXPECT_EQ(s.max_retries, 3);
+  EXPECT_FALSE(s.tls);
+}
+
+TEST(RedisSettings, TheGuidesVariablesTurnItOn) {
+  const RedisSettings s = LoadOk({{"REDIS_HOST", "redis.internal"},
+                                  {"REDIS_PORT", "6380"},
+                                  {"REDIS_PASSWORD", "pw with spaces"},
+                                  {"REDIS_DB", "3"},
+                                  {"REDIS_USERNAME", "keycache"},
+                                  {"REDIS_POOL_SIZE", "50"},
+                                  {"REDIS_KEY_PREFIX", "prod:keys:"},
+                                  {"REDIS_COMMAND_TIMEOUT", "250ms"},
+                                  {"KEYCACHE_L1_MAX_AGE", "30s"}});
+  EXPECT_TRUE(s.enabled);
+  EXPECT_EQ(s.host, "redis.internal");
+  EXPECT_EQ(s.port, 6380);
+  EXPECT_EQ(s.password, "pw with spaces");
+  EXPECT_EQ(s.db, 3);
+  EXPECT_EQ(s.username, "keycache");
+  EXPECT_EQ(s.pool_size, 50);
+  EXPECT_EQ(s.key_prefix, "prod:keys:");
+  EXPECT_EQ(s.command_timeout_ms, 250);
+  EXPECT_EQ(s.l1_max_age_ms, 30'000);
+}
+
+TEST(RedisSettings, RedisEnabledFalseKeepsItOff) {
+  EXPECT_FALSE(LoadOk({{"REDIS_HOST", "localhost"}, {"REDIS_ENABLED", "false"}}).enabled);
+  EXPECT_NE(OnlyError({{"REDIS_ENABLED", "true"}}).find("REDIS_HOST"), std::string::npos);
+}
+
+TEST(RedisSettings, BadValuesNameTheirVariable) {
+  EXPECT_NE(OnlyError({{"REDIS_HOST", "bad host!"}}).find("REDIS_HOST"), std::string::npos);
+  EXPECT_NE(OnlyError({{"REDIS_PORT", "0"}}).find("REDIS_PORT"), std::string::npos);
+  EXPECT_NE(OnlyError({{"REDIS_DB", "-1"}}).find("REDIS_DB"), std::string::npos);
+  EXPECT_NE(OnlyError({{"REDIS_POOL_SIZE", "0"}}).find("REDIS_POOL_SIZE"), std::string::npos);
+  EXPECT_NE(OnlyError({{"REDIS_KEY_PREFIX", "has space"}}).find("REDIS_KEY_PREFIX"),
+            std::string::npos);
+  EXPECT_NE(OnlyError({{"REDIS_COMMAND_TIMEOUT", "forever"}}).find("REDIS_COMMAND_TIMEOUT"),
+            std::string::npos);
+  EXPECT_NE(OnlyError({{"REDIS_TLS_CA", "/nonexistent/ca.pem"}}).find("REDIS_TLS_CA"),
+            std::string::npos);
+  EXPECT_NE(OnlyError({{"KEYCACHE_INSTANCE_ID", "a b"}}).find("KEYCACHE_INSTANCE_ID"),
+            std::string::npos);
+}
+
+TEST(RedisSettings, ThePasswordIsNeverEchoed) {
+  ConfigLoad load = LoadConfig({{"REDIS_PASSWORD", "hunter2-secret"},
+                                {"REDIS_PASSWORD_FILE", "/tmp/x"},
+                                {"REDIS_PORT", "x"}});
+  EXPECT_FALSE(load.config);
+  EXPECT_EQ(Join(load.errors).find("hunter2-secret"), std::string::npos) << Join(load.errors);
+}
+
+TEST(RedisSettings, TlsFilesImplyTlsAndCertNeedsKey) {
+  const auto dir = std::filesystem::temp_directory_path() /
+                   ("kc-redis-tls-" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  for (const char* f : {"ca.pem", "cert.pem", "key.pem"}) std::ofstream(dir / f) << "x";
+  const RedisSettings s = LoadOk({{"REDIS_HOST", "r"}, {"REDIS_TLS_CA", (dir / "ca.pem").string()}});
+  EXPECT_TRUE(s.tls);
+  EXPECT_EQ(s.tls_ca, (dir / "ca.pem").string());
+  const std::string e = OnlyError({{"REDIS_TLS_CERT", (dir / "cert.pem").string()}});
+  EXPECT_NE(e.find("REDIS_TLS_KEY"), std::string::npos) << e;
+  const RedisSettings m = LoadOk({{"REDIS_TLS_CERT", (dir / "cert.pem").string()},
+                                  {"REDIS_TLS_KEY", (dir / "key.pem").string()}});
+  EXPECT_TRUE(m.tls);
+  std::filesystem::remove_all(dir);
+}
+
+TEST(RedisSettings, ClusterModeIsRefusedClearly) {
+  const std::string e = OnlyError({{"REDIS_CLUSTER_ENABLED", "true"}});
+  EXPECT_NE(e.find("Cluster"), std::string::npos) << e;
+  EXPECT_FALSE(LoadOk({{"REDIS_CLUSTER_ENABLED", "false"}}).enabled);
+}
+
+}  // namespace
+}  // namespace keycache

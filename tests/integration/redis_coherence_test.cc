@@ -1,0 +1,183 @@
+// Two keycached instances sharing one hardened Redis and one database: the shared L2, revocation
+// and rotation across instances, type-wide invalidation with SCAN, usage across instances.
+#include <gtest/gtest.h>
+
+#include "integration/redis_tier_util.h"
+
+namespace keycache::testing {
+namespace {
+
+class RedisCoherence : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_TRUE(deployment_.StartRedis());
+    a_ = deployment_.AddInstance({{"KEYCACHE_INSTANCE_ID", "node-a"}});
+    b_ = deployment_.AddInstance({{"KEYCACHE_INSTANCE_ID", "node-b"}});
+    ASSERT_NE(a_, nullptr);
+    ASSERT_NE(b_, nullptr);
+    api_a_ = SharedRedisDeployment::Client(*a_);
+    api_b_ = SharedRedisDeployment::Client(*b_);
+    // Both subscriptions confirmed before anything is revoked.
+    for (ApiClient* api : {api_a_.get(), api_b_.get()}) {
+      ASSERT_TRUE(PollUntil([&] {
+        const auto h = RedisHealth(*api);
+        const auto* up = Member(h, {"invalidationChannel", "subscribed"});
+        const auto* breaker = Member(h, {"breaker"});
+        return up && up->is_bool() && up->as_bool() && breaker && *breaker == "closed";
+      })) << boost::json::serialize(RedisHealth(*api));
+    }
+  }
+
+  void TearDown() override {
+    if (a_) ExpectCleanStop(*a_);
+    if (b_) ExpectCleanStop(*b_);
+  }
+
+  ApiClient& A() { return *api_a_; }
+  ApiClient& B() { return *api_b_; }
+
+  SharedRedisDeployment deployment_;
+  KeycachedProcess* a_ = nullptr;
+  KeycachedProcess* b_ = nullptr;
+  std::unique_ptr<ApiClient> api_a_, api_b_;
+};
+
+TEST_F(RedisCoherence, AKeyVerifiedOnOneInstanceIsServedFromRedisOnTheOther) {
+  const CreatedKey k = CreateKey(A(), UniqueOwner("l2"));
+  const Reply first = Verify(A(), k.key);
+  ASSERT_EQ(first.Str("code"), "VALID");
+  EXPECT_EQ(first.Header("X-Cache-Status"), "MISS");
+  const double reads_before = MetricValue(B(), "keycache_store_reads_total");
+  // A's fill reaches Redis asynchronously: B's first lookup may still miss L2 and read the store.
+  ASSERT_TRUE(PollUntil([&] {
+    return MetricValue(B(), "keycache_l2_operations_total{operation=\"write_validation\","
+                            "result=\"ok\"}") >= 0 &&
+           MetricValue(A(), "keycache_l2_operations_total{operation=\"write_validation\","
+                            "result=\"ok\"}") >= 1;
+  }));
+  const Reply on_b = Verify(B(), k.key);
+  EXPECT_EQ(on_b.Str("code"), "VALID");
+  EXPECT_EQ(on_b.Header("X-Cache-Status"), "HIT") << "B's L1 was empty: the hit came from Redis";
+  EXPECT_EQ(MetricValue(B(), "keycache_store_reads_total"), reads_before)
+      << "B read the database although Redis held the entry";
+  EXPECT_GE(MetricValue(B(), "keycache_l2_operations_total{operation=\"read_validation\","
+                             "result=\"hit\"}"),
+            1);
+}
+
+TEST_F(RedisCoherence, ARevocationOnAReachesBsL1) {
+  const CreatedKey k = CreateKey(A(), UniqueOwner("revoke"));
+  ASSERT_EQ(Verify(B(), k.key).Str("code"), "VALID");
+  const Reply cached = Verify(B(), k.key);
+  ASSERT_EQ(cached.Header("X-Cache-Status"), "HIT") << "B holds the key in its L1";
+
+  const Reply revoked = A().Admin(http::verb::post, "/v1/keys/" + k.id + "/revoke", "{}");
+  ASSERT_EQ(revoked.status, 200u) << revoked.Describe();
+  std::string last;
+  EXPECT_TRUE(PollUntil([&] { return (last = Verify(B(), k.key).Str("code")) == "REVOKED"; }, 5s,
+                        5ms))
+      << "B still says " << last;
+  EXPECT_EQ(Auth(B(), k.key).status, 401u);
+
+  const auto h = RedisHealth(B());
+  const auto* received = Member(h, {"invalidationChannel", "received"});
+  ASSERT_NE(received, nullptr);
+  EXPECT_GE(received->to_number<double>(), 1);
+  const auto* samples = Member(h, {"propagationLag", "samples"});
+  ASSERT_NE(samples, nullptr);
+  EXPECT_GE(samples->to_number<double>(), 1);
+  EXPECT_GE(MetricValue(B(), "keycache_invalidation_propagation_seconds_count"), 1);
+}
+
+TEST_F(RedisCoherence, DeleteAndUpdateOnBReachA) {
+  const CreatedKey k = CreateKey(A(), UniqueOwner("update"), {"reports:read"});
+  ASSERT_EQ(Verify(A(), k.key, {"reports:read"}).Str("code"), "VALID");
+  ASSERT_EQ(Verify(A(), k.key, {"reports:read"}).Header("X-Cache-Status"), "HIT");
+  const Reply patched = B().Admin(http::verb::patch, "/v1/keys/" + k.id,
+                                  R"({"scopes":["billing:read"]})");
+  ASSERT_EQ(patched.status, 200u) << patched.Describe();
+  EXPECT_TRUE(PollUntil([&] {
+    return Verify(A(), k.key, {"reports:read"}).Str("code") == "INSUFFICIENT_SCOPE";
+  }, 5s, 5ms));
+  const Reply deleted = B().Admin(http::verb::delete_, "/v1/keys/" + k.id);
+  ASSERT_EQ(deleted.status, 200u) << deleted.Describe();
+  EXPECT_TRUE(
+      PollUntil([&] { return Verify(A(), k.key).Str("code") == "NOT_FOUND"; }, 5s, 5ms));
+}
+
+TEST_F(RedisCoherence, RotationWithGraceBehavesTheSameOnBothInstances) {
+  const CreatedKey old = CreateKey(A(), UniqueOwner("rotate"));
+  ASSERT_EQ(Verify(A(), old.key).Str("code"), "VALID");
+  ASSERT_EQ(Verify(B(), old.key).Str("code"), "VALID");
+  const Reply rotated =
+      A().Admin(http::verb::post, "/v1/keys/" + old.id + "/rotate", R"({"grace_seconds":2})");
+  ASSERT_EQ(rotated.status, 201u) << rotated.Describe();
+  const std::string new_key = rotated.Str("key");
+  for (ApiClient* api : {&A(), &B()}) {
+    EXPECT_EQ(Verify(*api, new_key).Str("code"), "VALID");
+    EXPECT_EQ(Verify(*api, old.key).Str("code"), "VALID") << "inside the grace period";
+  }
+  for (ApiClient* api : {&A(), &B()}) {
+    std::string last;
+    EXPECT_TRUE(PollUntil([&] { return (last = Verify(*api, old.key).Str("code")) == "REVOKED"; },
+                          20s, 50ms))
+        << "still " << last;
+    EXPECT_EQ(Verify(*api, new_key).Str("code"), "VALID");
+  }
+}
+
+TEST_F(RedisCoherence, OwnerListsAreSharedAndInvalidatedAcrossInstances) {
+  const std::string owner = UniqueOwner("list");
+  const CreatedKey k1 = CreateKey(A(), owner);
+  const Reply first = A().Admin(http::verb::get, "/v1/owners/" + owner + "/keys");
+  ASSERT_EQ(first.status, 200u);
+  ASSERT_TRUE(PollUntil([&] {
+    return B().Admin(http::verb::get, "/v1/owners/" + owner + "/keys").Header("X-Cache-Status") ==
+           "HIT";
+  }));
+  const CreatedKey k2 = CreateKey(A(), owner);
+  EXPECT_TRUE(PollUntil([&] {
+    const Reply r = B().Admin(http::verb::get, "/v1/owners/" + owner + "/keys");
+    return r.body.find(k2.id) != std::string::npos;
+  }, 5s, 5ms)) << "B's list never showed the key created on A";
+}
+
+TEST_F(RedisCoherence, TypeWideInvalidationClearsRedisWithScan) {
+  std::vector<CreatedKey> keys;
+  for (int i = 0; i < 5; ++i) keys.push_back(CreateKey(A(), UniqueOwner("scan")));
+  for (const auto& k : keys) ASSERT_EQ(Verify(A(), k.key).Str("code"), "VALID");
+  ASSERT_TRUE(PollUntil([&] {
+    return MetricValue(A(), "keycache_l2_operations_total{operation=\"write_validation\","
+                            "result=\"ok\"}") >= 5;
+  }));
+  const Reply cleared =
+      B().Admin(http::verb::post, "/admin/cache/invalidate", R"({"type":"validation"})");
+  ASSERT_EQ(cleared.status, 200u) << cleared.Describe();
+  // A's L1 was cleared by the message; Redis by SCAN + UNLINK: A reads the store again.
+  const double reads = MetricValue(A(), "keycache_store_reads_total");
+  EXPECT_TRUE(PollUntil([&] {
+    return Verify(A(), keys[0].key).Header("X-Cache-Status") == "MISS";
+  }, 5s, 5ms));
+  EXPECT_GT(MetricValue(A(), "keycache_store_reads_total"), reads);
+}
+
+TEST_F(RedisCoherence, UsageFromBothInstancesIsCountedOnceAndSurvivesAGracefulStop) {
+  const CreatedKey k = CreateKey(A(), UniqueOwner("usage"));
+  for (int i = 0; i < 7; ++i) ASSERT_EQ(Verify(A(), k.key).Str("code"), "VALID");
+  for (int i = 0; i < 5; ++i) ASSERT_EQ(Verify(B(), k.key).Str("code"), "VALID");
+  ExpectCleanStop(*b_);  // B's unflushed counts are written at shutdown
+  b_ = nullptr;
+  EXPECT_TRUE(PollUntil([&] { return RequestCount(A(), k.id) == 12; }))
+      << RequestCount(A(), k.id);
+  // The shared per-minute counters saw each flushed count once.
+  EXPECT_TRUE(PollUntil([&] {
+    const Reply u = A().Admin(http::verb::get, "/v1/keys/" + k.id + "/usage");
+    const auto* cur = Member(u.json, {"recent_all_instances", "current_minute"});
+    const auto* prev = Member(u.json, {"recent_all_instances", "previous_minute"});
+    return cur && prev && cur->to_number<double>() + prev->to_number<double>() >= 7;
+  }));
+  EXPECT_EQ(RequestCount(A(), k.id), 12) << "no double counting after the flushes settle";
+}
+
+}  // namespace
+}  // namespace keycache::testing
