@@ -14,6 +14,7 @@
 #include <vector>
 
 #include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
 
 #include "http/http_client.h"
 
@@ -61,10 +62,12 @@ int main(int argc, char** argv) {
   for (unsigned i = 0; i < count; ++i) {
     auto created = a.Send(http::verb::post, "/v1/keys",
                           R"({"owner_id":"prop-bench-)" + std::to_string(i % 50) +
-                              R"(","name":"k"})",
+                              R"(","name":"k","scopes":[]})",
                           admin);
     if (!created || created->status != 201) {
-      std::fprintf(stderr, "create failed\n");
+      std::fprintf(stderr, "create failed: %s\n",
+                   created ? (std::to_string(created->status) + " " + created->body).c_str()
+                           : created.error().message().c_str());
       return 1;
     }
     const std::string key = Field(created->body, "key");

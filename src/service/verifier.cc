@@ -67,10 +67,22 @@ boost::asio::awaitable<Result<VerifyOutcome>> Verifier::Verify(std::string key,
   }
 
   metrics_.ValidationLookup(LookupResult::kMiss);
-  Lookup lookup = co_await LoadCoalesced(id);
-  if (!lookup.loaded) co_return lookup.loaded.error();
-  if (!*lookup.loaded) co_return Record({VerifyCode::kNotFound, lookup.status, nullptr});
-  co_return Finish(std::move(*lookup.loaded), lookup.status, key, scopes, client_ip);
+  // L2 first, uncoalesced: a Redis read is cheap, and a flight would cost every request a
+  // completion and a timer. Only store reads are coalesced.
+  std::optional<std::uint64_t> generation;
+  if (l2_) {
+    std::optional<Loaded> from_l2 = co_await ReadL2(id, generation);
+    if (from_l2) {
+      if (!*from_l2) co_return Record({VerifyCode::kNotFound, CacheStatus::kHit, nullptr});
+      co_return Finish(std::move(**from_l2), CacheStatus::kHit, key, scopes, client_ip);
+    }
+  }
+  // Redis was consulted unless the breaker kept us away: then the answer is a BYPASS.
+  const CacheStatus status = l2_ && !generation ? CacheStatus::kBypass : CacheStatus::kMiss;
+  Loaded loaded = co_await LoadCoalesced(id, generation);
+  if (!loaded) co_return loaded.error();
+  if (!*loaded) co_return Record({VerifyCode::kNotFound, status, nullptr});
+  co_return Finish(std::move(*loaded), status, key, scopes, client_ip);
 }
 
 VerifyOutcome Verifier::Finish(std::shared_ptr<const KeyFacts> facts, CacheStatus status,
@@ -104,32 +116,23 @@ bool Verifier::ScopesAllowed(const KeyFacts& facts, std::span<const std::string>
   return true;
 }
 
-boost::asio::awaitable<Verifier::Lookup> Verifier::LoadCoalesced(KeyId id) {
+boost::asio::awaitable<Verifier::Loaded> Verifier::LoadCoalesced(
+    KeyId id, std::optional<std::uint64_t> generation) {
   auto ex = co_await boost::asio::this_coro::executor;
-  auto done = std::make_shared<Completion<Lookup>>(ex);
-  const bool leader = flights_.Join(id, [done](const Lookup& r) { done->Set(r); });
+  auto done = std::make_shared<Completion<Loaded>>(ex);
+  const bool leader = flights_.Join(id, [done](const Loaded& r) { done->Set(r); });
   if (leader) {
-    std::optional<std::uint64_t> generation;
-    std::optional<Loaded> from_l2;
-    if (l2_) from_l2 = co_await ReadL2(id, generation);
-    if (from_l2) {
-      flights_.Complete(id, Lookup{std::move(*from_l2), CacheStatus::kHit});
-    } else {
-      // Redis was consulted unless the breaker kept us away: then the answer is a BYPASS.
-      const CacheStatus status =
-          l2_ && !generation ? CacheStatus::kBypass : CacheStatus::kMiss;
-      metrics_.StoreRead();
-      db_.Post([this, id, generation, status] {
-        auto started = ServiceMetrics::StartTimer();
-        Loaded loaded = LoadAndFill(id, generation);
-        metrics_.ObserveOperation(CacheOp::kLoad, CacheType::kValidation, started);
-        if (!loaded) metrics_.CacheError(CacheType::kValidation, CacheOp::kLoad);
-        flights_.Complete(id, Lookup{std::move(loaded), status});
-      });
-    }
+    metrics_.StoreRead();
+    db_.Post([this, id, generation] {
+      auto started = ServiceMetrics::StartTimer();
+      Loaded loaded = LoadAndFill(id, generation);
+      metrics_.ObserveOperation(CacheOp::kLoad, CacheType::kValidation, started);
+      if (!loaded) metrics_.CacheError(CacheType::kValidation, CacheOp::kLoad);
+      flights_.Complete(id, loaded);
+    });
   }
-  std::optional<Lookup> r = co_await done->Wait(db_.timeout());
-  if (!r) co_return Lookup{make_error_code(Errc::kTimeout), CacheStatus::kMiss};
+  std::optional<Loaded> r = co_await done->Wait(db_.timeout());
+  if (!r) co_return make_error_code(Errc::kTimeout);
   co_return std::move(*r);
 }
 

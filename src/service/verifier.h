@@ -1,7 +1,7 @@
 // Verifier: the life of a verification. Parse and checksum (no lookup for garbage), L1 lookup by
 // key id, HMAC of the presented key compared in constant time, state and scope decision, usage
-// counted in memory. On an L1 miss one coalesced lookup per key id (single-flight) reads the shared
-// L2 (Redis), then the store, and fills back up through fill fences (L1 tickets, L2
+// counted in memory. On an L1 miss it reads the shared L2 (Redis), then the store (one coalesced
+// read per key id: single flight), and fills back up through fill fences (L1 tickets, L2
 // generations), so a read that began before a revocation never lands after it. While the Redis
 // circuit breaker is open, answers say BYPASS and come from L1 and the store.
 // Thread-safe; one instance serves every I/O thread. Async calls must be awaited on a
@@ -73,13 +73,11 @@ class Verifier {
                        std::string_view key, std::span<const std::string> scopes,
                        std::string_view client_ip);
   bool ScopesAllowed(const KeyFacts& facts, std::span<const std::string> scopes);
-  struct Lookup {
-    Loaded loaded;
-    CacheStatus status = CacheStatus::kMiss;
-  };
-  boost::asio::awaitable<Lookup> LoadCoalesced(KeyId id);
-  // The flight leader's L2 attempt: facts (or "no such key") when L2 held a current entry that
-  // L1 accepted; nullopt otherwise, with the generation to seal the store's answer under.
+  // One store read per key id at a time (single flight); `generation` seals the L2 fill.
+  boost::asio::awaitable<Loaded> LoadCoalesced(KeyId id, std::optional<std::uint64_t> generation);
+  // The L2 attempt: facts (or "no such key") when L2 held a current entry that L1 accepted;
+  // nullopt otherwise, with the generation to seal the store's answer under (unset when Redis
+  // was not consulted or the entry was overtaken by a change).
   boost::asio::awaitable<std::optional<Loaded>> ReadL2(KeyId id,
                                                        std::optional<std::uint64_t>& generation);
   // Runs on a database thread; writes the answer to L2 when `generation` is known.
@@ -99,7 +97,7 @@ class Verifier {
   ServiceMetrics& metrics_;
   const Clock& clock_;
   L2Cache* const l2_;  // null without the Redis tier
-  SingleFlight<KeyId, Lookup> flights_;
+  SingleFlight<KeyId, Loaded> flights_;
 };
 
 }  // namespace keycache
