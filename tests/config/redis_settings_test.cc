@@ -108,6 +108,12 @@ TEST(RedisSettings, TlsFilesImplyTlsAndCertNeedsKey) {
   std::filesystem::remove_all(dir);
 }
 
+TEST(RedisSettings, L1CanBeTurnedOffOnlyWithRedis) {
+  EXPECT_FALSE(LoadOk({{"REDIS_HOST", "r"}, {"KEYCACHE_L1_ENABLED", "false"}}).l1_enabled);
+  const std::string e = OnlyError({{"KEYCACHE_L1_ENABLED", "false"}});
+  EXPECT_NE(e.find("KEYCACHE_L1_ENABLED"), std::string::npos) << e;
+}
+
 TEST(RedisSettings, ClusterModeIsRefusedClearly) {
   const std::string e = OnlyError({{"REDIS_CLUSTER_ENABLED", "true"}});
   EXPECT_NE(e.find("Cluster"), std::string::npos) << e;

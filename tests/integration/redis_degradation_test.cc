@@ -121,6 +121,34 @@ TEST(RedisDegradation, RedisAwayAtStartupIsNotFatalAndIsPickedUpLater) {
   ExpectCleanStop(*a);
 }
 
+TEST(RedisDegradation, EmergencyModeBypassesRedisToo) {
+  SharedRedisDeployment d;
+  ASSERT_TRUE(d.StartRedis());
+  KeycachedProcess* a = d.AddInstance({{"EMERGENCY_MODE", "true"}});
+  ASSERT_NE(a, nullptr);
+  ApiClient api(a->port(), kSharedToken);
+  const CreatedKey k = CreateKey(api, UniqueOwner("emergency"));
+  for (int i = 0; i < 3; ++i) {
+    const Reply v = Verify(api, k.key);
+    EXPECT_EQ(v.Str("code"), "VALID");
+    EXPECT_EQ(v.Header("X-Cache-Status"), "BYPASS");
+  }
+  EXPECT_TRUE(RedisHealth(api).is_null()) << "no Redis tier under EMERGENCY_MODE";
+  // Nothing was written to Redis.
+  IoThreads io(1);
+  Logger quiet(LogLevel::kOff);
+  RedisClient probe(io.executors(), d.redis().ClientOptions(), quiet);
+  probe.Start();
+  ASSERT_TRUE(PollUntil([&] { return probe.connected(); }));
+  RedisRequest size;
+  size.Push({"DBSIZE"});
+  auto n = probe.ExecuteSync(std::move(size));
+  ASSERT_TRUE(n);
+  EXPECT_EQ((*n)[0].integer, 0);
+  probe.Stop();
+  ExpectCleanStop(*a);
+}
+
 TEST(RedisDegradation, AWrongPasswordStopsStartupWithAClearMessage) {
   SharedRedisDeployment d;
   ASSERT_TRUE(d.StartRedis());
