@@ -14,6 +14,7 @@
 namespace keycache {
 namespace {
 
+using config_internal::IsHostName;
 using config_internal::Quote;
 using config_internal::Reader;
 
@@ -29,14 +30,6 @@ std::string SqlitePathOf(std::string_view url) {
   url.remove_prefix(kSqliteScheme.size());
   if (url.starts_with("//")) url.remove_prefix(2);  // sqlite:///abs/path, as in file: URLs
   return std::string(url);
-}
-
-bool IsHostName(std::string_view s) {
-  if (s.empty() || s.size() > 253) return false;
-  return std::all_of(s.begin(), s.end(), [](char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
-           c == '.';
-  });
 }
 
 void ReadHost(Reader& r, Config& c) {

@@ -1,5 +1,7 @@
 #include "config/env_reader.h"
 
+#include <algorithm>
+
 namespace keycache::config_internal {
 
 std::string Quote(std::string_view value) {
@@ -19,6 +21,14 @@ std::string Quote(std::string_view value) {
   }
   if (value.size() > kMaxShown) out += "...";
   return out + "\"";
+}
+
+bool IsHostName(std::string_view s) {
+  if (s.empty() || s.size() > 253) return false;
+  return std::all_of(s.begin(), s.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+           c == '.';
+  });
 }
 
 }  // namespace keycache::config_internal

@@ -17,6 +17,9 @@ namespace keycache::config_internal {
 // "value" for messages: quoted, control characters escaped, long values cut short.
 std::string Quote(std::string_view value);
 
+// Letters, digits, '-' and '.', 1..253 characters (the shape of a DNS name; IPs are checked apart).
+bool IsHostName(std::string_view s);
+
 // Looks variables up and records an error for each bad value; a setter leaves its output
 // untouched when the variable is unset, empty or invalid, so defaults are plain assignments.
 class Reader {

@@ -11,16 +11,9 @@
 namespace keycache {
 namespace {
 
+using config_internal::IsHostName;
 using config_internal::Quote;
 using config_internal::Reader;
-
-bool IsHostName(std::string_view s) {
-  if (s.empty() || s.size() > 253) return false;
-  return std::all_of(s.begin(), s.end(), [](char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
-           c == '.';
-  });
-}
 
 bool IsPrintableNoBlank(std::string_view s) {
   return std::all_of(s.begin(), s.end(), [](char c) { return c > 0x20 && c < 0x7f; });
