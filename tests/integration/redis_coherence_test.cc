@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "integration/redis_tier_util.h"
+#include "support/promtool.h"
 
 namespace keycache::testing {
 namespace {
@@ -177,6 +178,24 @@ TEST_F(RedisCoherence, UsageFromBothInstancesIsCountedOnceAndSurvivesAGracefulSt
     return cur && prev && cur->to_number<double>() + prev->to_number<double>() >= 7;
   }));
   EXPECT_EQ(RequestCount(A(), k.id), 12) << "no double counting after the flushes settle";
+}
+
+TEST_F(RedisCoherence, TheRedisTiersMetricsPassPromtool) {
+  const CreatedKey k = CreateKey(A(), UniqueOwner("prom"));
+  ASSERT_EQ(Verify(B(), k.key).Str("code"), "VALID");
+  ASSERT_EQ(A().Admin(http::verb::post, "/v1/keys/" + k.id + "/revoke", "{}").status, 200u);
+  ASSERT_TRUE(PollUntil([&] { return Verify(B(), k.key).Str("code") == "REVOKED"; }));
+  const Reply r = B().Send(http::verb::get, "/metrics");
+  ASSERT_EQ(r.status, 200u);
+  const PromtoolResult check = PromtoolCheck(r.body);
+  EXPECT_EQ(check.exit_code, 0) << check.output << "\n" << r.body;
+  for (const char* series :
+       {"keycache_l2_operations_total", "keycache_redis_connected 1",
+        "keycache_redis_breaker_open 0", "keycache_invalidation_channel_up 1",
+        "keycache_invalidation_channel_silence_seconds", "keycache_invalidations_pending 0",
+        "keycache_invalidation_propagation_seconds_bucket", "keycache_redis_breaker_opened_total"}) {
+    EXPECT_NE(r.body.find(std::string("\n") + series), std::string::npos) << series;
+  }
 }
 
 }  // namespace
