@@ -151,12 +151,16 @@ void RedisTier::Stop() {
     stop_ = true;
   }
   cv_.notify_all();
+  // The client first: it releases a prober blocked on a call to a Redis that does not answer.
+  client_.Stop();
   if (prober_.joinable()) prober_.join();
   subscriber_.Stop();
-  client_.Stop();
   work_.reset();
   io_.stop();
   if (io_thread_.joinable()) io_thread_.join();
+  // No thread runs the pool's executors any more (the owner stopped the HTTP server first):
+  // frames still queued there may keep connections alive past this tier and past io_.
+  client_.ReleaseIo();
 }
 
 void RedisTier::ProbeLoop() {

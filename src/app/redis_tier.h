@@ -46,7 +46,8 @@ class RedisTier final : public RedisStatusSource {
   // authentication is an error (the operator must fix it); an unreachable Redis is not: the
   // service starts degraded and the prober closes the breaker when Redis answers.
   Result<void> Start(std::chrono::milliseconds wait, std::string& error_message);
-  // Idempotent. Call after the HTTP server has stopped serving and before it is destroyed.
+  // Idempotent. Call after the HTTP server's threads have returned (its executors run no more)
+  // and before it is destroyed.
   void Stop();
 
   L2Cache& l2() { return l2_; }

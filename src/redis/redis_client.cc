@@ -131,6 +131,10 @@ void RedisClient::Stop() {
   pool_->shared->WaitLoopsEnded(std::chrono::seconds(1));
 }
 
+void RedisClient::ReleaseIo() {
+  for (const auto& c : pool_->connections) c->ReleaseIo();
+}
+
 asio::awaitable<Result<std::vector<RedisReply>>> RedisClient::Execute(RedisRequest request) {
   return redis_detail::ExecuteOn(pool_, std::move(request));
 }
@@ -156,10 +160,15 @@ Result<std::vector<RedisReply>> RedisClient::ExecuteSync(RedisRequest request) {
                    }
                    state->cv.notify_all();
                  });
+  // Waits in slices so that Stop() releases every blocked caller at once, even when the call
+  // sits on an executor that no longer runs (its completion would never come).
   std::unique_lock lock(state->mu);
-  const auto limit = pool_->shared->options.command_timeout + std::chrono::seconds(1);
-  if (!state->cv.wait_for(lock, limit, [&] { return state->result.has_value(); })) {
-    return Errc::kTimeout;
+  const auto deadline = std::chrono::steady_clock::now() +
+                        pool_->shared->options.command_timeout + std::chrono::seconds(1);
+  while (!state->result) {
+    if (stopped_.load(std::memory_order_acquire)) return Errc::kUnavailable;
+    if (std::chrono::steady_clock::now() >= deadline) return Errc::kTimeout;
+    state->cv.wait_for(lock, std::chrono::milliseconds(20));
   }
   return std::move(*state->result);
 }

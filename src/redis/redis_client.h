@@ -56,6 +56,11 @@ class RedisClient {
   // Never call it from one of the executors' threads.
   Result<std::vector<RedisReply>> ExecuteSync(RedisRequest request);
 
+  // After Stop(), once no thread runs any of the executors: destroys every connection's socket
+  // and timers, so that coroutine frames still queued on those executors (which may keep the
+  // pool alive until their io_context is destroyed) never touch an io_context already gone.
+  void ReleaseIo();
+
   bool connected() const;  // at least one connection is up
   std::size_t connected_count() const;
 

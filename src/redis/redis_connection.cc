@@ -67,15 +67,36 @@ void Complete(Call& call, CallStatus status) {
 
 // ---- RedisConnection ----
 
+void Abandon(Call& call) {
+  if (!call.handler) return;
+  auto handler = std::move(*call.handler);
+  call.handler.reset();
+  // `handler` goes out of scope here and may free the frame that holds `call`.
+}
+
+void RedisConnection::ReleaseIo() {
+  // Calls that Shutdown never completed (their executor stopped first) still own their waiting
+  // coroutines through their handlers.
+  std::vector<Call*> calls(queue_.begin(), queue_.end());
+  calls.insert(calls.end(), inflight_.begin(), inflight_.end());
+  queue_.clear();
+  inflight_.clear();
+  for (Call* call : calls) Abandon(*call);
+  stream_.reset();
+  wake_.reset();
+  deadline_.reset();
+  backoff_.reset();
+}
+
 RedisConnection::RedisConnection(asio::any_io_executor executor,
                                  std::shared_ptr<ClientShared> shared, int index)
     : executor_(std::move(executor)),
       shared_(std::move(shared)),
       index_(index),
       read_buf_(kReadChunk),
-      wake_(executor_),
-      deadline_(executor_),
-      backoff_(executor_) {}
+      wake_(std::in_place, executor_),
+      deadline_(std::in_place, executor_),
+      backoff_(std::in_place, executor_) {}
 
 void RedisConnection::Start() {
   shared_->LoopStarted();
@@ -101,7 +122,7 @@ void RedisConnection::Stop() {
 
 void RedisConnection::Shutdown() {
   stopping_ = true;
-  backoff_.cancel();
+  backoff_->cancel();
   if (alive_) {
     Fail("stopping", false);
   } else if (stream_) {
@@ -116,7 +137,7 @@ void RedisConnection::Submit(Call& call) {
   }
   call.enqueued_at = Clock::now();
   queue_.push_back(&call);
-  if (queue_.size() == 1) wake_.cancel();  // the writer may be idle; a no-op while it writes
+  if (queue_.size() == 1) wake_->cancel();  // the writer may be idle; a no-op while it writes
 }
 
 void RedisConnection::LogFailure(const std::string& message) {
@@ -144,8 +165,8 @@ asio::awaitable<void> RedisConnection::Run() {
       shared_->RecordFailure(*failure);
       LogFailure(failure->message);
       stream_.reset();
-      backoff_.expires_after(backoff);
-      co_await backoff_.async_wait(kTuple);
+      backoff_->expires_after(backoff);
+      co_await backoff_->async_wait(kTuple);
       backoff = std::min(backoff * 2, o.reconnect_max);
       continue;
     }
@@ -164,8 +185,8 @@ asio::awaitable<void> RedisConnection::Run() {
     // Fail() ended the session: pending calls are completed, the socket is closed.
     stream_.reset();
     if (stopping_) break;
-    backoff_.expires_after(o.reconnect_min);
-    co_await backoff_.async_wait(kTuple);
+    backoff_->expires_after(o.reconnect_min);
+    co_await backoff_->async_wait(kTuple);
   }
   stream_.reset();
 }
@@ -176,8 +197,8 @@ void RedisConnection::Fail(std::string_view why, bool timed_out) {
   up_.store(false, std::memory_order_release);
   shared_->connected.fetch_sub(1, std::memory_order_acq_rel);
   stream_->Close();
-  wake_.cancel();
-  deadline_.cancel();
+  wake_->cancel();
+  deadline_->cancel();
   if (!stopping_) {
     shared_->log.Warn("redis_connection_lost",
                       {{"connection", std::to_string(index_)}, {"reason", why}});
@@ -229,8 +250,8 @@ asio::awaitable<void> RedisConnection::ReadLoop() {
 asio::awaitable<void> RedisConnection::WriteLoop() {
   while (alive_) {
     if (queue_.empty()) {
-      wake_.expires_at(Clock::time_point::max());
-      co_await wake_.async_wait(kTuple);
+      wake_->expires_at(Clock::time_point::max());
+      co_await wake_->async_wait(kTuple);
       continue;
     }
     // Everything submitted since the last write goes out in one write: concurrent callers
@@ -266,8 +287,8 @@ asio::awaitable<void> RedisConnection::DeadlineLoop() {
     }
     // Idle: look again a quarter timeout later, so a call that arrives meanwhile is caught at
     // most 1.25 x command_timeout after it was sent, without re-arming per call.
-    deadline_.expires_at(oldest ? *oldest + timeout : now + std::max(timeout / 4, std::chrono::milliseconds(1)));
-    co_await deadline_.async_wait(kTuple);
+    deadline_->expires_at(oldest ? *oldest + timeout : now + std::max(timeout / 4, std::chrono::milliseconds(1)));
+    co_await deadline_->async_wait(kTuple);
   }
 }
 

@@ -11,6 +11,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <utility>
 #include <string>
 #include <vector>
 
@@ -53,6 +54,11 @@ struct Call {
   std::optional<boost::asio::any_completion_handler<void(CallStatus)>> handler;
 };
 
+// Destroys a call's handler without running it, which frees the coroutine waiting for it (the
+// handler owns that coroutine's stack, and with it the frame holding `call`: not touched after).
+// For shutdown, when the call can no longer be completed on its executor.
+void Abandon(Call& call);
+
 // What every connection of one client shares; outlives the client while loops still run.
 struct ClientShared {
   ClientShared(RedisOptions o, Logger& l);
@@ -93,6 +99,11 @@ class RedisConnection : public std::enable_shared_from_this<RedisConnection> {
   // kStopped) when the connection is not up.
   void Submit(Call& call);
 
+  // Destroys the socket and timers now, so that this object may outlive its io_context (a
+  // coroutine frame queued on another executor can hold the pool until that executor's
+  // io_context is destroyed). Only after Stop(), when no thread runs the executor any more.
+  void ReleaseIo();
+
  private:
   boost::asio::awaitable<void> Run();
   boost::asio::awaitable<void> ReadLoop();
@@ -116,14 +127,40 @@ class RedisConnection : public std::enable_shared_from_this<RedisConnection> {
   std::deque<Call*> inflight_;  // written, replies outstanding, FIFO
   std::string write_buf_;
   std::vector<char> read_buf_;
-  boost::asio::steady_timer wake_;      // the writer waits here for work
-  boost::asio::steady_timer deadline_;  // the oldest call's command_timeout
-  boost::asio::steady_timer backoff_;   // between connection attempts
+  // Engaged from construction until ReleaseIo().
+  std::optional<boost::asio::steady_timer> wake_;      // the writer waits here for work
+  std::optional<boost::asio::steady_timer> deadline_;  // the oldest call's command_timeout
+  std::optional<boost::asio::steady_timer> backoff_;   // between connection attempts
   std::string last_logged_;
 };
 
 // Completes `call` with `status`: runs its handler on call.resume. Never touches `call` after.
 void Complete(Call& call, CallStatus status);
+
+// A Submit posted to another executor. If that executor's io_context is destroyed before it
+// runs, the call is abandoned instead of leaking the coroutine that waits for it.
+class PostedSubmit {
+ public:
+  PostedSubmit(std::shared_ptr<RedisConnection> conn, Call* call)
+      : conn_(std::move(conn)), call_(call) {}
+  PostedSubmit(PostedSubmit&& o) noexcept : conn_(std::move(o.conn_)), call_(o.call_) {
+    o.call_ = nullptr;
+  }
+  PostedSubmit(const PostedSubmit&) = delete;
+  PostedSubmit& operator=(const PostedSubmit&) = delete;
+  PostedSubmit& operator=(PostedSubmit&&) = delete;
+  ~PostedSubmit() {
+    if (call_) Abandon(*call_);
+  }
+  void operator()() {
+    Call* call = std::exchange(call_, nullptr);
+    conn_->Submit(*call);
+  }
+
+ private:
+  std::shared_ptr<RedisConnection> conn_;
+  Call* call_;
+};
 
 // Hands `call` to `conn` (directly when the caller runs on conn's executor, else posted there)
 // and completes with its CallStatus on `call.resume`.
@@ -139,7 +176,7 @@ auto AsyncSubmit(const std::shared_ptr<RedisConnection>& conn, Call& call, bool 
         }
         call.resume = boost::asio::prefer(call.resume,
                                           boost::asio::execution::outstanding_work.tracked);
-        boost::asio::post(conn->executor(), [c = conn, &call] { c->Submit(call); });
+        boost::asio::post(conn->executor(), PostedSubmit(conn, &call));
       },
       token);
 }
