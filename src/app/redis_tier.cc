@@ -125,7 +125,9 @@ Result<void> RedisTier::Start(std::chrono::milliseconds wait, std::string& error
   client_.Start();
   subscriber_.Start();
   const auto deadline = std::chrono::steady_clock::now() + wait;
-  while (!client_.connected() && !client_.auth_failed() &&
+  // Until the first connection is up or an attempt has failed (refused at once, or refused
+  // authentication), at most `wait`.
+  while (!client_.connected() && client_.last_error().empty() &&
          std::chrono::steady_clock::now() < deadline) {
     std::this_thread::sleep_for(10ms);
   }

@@ -1,6 +1,7 @@
 #include "l2/l2_cache.h"
 
 #include <charconv>
+#include <functional>
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -229,7 +230,8 @@ Result<void> L2Cache::InvalidateSync(const InvalidationMessage& m, bool even_if_
   return {};
 }
 
-Result<void> L2Cache::ScanAndUnlink(const std::string& pattern, bool even_if_open) {
+Result<void> L2Cache::ScanEach(const std::string& pattern, bool even_if_open,
+                               const std::function<Result<void>(std::vector<RedisReply>&)>& page) {
   std::string cursor = "0";
   for (int round = 0; round < kMaxScanRounds; ++round) {
     RedisRequest scan;
@@ -239,15 +241,9 @@ Result<void> L2Cache::ScanAndUnlink(const std::string& pattern, bool even_if_ope
       metrics_.Count(L2Op::kScan, L2Result::kError);
       return r ? make_error_code(Errc::kUnavailable) : r.error();
     }
-    auto& page = (*r)[0].elements;
-    cursor = page[0].str;
-    if (!page[1].elements.empty()) {
-      std::vector<std::string_view> args{"UNLINK"};
-      for (const auto& k : page[1].elements) args.push_back(k.str);
-      RedisRequest unlink;
-      unlink.Push(std::span<const std::string_view>(args));
-      if (Replies u = RunSync(std::move(unlink), even_if_open); !u) return u.error();
-    }
+    auto& reply = (*r)[0].elements;
+    cursor = reply[0].str;
+    if (auto done = page(reply[1].elements); !done) return done;
     if (cursor == "0") {
       metrics_.Count(L2Op::kScan, L2Result::kOk);
       return {};
@@ -256,25 +252,26 @@ Result<void> L2Cache::ScanAndUnlink(const std::string& pattern, bool even_if_ope
   return make_error_code(Errc::kTimeout);
 }
 
+Result<void> L2Cache::ScanAndUnlink(const std::string& pattern, bool even_if_open) {
+  return ScanEach(pattern, even_if_open, [&](std::vector<RedisReply>& keys) -> Result<void> {
+    if (keys.empty()) return {};
+    std::vector<std::string_view> args{"UNLINK"};
+    for (const auto& k : keys) args.push_back(k.str);
+    RedisRequest unlink;
+    unlink.Push(std::span<const std::string_view>(args));
+    if (Replies u = RunSync(std::move(unlink), even_if_open); !u) return u.error();
+    return {};
+  });
+}
+
 Result<std::uint64_t> L2Cache::ScanCount(const std::string& pattern) {
-  std::string cursor = "0";
   std::uint64_t n = 0;
-  for (int round = 0; round < kMaxScanRounds; ++round) {
-    RedisRequest scan;
-    scan.Push({"SCAN", cursor, "MATCH", pattern, "COUNT", std::to_string(kScanCount)});
-    Replies r = RunSync(std::move(scan));
-    if (!r || r->size() != 1 || !(*r)[0].is_array() || (*r)[0].elements.size() != 2) {
-      metrics_.Count(L2Op::kScan, L2Result::kError);
-      return r ? make_error_code(Errc::kUnavailable) : r.error();
-    }
-    cursor = (*r)[0].elements[0].str;
-    n += (*r)[0].elements[1].elements.size();
-    if (cursor == "0") {
-      metrics_.Count(L2Op::kScan, L2Result::kOk);
-      return n;
-    }
-  }
-  return make_error_code(Errc::kTimeout);
+  auto scanned = ScanEach(pattern, false, [&](std::vector<RedisReply>& keys) -> Result<void> {
+    n += keys.size();
+    return {};
+  });
+  if (!scanned) return scanned.error();
+  return n;
 }
 
 Result<L2Counts> L2Cache::CountSync() {

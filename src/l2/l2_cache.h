@@ -14,6 +14,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <span>
@@ -102,6 +103,9 @@ class L2Cache {
   Replies Account(Replies r);
   void RunDetached(RedisRequest request, L2Op op);
   boost::asio::awaitable<void> WriteAsync(RedisRequest request, L2Op op);
+  // Walks SCAN MATCH `pattern` to the end, handing each page of key names to `page`.
+  Result<void> ScanEach(const std::string& pattern, bool even_if_open,
+                        const std::function<Result<void>(std::vector<RedisReply>&)>& page);
   Result<void> ScanAndUnlink(const std::string& pattern, bool even_if_open);
   Result<std::uint64_t> ScanCount(const std::string& pattern);
 

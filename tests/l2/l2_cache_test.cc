@@ -6,6 +6,7 @@
 
 #include "core/key_hasher.h"
 #include "redis/redis_test_util.h"
+#include "support/keycached_process.h"
 #include "support/redis_server_process.h"
 
 namespace keycache::testing {
@@ -43,6 +44,13 @@ class L2CacheTest : public ::testing::Test {
                                     metrics_, io_.executor(0));
   }
 
+  // Fire-and-forget writes may still be running on the I/O threads: stop the client (they
+  // fail fast) and let them finish before the cache they report to is destroyed.
+  void TearDown() override {
+    if (client_) client_->Stop();
+    io_.Drain();
+  }
+
   Result<L2FactsRead> Read(KeyId id) {
     auto task = l2_->ReadFacts(id);
     auto f = boost::asio::co_spawn(io_.executor(1), std::move(task), boost::asio::use_future);
@@ -56,16 +64,6 @@ class L2CacheTest : public ::testing::Test {
     auto replies = client_->ExecuteSync(std::move(r));
     EXPECT_TRUE(replies) << replies.error().message();
     return replies ? (*replies)[0] : RedisReply::Error("failed");
-  }
-
-  template <class Pred>
-  static bool PollUntil(Pred p, std::chrono::milliseconds bound = 10s) {
-    const auto deadline = std::chrono::steady_clock::now() + bound;
-    while (!p()) {
-      if (std::chrono::steady_clock::now() > deadline) return false;
-      std::this_thread::sleep_for(5ms);
-    }
-    return true;
   }
 
   // Waits until a fire-and-forget write has landed.

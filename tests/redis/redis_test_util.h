@@ -16,9 +16,11 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/use_future.hpp>
 
 #include "redis/redis_client.h"
+#include "support/keycached_process.h"
 #include "redis/redis_request.h"
 #include "util/error.h"
 
@@ -40,6 +42,18 @@ class IoThreads {
     for (auto& t : threads_) t.join();
   }
   boost::asio::any_io_executor executor(std::size_t i) { return contexts_[i]->get_executor(); }
+
+  // Runs `rounds` barriers through every context in turn: work posted before (and handlers
+  // that work posts, up to `rounds` hops deep) has run when this returns.
+  void Drain(int rounds = 3) {
+    for (int r = 0; r < rounds; ++r) {
+      for (auto& c : contexts_) {
+        std::promise<void> done;
+        boost::asio::post(*c, [&done] { done.set_value(); });
+        done.get_future().wait();
+      }
+    }
+  }
   std::vector<boost::asio::any_io_executor> executors() {
     std::vector<boost::asio::any_io_executor> out;
     for (auto& c : contexts_) out.push_back(c->get_executor());
@@ -70,15 +84,10 @@ inline RedisRequest Cmd(std::initializer_list<std::string_view> args) {
   return r;
 }
 
-// Polls `condition` every 5 ms until it holds or `limit` passes.
+// Polls `condition` every 5 ms until it holds or `limit` passes (the harness's PollUntil).
 inline bool WaitFor(const std::function<bool()>& condition,
                     std::chrono::milliseconds limit = std::chrono::seconds(10)) {
-  const auto deadline = std::chrono::steady_clock::now() + limit;
-  while (!condition()) {
-    if (std::chrono::steady_clock::now() > deadline) return false;
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  }
-  return true;
+  return PollUntil(condition, limit, std::chrono::milliseconds(5));
 }
 
 }  // namespace keycache::testing

@@ -6,6 +6,7 @@
 
 #include "redis/redis_subscriber.h"
 #include "redis/redis_test_util.h"
+#include "support/keycached_process.h"
 #include "support/redis_server_process.h"
 
 namespace keycache::testing {
@@ -26,20 +27,10 @@ class RedisInvalidatorTest : public ::testing::Test {
     ro.pool_size = 1;
     client_ = std::make_unique<RedisClient>(io_.executors(), ro, log_);
     client_->Start();
-    ASSERT_TRUE(Poll([&] { return client_->connected(); }));
+    ASSERT_TRUE(PollUntil([&] { return client_->connected(); }));
     l2_ = std::make_unique<L2Cache>(*client_, breaker_, L2Keys("inv:"), sealer_, L2Options{},
                                     metrics_, io_.executor(0));
     invalidator_ = std::make_unique<RedisInvalidator>(*l2_, "node-x", log_);
-  }
-
-  template <class P>
-  static bool Poll(P p) {
-    const auto deadline = std::chrono::steady_clock::now() + 10s;
-    while (!p()) {
-      if (std::chrono::steady_clock::now() > deadline) return false;
-      std::this_thread::sleep_for(5ms);
-    }
-    return true;
   }
 
   std::string Get(const std::string& name) {
@@ -72,12 +63,12 @@ TEST_F(RedisInvalidatorTest, AChangeIsPublishedAndBumpsTheGeneration) {
                        {}, {}},
                       log_);
   sub.Start();
-  ASSERT_TRUE(Poll([&] { return sub.subscribed(); }));
+  ASSERT_TRUE(PollUntil([&] { return sub.subscribed(); }));
   invalidator_->KeyChanged(77, "team");
   EXPECT_EQ(invalidator_->pending(), 0u);
   EXPECT_EQ(Get(l2_->keys().Generation(77)), "1");
   EXPECT_EQ(Get(l2_->keys().OwnerGeneration("team")), "1");
-  ASSERT_TRUE(Poll([&] {
+  ASSERT_TRUE(PollUntil([&] {
     std::lock_guard lock(mu);
     return !received.empty();
   }));
@@ -105,7 +96,7 @@ TEST_F(RedisInvalidatorTest, AFailedReplayKeepsTheBacklog) {
   EXPECT_FALSE(invalidator_->ReplayPending());
   EXPECT_EQ(invalidator_->pending(), 1u);
   ASSERT_TRUE(server_->Restart());
-  ASSERT_TRUE(Poll([&] { return invalidator_->ReplayPending(); }));
+  ASSERT_TRUE(PollUntil([&] { return invalidator_->ReplayPending(); }));
   EXPECT_EQ(Get(l2_->keys().Generation(99)), "1");
 }
 
