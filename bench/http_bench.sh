@@ -75,41 +75,7 @@ for bin in "$keycached" "$seed_keys" "$verify_bench"; do
 done
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/keycache-http-bench.XXXXXX")
-pids=()
-
-# TERM (or QUIT for nginx), then up to 10 s for the process to go, then KILL.
-stop_pid() {
-  local pid=$1 sig=${2:-TERM}
-  kill -"$sig" "$pid" 2>/dev/null || return 0
-  for _ in $(seq 1 100); do
-    kill -0 "$pid" 2>/dev/null || break
-    sleep 0.1
-  done
-  kill -KILL "$pid" 2>/dev/null || true
-  wait "$pid" 2>/dev/null || true
-  forget_pid "$pid"
-}
-forget_pid() {
-  local kept=() p
-  for p in ${pids[@]+"${pids[@]}"}; do [ "$p" = "$1" ] || kept+=("$p"); done
-  pids=(${kept[@]+"${kept[@]}"})
-}
-cleanup() {
-  for pid in ${pids[@]+"${pids[@]}"}; do stop_pid "$pid"; done
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-free_port() {
-  local p
-  for _ in $(seq 1 200); do
-    p=$((20000 + RANDOM % 40000))
-    if [ -z "$(ss -Htln "sport = :$p")" ]; then echo "$p"; return 0; fi
-  done
-  echo "http_bench: no free port found" >&2
-  return 1
-}
+source "$root/bench/lib.sh"
 
 # Polls until the URL answers (any status), at most 10 s.
 wait_http() {

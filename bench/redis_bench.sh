@@ -46,28 +46,7 @@ propagation="$build_dir/bench/propagation_bench"
 l2_path="$build_dir/bench/l2_path_bench"
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/keycache-redis-bench.XXXXXX")
-pids=()
-stop_pid() {
-  kill -TERM "$1" 2>/dev/null || return 0
-  for _ in $(seq 1 100); do kill -0 "$1" 2>/dev/null || break; sleep 0.1; done
-  kill -KILL "$1" 2>/dev/null || true
-  wait "$1" 2>/dev/null || true
-}
-cleanup() {
-  for pid in ${pids[@]+"${pids[@]}"}; do stop_pid "$pid"; done
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-free_port() {
-  local p
-  for _ in $(seq 1 200); do
-    p=$((20000 + RANDOM % 12000))  # below the ephemeral range (32768+) of outgoing connections
-    if [ -z "$(ss -Htln "sport = :$p")" ]; then echo "$p"; return 0; fi
-  done
-  return 1
-}
+source "$root/bench/lib.sh"
 now_ms() { echo $(($(date +%s%N) / 1000000)); }
 
 # --- Redis, configured as the deployment guide hardens it.
