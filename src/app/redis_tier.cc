@@ -35,8 +35,7 @@ std::vector<boost::asio::any_io_executor> WithTierExecutor(
 }
 
 // The upper bound of the bucket holding quantile q; 0 with no samples.
-double Quantile(const Histogram& h, double q) {
-  const auto snap = h.Collect();
+double Quantile(const Histogram& h, const Histogram::Snapshot& snap, double q) {
   if (snap.count == 0) return 0;
   const double target = q * static_cast<double>(snap.count);
   for (std::size_t i = 0; i < h.bounds().size(); ++i) {
@@ -111,7 +110,7 @@ RedisTier::RedisTier(const Config& config, std::vector<boost::asio::any_io_execu
   registry
       .AddCallbackGauge("keycache_invalidation_channel_silence_seconds",
                         "Seconds since the invalidation channel's last sign of life.")
-      .Add({}, [this] { return Status().channel_silence_seconds; });
+      .Add({}, [this] { return ChannelSilenceSeconds(); });
   registry
       .AddCallbackGauge("keycache_invalidations_pending",
                         "Invalidations kept for replay while Redis is unavailable.")
@@ -207,6 +206,12 @@ void RedisTier::ProbeOnce() {
   if (counted) counts_ = *counted;
 }
 
+double RedisTier::ChannelSilenceSeconds() const {
+  const auto seen = subscriber_.last_sign_of_life();
+  if (seen == std::chrono::steady_clock::time_point{}) return -1;
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - seen).count();
+}
+
 RedisStatus RedisTier::Status() const {
   RedisStatus s;
   s.connected = client_.connected();
@@ -216,16 +221,13 @@ RedisStatus RedisTier::Status() const {
   s.breaker_reason = breaker_.reason();
   s.last_error = client_.last_error();
   s.channel_up = listener_.channel_up();
-  const auto seen = subscriber_.last_sign_of_life();
-  if (seen != std::chrono::steady_clock::time_point{}) {
-    s.channel_silence_seconds =
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - seen).count();
-  }
+  s.channel_silence_seconds = ChannelSilenceSeconds();
   s.invalidations_received = listener_.received();
   s.invalidations_pending = invalidator_.pending();
-  s.propagation_samples = lag_.Collect().count;
-  s.propagation_p50_seconds = Quantile(lag_, 0.5);
-  s.propagation_p99_seconds = Quantile(lag_, 0.99);
+  const Histogram::Snapshot lag = lag_.Collect();
+  s.propagation_samples = lag.count;
+  s.propagation_p50_seconds = Quantile(lag_, lag, 0.5);
+  s.propagation_p99_seconds = Quantile(lag_, lag, 0.99);
   {
     std::lock_guard lock(mu_);
     s.entries = counts_;

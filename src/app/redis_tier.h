@@ -57,6 +57,7 @@ class RedisTier final : public RedisStatusSource {
  private:
   void ProbeLoop();
   void ProbeOnce();
+  double ChannelSilenceSeconds() const;  // -1 before the channel's first sign of life
 
   const RedisSettings& settings_;
   const std::chrono::seconds count_interval_;

@@ -88,6 +88,25 @@ boost::asio::awaitable<void> L2Cache::WriteAsync(RedisRequest request, L2Op op) 
   metrics_.Count(op, r && !AnyError(*r) ? L2Result::kOk : L2Result::kError);
 }
 
+Result<L2Cache::Versioned> L2Cache::SplitVersioned(const Replies& replies, L2Op op) {
+  if (!replies || replies->size() != 1 || !(*replies)[0].is_array() ||
+      (*replies)[0].elements.size() != 2) {
+    metrics_.Count(op, L2Result::kError);
+    return replies ? make_error_code(Errc::kUnavailable) : replies.error();
+  }
+  const auto& got = (*replies)[0].elements;
+  const auto generation = Generation(got[0]);
+  if (!generation) {
+    metrics_.Count(op, L2Result::kCorrupt);
+    return Unavailable();  // a foreign value where our counter should be: don't fill either
+  }
+  if (!got[1].is_string()) {
+    metrics_.Count(op, L2Result::kMiss);
+    return Versioned{*generation, nullptr};
+  }
+  return Versioned{*generation, &got[1]};
+}
+
 boost::asio::awaitable<Result<L2FactsRead>> L2Cache::ReadFacts(KeyId id) {
   if (!breaker_.allows()) {
     metrics_.Count(L2Op::kReadValidation, L2Result::kSkipped);
@@ -97,24 +116,12 @@ boost::asio::awaitable<Result<L2FactsRead>> L2Cache::ReadFacts(KeyId id) {
   RedisRequest request;
   request.Push({"MGET", keys_.Generation(id), name});
   Replies replies = co_await Run(std::move(request));
-  if (!replies || replies->size() != 1 || !(*replies)[0].is_array() ||
-      (*replies)[0].elements.size() != 2) {
-    metrics_.Count(L2Op::kReadValidation, L2Result::kError);
-    co_return replies ? make_error_code(Errc::kUnavailable) : replies.error();
-  }
-  const auto& got = (*replies)[0].elements;
+  auto versioned = SplitVersioned(replies, L2Op::kReadValidation);
+  if (!versioned) co_return versioned.error();
   L2FactsRead read;
-  const auto generation = Generation(got[0]);
-  if (!generation) {
-    metrics_.Count(L2Op::kReadValidation, L2Result::kCorrupt);
-    co_return Unavailable();  // a foreign value where our counter should be: don't fill either
-  }
-  read.generation = *generation;
-  if (!got[1].is_string()) {
-    metrics_.Count(L2Op::kReadValidation, L2Result::kMiss);
-    co_return read;
-  }
-  auto entry = sealer_.OpenFacts(name, id, got[1].str);
+  read.generation = versioned->generation;
+  if (!versioned->entry) co_return read;
+  auto entry = sealer_.OpenFacts(name, id, versioned->entry->str);
   if (!entry) {
     metrics_.Count(L2Op::kReadValidation, L2Result::kCorrupt);
     co_return read;  // treated as a miss; the fill overwrites it
@@ -148,23 +155,12 @@ Result<L2BlobRead> L2Cache::ReadUserListSync(const std::string& owner) {
   RedisRequest request;
   request.Push({"MGET", keys_.OwnerGeneration(owner), name});
   Replies replies = RunSync(std::move(request));
-  if (!replies || replies->size() != 1 || (*replies)[0].elements.size() != 2) {
-    metrics_.Count(L2Op::kReadUserList, L2Result::kError);
-    return replies ? make_error_code(Errc::kUnavailable) : replies.error();
-  }
-  const auto& got = (*replies)[0].elements;
+  auto versioned = SplitVersioned(replies, L2Op::kReadUserList);
+  if (!versioned) return versioned.error();
   L2BlobRead read;
-  const auto generation = Generation(got[0]);
-  if (!generation) {
-    metrics_.Count(L2Op::kReadUserList, L2Result::kCorrupt);
-    return Unavailable();
-  }
-  read.generation = *generation;
-  if (!got[1].is_string()) {
-    metrics_.Count(L2Op::kReadUserList, L2Result::kMiss);
-    return read;
-  }
-  auto entry = sealer_.OpenBlob(name, got[1].str);
+  read.generation = versioned->generation;
+  if (!versioned->entry) return read;
+  auto entry = sealer_.OpenBlob(name, versioned->entry->str);
   if (!entry || entry->generation != read.generation) {
     metrics_.Count(L2Op::kReadUserList, entry ? L2Result::kStale : L2Result::kCorrupt);
     return read;

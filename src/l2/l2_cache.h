@@ -98,6 +98,13 @@ class L2Cache {
 
  private:
   using Replies = Result<std::vector<RedisReply>>;
+  // The reply to MGET <generation counter> <entry>: the generation, and the entry's reply
+  // (null when absent, counted as a miss). Unusable replies are counted and are errors.
+  struct Versioned {
+    std::uint64_t generation = 0;
+    const RedisReply* entry = nullptr;  // points into the replies passed in
+  };
+  Result<Versioned> SplitVersioned(const Replies& replies, L2Op op);
   boost::asio::awaitable<Replies> Run(RedisRequest request);
   Replies RunSync(RedisRequest request, bool even_if_open = false);
   Replies Account(Replies r);

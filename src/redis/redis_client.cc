@@ -29,7 +29,6 @@ class Pool {
   struct Group {  // the connections living on one executor
     asio::any_io_executor executor;
     std::vector<std::shared_ptr<RedisConnection>> connections;
-    mutable std::atomic<unsigned> next{0};
   };
 
   Pool(std::vector<asio::any_io_executor> executors, RedisOptions options, Logger& log)

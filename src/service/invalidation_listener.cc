@@ -1,7 +1,7 @@
 #include "service/invalidation_listener.h"
 
 #include "l2/invalidation_message.h"
-#include "service/redis_invalidator.h"
+#include "util/clock.h"
 
 namespace keycache {
 

@@ -4,11 +4,6 @@
 
 namespace keycache {
 
-std::int64_t WallMicros() {
-  using namespace std::chrono;
-  return duration_cast<microseconds>(system_clock::now().time_since_epoch()).count();
-}
-
 void RedisInvalidator::KeyChanged(KeyId id, std::string_view owner_id) {
   InvalidationMessage m;
   m.kind = InvalidationMessage::Kind::kKey;

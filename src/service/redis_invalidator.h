@@ -13,12 +13,10 @@
 
 #include "l2/l2_cache.h"
 #include "service/invalidation.h"
+#include "util/clock.h"
 #include "util/log.h"
 
 namespace keycache {
-
-// Wall clock in Unix microseconds: the stamp receivers measure propagation lag against.
-std::int64_t WallMicros();
 
 class RedisInvalidator final : public InvalidationSink {
  public:

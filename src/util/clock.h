@@ -25,6 +25,12 @@ class SystemClock final : public Clock {
   }
 };
 
+// Wall clock in Unix microseconds, for stamps compared across processes (propagation lag).
+inline std::int64_t WallMicros() {
+  using namespace std::chrono;
+  return duration_cast<microseconds>(system_clock::now().time_since_epoch()).count();
+}
+
 // A clock that moves only when told to; for tests.
 class ManualClock final : public Clock {
  public:

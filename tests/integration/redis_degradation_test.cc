@@ -140,9 +140,7 @@ TEST(RedisDegradation, EmergencyModeBypassesRedisToo) {
   RedisClient probe(io.executors(), d.redis().ClientOptions(), quiet);
   probe.Start();
   ASSERT_TRUE(PollUntil([&] { return probe.connected(); }));
-  RedisRequest size;
-  size.Push({"DBSIZE"});
-  auto n = probe.ExecuteSync(std::move(size));
+  auto n = probe.ExecuteSync(Cmd({"DBSIZE"}));
   ASSERT_TRUE(n);
   EXPECT_EQ((*n)[0].integer, 0);
   probe.Stop();
@@ -268,9 +266,7 @@ TEST(RedisDegradation, ARedisThatEvictsConstantlyNeverCausesAWrongAnswer) {
     }
   }
   EXPECT_EQ(wrong, 0) << first;
-  RedisRequest info;
-  info.Push({"INFO", "stats"});
-  auto stats = junk.ExecuteSync(std::move(info));
+  auto stats = junk.ExecuteSync(Cmd({"INFO", "stats"}));
   ASSERT_TRUE(stats);
   const std::string text((*stats)[0].str);
   const auto at = text.find("evicted_keys:");

@@ -59,9 +59,7 @@ class L2CacheTest : public ::testing::Test {
 
   // Direct commands, bypassing the cache, to look at what it stored.
   RedisReply Raw(std::initializer_list<std::string_view> args) {
-    RedisRequest r;
-    r.Push(args);
-    auto replies = client_->ExecuteSync(std::move(r));
+    auto replies = client_->ExecuteSync(Cmd(args));
     EXPECT_TRUE(replies) << replies.error().message();
     return replies ? (*replies)[0] : RedisReply::Error("failed");
   }

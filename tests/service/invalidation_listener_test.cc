@@ -5,7 +5,7 @@
 #include <gtest/gtest.h>
 
 #include "l2/invalidation_message.h"
-#include "service/redis_invalidator.h"
+#include "util/clock.h"
 
 namespace keycache {
 namespace {

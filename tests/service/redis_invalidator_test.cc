@@ -34,9 +34,7 @@ class RedisInvalidatorTest : public ::testing::Test {
   }
 
   std::string Get(const std::string& name) {
-    RedisRequest r;
-    r.Push({"GET", name});
-    auto replies = client_->ExecuteSync(std::move(r));
+    auto replies = client_->ExecuteSync(Cmd({"GET", name}));
     return replies ? (*replies)[0].str : "<error>";
   }
 
