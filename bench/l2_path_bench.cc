@@ -6,6 +6,10 @@
 //
 //   l2_path_bench --port P --password PW [--connections 32] [--seconds 10] [--keys 10000]
 #include <atomic>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
@@ -13,11 +17,6 @@
 #include <string>
 #include <thread>
 #include <vector>
-
-#include <boost/asio/co_spawn.hpp>
-#include <boost/asio/detached.hpp>
-#include <boost/asio/executor_work_guard.hpp>
-#include <boost/asio/io_context.hpp>
 
 #include "bench/bench_seeder.h"
 #include "bench/verify_stack.h"
@@ -54,20 +53,26 @@ int main(int argc, char** argv) {
   unsigned port = 0, connections = 32, seconds = 10, keys = 10'000;
   std::string password;
   for (int i = 1; i + 1 < argc; i += 2) {
-    if (!std::strcmp(argv[i], "--port")) port = std::stoul(argv[i + 1]);
-    else if (!std::strcmp(argv[i], "--password")) password = argv[i + 1];
-    else if (!std::strcmp(argv[i], "--connections")) connections = std::stoul(argv[i + 1]);
-    else if (!std::strcmp(argv[i], "--seconds")) seconds = std::stoul(argv[i + 1]);
-    else if (!std::strcmp(argv[i], "--keys")) keys = std::stoul(argv[i + 1]);
+    if (!std::strcmp(argv[i], "--port"))
+      port = std::stoul(argv[i + 1]);
+    else if (!std::strcmp(argv[i], "--password"))
+      password = argv[i + 1];
+    else if (!std::strcmp(argv[i], "--connections"))
+      connections = std::stoul(argv[i + 1]);
+    else if (!std::strcmp(argv[i], "--seconds"))
+      seconds = std::stoul(argv[i + 1]);
+    else if (!std::strcmp(argv[i], "--keys"))
+      keys = std::stoul(argv[i + 1]);
   }
   if (!port || !connections || !seconds || !keys) {
-    std::fprintf(stderr, "usage: l2_path_bench --port P --password PW [--connections 32] "
-                         "[--seconds 10] [--keys 10000]\n");
+    std::fprintf(stderr,
+                 "usage: l2_path_bench --port P --password PW [--connections 32] "
+                 "[--seconds 10] [--keys 10000]\n");
     return 2;
   }
   Logger log(LogLevel::kWarn);
-  const auto dir = std::filesystem::temp_directory_path() /
-                   ("keycache-l2-path-" + std::to_string(::getpid()));
+  const auto dir =
+      std::filesystem::temp_directory_path() / ("keycache-l2-path-" + std::to_string(::getpid()));
   std::filesystem::create_directories(dir);
   bench::SeedOptions seed;
   seed.db_path = (dir / "k.db").string();
@@ -111,8 +116,8 @@ int main(int argc, char** argv) {
   L2Cache l2(client, breaker, L2Keys("bench:l2path:"), sealer, L2Options{}, l2_metrics,
              executors[0]);
   bench::VerifyStack stack(**opened, bench::kBenchPepper);
-  Verifier verifier({"ak", true, /*l1_enabled=*/false}, stack.hasher, stack.l1, **opened,
-                    stack.db, stack.usage, stack.metrics, stack.clock, &l2);
+  Verifier verifier({"ak", true, /*l1_enabled=*/false}, stack.hasher, stack.l1, **opened, stack.db,
+                    stack.usage, stack.metrics, stack.clock, &l2);
 
   Shared shared;
   shared.keys = std::move(seeded->keys);
@@ -136,9 +141,10 @@ int main(int argc, char** argv) {
   stack.db.Stop();
   std::filesystem::remove_all(dir);
 
-  std::printf("l2_path_bench: %.0f verifications/s over %.1f s with %u concurrent loops "
-              "(L1 off; %llu wrong answers)\n",
-              static_cast<double>(end_count - start_count) / elapsed, elapsed, connections,
-              static_cast<unsigned long long>(shared.wrong.load()));
+  std::printf(
+      "l2_path_bench: %.0f verifications/s over %.1f s with %u concurrent loops "
+      "(L1 off; %llu wrong answers)\n",
+      static_cast<double>(end_count - start_count) / elapsed, elapsed, connections,
+      static_cast<unsigned long long>(shared.wrong.load()));
   return shared.wrong.load() == 0 ? 0 : 1;
 }

@@ -7,14 +7,13 @@
 //
 //   propagation_bench --a PORT --b PORT --token ADMIN_TOKEN [--count 250]
 #include <algorithm>
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
 #include <string>
 #include <vector>
-
-#include <boost/json/parse.hpp>
-#include <boost/json/serialize.hpp>
 
 #include "http/http_client.h"
 
@@ -45,10 +44,14 @@ int main(int argc, char** argv) {
   unsigned port_a = 0, port_b = 0, count = 250;
   std::string token;
   for (int i = 1; i + 1 < argc; i += 2) {
-    if (!std::strcmp(argv[i], "--a")) port_a = std::stoul(argv[i + 1]);
-    else if (!std::strcmp(argv[i], "--b")) port_b = std::stoul(argv[i + 1]);
-    else if (!std::strcmp(argv[i], "--token")) token = argv[i + 1];
-    else if (!std::strcmp(argv[i], "--count")) count = std::stoul(argv[i + 1]);
+    if (!std::strcmp(argv[i], "--a"))
+      port_a = std::stoul(argv[i + 1]);
+    else if (!std::strcmp(argv[i], "--b"))
+      port_b = std::stoul(argv[i + 1]);
+    else if (!std::strcmp(argv[i], "--token"))
+      token = argv[i + 1];
+    else if (!std::strcmp(argv[i], "--count"))
+      count = std::stoul(argv[i + 1]);
   }
   if (!port_a || !port_b || token.empty() || count < 1) {
     std::fprintf(stderr, "usage: propagation_bench --a PORT --b PORT --token T [--count N]\n");
@@ -60,10 +63,10 @@ int main(int argc, char** argv) {
   std::vector<double> lag_ms;
   unsigned polls = 0;
   for (unsigned i = 0; i < count; ++i) {
-    auto created = a.Send(http::verb::post, "/v1/keys",
-                          R"({"owner_id":"prop-bench-)" + std::to_string(i % 50) +
-                              R"(","name":"k","scopes":[]})",
-                          admin);
+    auto created = a.Send(
+        http::verb::post, "/v1/keys",
+        R"({"owner_id":"prop-bench-)" + std::to_string(i % 50) + R"(","name":"k","scopes":[]})",
+        admin);
     if (!created || created->status != 201) {
       std::fprintf(stderr, "create failed: %s\n",
                    created ? (std::to_string(created->status) + " " + created->body).c_str()
@@ -110,7 +113,8 @@ int main(int argc, char** argv) {
         ec ? nullptr : v.find_pointer("/cache/redis/propagationLag", ec);
     const auto* lag = found && !ec ? found->if_object() : nullptr;
     if (lag) {
-      std::printf("B's keycache_invalidation_propagation_seconds (publication stamp -> applied):\n");
+      std::printf(
+          "B's keycache_invalidation_propagation_seconds (publication stamp -> applied):\n");
       std::printf("  samples %s  p50 <= %s s  p99 <= %s s (bucket upper bounds)\n",
                   boost::json::serialize(lag->at("samples")).c_str(),
                   boost::json::serialize(lag->at("p50Seconds")).c_str(),

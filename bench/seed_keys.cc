@@ -108,11 +108,13 @@ int Main(int argc, char** argv) {
   if (args.contains("prefix")) options.prefix = args["prefix"];
   const auto count = ParseCount(args["count"]);
   const auto hot = ParseCount(args["hot"]);
-  const auto per_owner = ParseCount(args.contains("keys-per-owner") ? args["keys-per-owner"] : "10");
+  const auto per_owner =
+      ParseCount(args.contains("keys-per-owner") ? args["keys-per-owner"] : "10");
   const auto seed = ParseCount(args.contains("id-seed") ? args["id-seed"] : "1");
   if (!count || !hot || !per_owner || !seed || *hot > *count || *per_owner == 0) {
-    std::fprintf(stderr, "seed_keys: --count, --hot, --keys-per-owner and --id-seed take "
-                         "whole numbers, with hot <= count and keys-per-owner >= 1\n");
+    std::fprintf(stderr,
+                 "seed_keys: --count, --hot, --keys-per-owner and --id-seed take "
+                 "whole numbers, with hot <= count and keys-per-owner >= 1\n");
     return 2;
   }
   options.count = *count;

@@ -33,8 +33,8 @@ struct HotVerifier {
     for (std::size_t i = 0; i < kHotKeys; ++i) {
       const KeyId id = MixHash(i + 1);
       keys.push_back(MakeKey(id));
-      FillL1(stack.l1, MakeFacts(id, stack.hasher.Hash(keys.back()),
-                                 {"reports:read", "users:write"}));
+      FillL1(stack.l1,
+             MakeFacts(id, stack.hasher.Hash(keys.back()), {"reports:read", "users:write"}));
     }
   }
   Logger log;

@@ -24,120 +24,123 @@ bool CacheActive(const Config& c) { return c.cache_enabled && !c.emergency_mode;
 }  // namespace
 
 Result<void> RegisterAdminRoutes(Router& router, ApiDeps& deps) {
-  auto r = router.Add(http::verb::post, "/admin/cache/warm",
-                      AdminOnly(deps, [&deps](RequestContext&) -> awaitable<Response> {
-    if (!CacheActive(deps.config)) {
-      co_return Error({409, "cache_disabled", "the cache is disabled (API_KEY_CACHE_ENABLED=false or EMERGENCY_MODE=true)"});
-    }
-    auto warmed = co_await deps.db.Run([&deps] { return deps.warmer.Warm(); });
-    if (!warmed) co_return Error(FromServiceError(warmed.error(), "warm-up"));
-    boost::json::object o;
-    o["candidates"] = warmed->candidates;
-    o["loaded"] = warmed->loaded;
-    co_return Json(200, o);
-  }));
+  auto r = router.Add(
+      http::verb::post, "/admin/cache/warm",
+      AdminOnly(deps, [&deps](RequestContext&) -> awaitable<Response> {
+        if (!CacheActive(deps.config)) {
+          co_return Error(
+              {409, "cache_disabled",
+               "the cache is disabled (API_KEY_CACHE_ENABLED=false or EMERGENCY_MODE=true)"});
+        }
+        auto warmed = co_await deps.db.Run([&deps] { return deps.warmer.Warm(); });
+        if (!warmed) co_return Error(FromServiceError(warmed.error(), "warm-up"));
+        boost::json::object o;
+        o["candidates"] = warmed->candidates;
+        o["loaded"] = warmed->loaded;
+        co_return Json(200, o);
+      }));
   if (!r) return r;
 
-  r = router.Add(http::verb::post, "/admin/cache/invalidate",
-                 AdminOnly(deps, [&deps](RequestContext& ctx) -> awaitable<Response> {
-    auto parsed = ParseInvalidate(ctx.req.body());
-    if (!parsed.ok()) co_return Error(parsed.error());
-    InvalidateBody b = std::move(parsed.value());
-    boost::json::object o;
-    auto started = ServiceMetrics::StartTimer();
-    switch (b.target) {
-      case InvalidateBody::Target::kAll: {
-        // Sinks may block on Redis: they run on the database pool, never on an HTTP thread.
-        auto job = [&deps] {
-          deps.invalidation.AllCleared();
-          return Result<void>{};
-        };
-        if (auto done = co_await deps.db.Run(std::move(job)); !done) {
-          co_return Error(FromServiceError(done.error(), "invalidation"));
-        }
-        o["invalidated"] = "all";
-        break;
-      }
-      case InvalidateBody::Target::kType:
-        if (b.type == CacheType::kUsage) {
-          // Pending usage is data, not a copy of it: "clearing" it means writing it out.
-          auto flushed = co_await deps.db.Run([&deps] { return deps.flusher.FlushOnce(); });
-          if (!flushed) co_return Error(FromServiceError(flushed.error(), "usage flush"));
-          o["flushed_keys"] = *flushed;
-        } else {
-          auto job = [&deps, type = b.type] {
-            deps.invalidation.TypeCleared(type);
-            return Result<void>{};
-          };
-          if (auto done = co_await deps.db.Run(std::move(job)); !done) {
-            co_return Error(FromServiceError(done.error(), "invalidation"));
+  r = router.Add(
+      http::verb::post, "/admin/cache/invalidate",
+      AdminOnly(deps, [&deps](RequestContext& ctx) -> awaitable<Response> {
+        auto parsed = ParseInvalidate(ctx.req.body());
+        if (!parsed.ok()) co_return Error(parsed.error());
+        InvalidateBody b = std::move(parsed.value());
+        boost::json::object o;
+        auto started = ServiceMetrics::StartTimer();
+        switch (b.target) {
+          case InvalidateBody::Target::kAll: {
+            // Sinks may block on Redis: they run on the database pool, never on an HTTP thread.
+            auto job = [&deps] {
+              deps.invalidation.AllCleared();
+              return Result<void>{};
+            };
+            if (auto done = co_await deps.db.Run(std::move(job)); !done) {
+              co_return Error(FromServiceError(done.error(), "invalidation"));
+            }
+            o["invalidated"] = "all";
+            break;
+          }
+          case InvalidateBody::Target::kType:
+            if (b.type == CacheType::kUsage) {
+              // Pending usage is data, not a copy of it: "clearing" it means writing it out.
+              auto flushed = co_await deps.db.Run([&deps] { return deps.flusher.FlushOnce(); });
+              if (!flushed) co_return Error(FromServiceError(flushed.error(), "usage flush"));
+              o["flushed_keys"] = *flushed;
+            } else {
+              auto job = [&deps, type = b.type] {
+                deps.invalidation.TypeCleared(type);
+                return Result<void>{};
+              };
+              if (auto done = co_await deps.db.Run(std::move(job)); !done) {
+                co_return Error(FromServiceError(done.error(), "invalidation"));
+              }
+            }
+            o["invalidated"] = CacheTypeName(b.type);
+            break;
+          case InvalidateBody::Target::kKey: {
+            // The owner's key list holds this key too; find the owner if the key still exists.
+            auto job = [&deps, id = b.key_id]() -> Result<void> {
+              auto record = deps.store.FindById(id);
+              if (!record) return record.error();
+              deps.invalidation.KeyChanged(id, *record ? (*record)->owner_id : std::string());
+              return {};
+            };
+            if (auto done = co_await deps.db.Run(std::move(job)); !done) {
+              co_return Error(FromServiceError(done.error(), "key"));
+            }
+            o["invalidated"] = "key";
+            o["key_id"] = KeyIdToString(b.key_id);
+            break;
+          }
+          case InvalidateBody::Target::kOwner: {
+            auto job = [&deps, owner = b.owner_id] {
+              deps.invalidation.OwnerChanged(owner);
+              return Result<void>{};
+            };
+            if (auto done = co_await deps.db.Run(std::move(job)); !done) {
+              co_return Error(FromServiceError(done.error(), "invalidation"));
+            }
+            o["invalidated"] = "owner";
+            o["owner_id"] = b.owner_id;
+            break;
           }
         }
-        o["invalidated"] = CacheTypeName(b.type);
-        break;
-      case InvalidateBody::Target::kKey: {
-        // The owner's key list holds this key too; find the owner if the key still exists.
-        auto job = [&deps, id = b.key_id]() -> Result<void> {
-          auto record = deps.store.FindById(id);
-          if (!record) return record.error();
-          deps.invalidation.KeyChanged(id, *record ? (*record)->owner_id : std::string());
-          return {};
-        };
-        if (auto done = co_await deps.db.Run(std::move(job)); !done) {
-          co_return Error(FromServiceError(done.error(), "key"));
-        }
-        o["invalidated"] = "key";
-        o["key_id"] = KeyIdToString(b.key_id);
-        break;
-      }
-      case InvalidateBody::Target::kOwner: {
-        auto job = [&deps, owner = b.owner_id] {
-          deps.invalidation.OwnerChanged(owner);
-          return Result<void>{};
-        };
-        if (auto done = co_await deps.db.Run(std::move(job)); !done) {
-          co_return Error(FromServiceError(done.error(), "invalidation"));
-        }
-        o["invalidated"] = "owner";
-        o["owner_id"] = b.owner_id;
-        break;
-      }
-    }
-    deps.metrics.ObserveOperation(CacheOp::kInvalidate,
-                                  b.target == InvalidateBody::Target::kType ? b.type
-                                                                            : CacheType::kValidation,
-                                  started);
-    co_return Json(200, o);
-  }));
+        deps.metrics.ObserveOperation(
+            CacheOp::kInvalidate,
+            b.target == InvalidateBody::Target::kType ? b.type : CacheType::kValidation, started);
+        co_return Json(200, o);
+      }));
   if (!r) return r;
 
   return router.Add(http::verb::get, "/admin/cache/stats",
                     AdminOnly(deps, [&deps](RequestContext&) -> awaitable<Response> {
-    const CacheHealthReport h = deps.health.Check();
-    boost::json::object entries;
-    entries["validation"] = h.validation;
-    entries["scope"] = h.scope;
-    entries["user_list"] = h.user_list;
-    entries["usage"] = h.usage;
-    entries["negative"] = h.negative;
-    boost::json::object ttl;
-    ttl["validation"] = deps.config.ttl_validation_s;
-    ttl["scope"] = deps.config.ttl_scope_s;
-    ttl["user_list"] = deps.config.ttl_user_list_s;
-    ttl["usage"] = deps.config.ttl_usage_s;
-    ttl["negative"] = deps.config.ttl_negative_s;
-    boost::json::object o;
-    o["enabled"] = deps.config.cache_enabled;
-    o["emergency_mode"] = deps.config.emergency_mode;
-    o["status"] = h.status;
-    o["hit_rate"] = h.hit_rate;
-    o["window_lookups"] = h.window_lookups;
-    o["entries"] = std::move(entries);
-    o["bytes"] = h.bytes;
-    o["capacity_bytes"] = h.capacity_bytes;
-    o["ttl_seconds"] = std::move(ttl);
-    co_return Json(200, o);
-  }));
+                      const CacheHealthReport h = deps.health.Check();
+                      boost::json::object entries;
+                      entries["validation"] = h.validation;
+                      entries["scope"] = h.scope;
+                      entries["user_list"] = h.user_list;
+                      entries["usage"] = h.usage;
+                      entries["negative"] = h.negative;
+                      boost::json::object ttl;
+                      ttl["validation"] = deps.config.ttl_validation_s;
+                      ttl["scope"] = deps.config.ttl_scope_s;
+                      ttl["user_list"] = deps.config.ttl_user_list_s;
+                      ttl["usage"] = deps.config.ttl_usage_s;
+                      ttl["negative"] = deps.config.ttl_negative_s;
+                      boost::json::object o;
+                      o["enabled"] = deps.config.cache_enabled;
+                      o["emergency_mode"] = deps.config.emergency_mode;
+                      o["status"] = h.status;
+                      o["hit_rate"] = h.hit_rate;
+                      o["window_lookups"] = h.window_lookups;
+                      o["entries"] = std::move(entries);
+                      o["bytes"] = h.bytes;
+                      o["capacity_bytes"] = h.capacity_bytes;
+                      o["ttl_seconds"] = std::move(ttl);
+                      co_return Json(200, o);
+                    }));
 }
 
 }  // namespace keycache

@@ -26,7 +26,7 @@ ApiError FromServiceError(const boost::system::error_code& ec, std::string_view 
 template <class T>
 class Parsed {
  public:
-  Parsed(T value) : value_(std::move(value)) {}  // NOLINT: implicit by design
+  Parsed(T value) : value_(std::move(value)) {}         // NOLINT: implicit by design
   Parsed(ApiError error) : error_(std::move(error)) {}  // NOLINT
   bool ok() const { return value_.has_value(); }
   T& value() { return *value_; }

@@ -77,9 +77,8 @@ Result<void> RegisterHealthRoutes(Router& router, ApiDeps& deps) {
   });
   if (!r) return r;
 
-  r = router.AddSync(http::verb::get, "/health/live", [](RequestContext&) {
-    return JsonResponse(200, "{\"status\":\"ok\"}");
-  });
+  r = router.AddSync(http::verb::get, "/health/live",
+                     [](RequestContext&) { return JsonResponse(200, "{\"status\":\"ok\"}"); });
   if (!r) return r;
 
   r = router.Add(http::verb::get, "/health/ready", [&deps](RequestContext&) -> awaitable<Response> {

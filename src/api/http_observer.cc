@@ -24,9 +24,9 @@ struct ObserverState {
 
 RequestObserver MakeRequestObserver(const Router& router, Registry& registry, Logger& log,
                                     bool access_log) {
-  auto& requests = registry.AddCounter("keycache_http_requests_total",
-                                       "HTTP requests by route pattern and status class.",
-                                       {"route", "status"});
+  auto& requests =
+      registry.AddCounter("keycache_http_requests_total",
+                          "HTTP requests by route pattern and status class.", {"route", "status"});
   auto& durations = registry.AddHistogram(
       "keycache_http_request_duration_seconds",
       "Time from a request read to its response written, by route pattern.", {"route"},
@@ -50,14 +50,14 @@ RequestObserver MakeRequestObserver(const Router& router, Registry& registry, Lo
     m.duration->Observe(std::chrono::duration<double>(o.duration).count());
     if (state->access_log && state->log->Enabled(LogLevel::kInfo)) {
       // The route pattern, never the raw target: a mistyped URL could carry a key.
-      state->log->Info("http_request",
-                       {{"method", boost::beast::http::to_string(o.method)},
-                        {"route", o.route < 0 ? std::string_view("-") : o.route_pattern},
-                        {"status", std::to_string(o.status)},
-                        {"us", std::to_string(std::chrono::duration_cast<std::chrono::microseconds>(
-                                                  o.duration)
-                                                  .count())},
-                        {"peer", o.peer.to_string()}});
+      state->log->Info(
+          "http_request",
+          {{"method", boost::beast::http::to_string(o.method)},
+           {"route", o.route < 0 ? std::string_view("-") : o.route_pattern},
+           {"status", std::to_string(o.status)},
+           {"us", std::to_string(
+                      std::chrono::duration_cast<std::chrono::microseconds>(o.duration).count())},
+           {"peer", o.peer.to_string()}});
     }
   };
 }

@@ -41,9 +41,10 @@ std::optional<Response> RequireAdmin(const Request& req, std::string_view admin_
   SHA256(reinterpret_cast<const unsigned char*>(presented.data()), presented.size(), a);
   SHA256(reinterpret_cast<const unsigned char*>(admin_token.data()), admin_token.size(), b);
   if (!presented.empty() && CRYPTO_memcmp(a, b, sizeof a) == 0) return std::nullopt;
-  Response res = JsonError(401, "unauthorized",
-                           presented.empty() ? "this endpoint needs Authorization: Bearer <admin token>"
-                                             : "the admin token is not valid");
+  Response res =
+      JsonError(401, "unauthorized",
+                presented.empty() ? "this endpoint needs Authorization: Bearer <admin token>"
+                                  : "the admin token is not valid");
   res.set(http::field::www_authenticate, "Bearer realm=\"keycache-admin\"");
   return res;
 }

@@ -3,11 +3,10 @@
 // except where a reference argument says otherwise; thread-safe.
 #pragma once
 
+#include <boost/json/value.hpp>
 #include <optional>
 #include <string>
 #include <string_view>
-
-#include <boost/json/value.hpp>
 
 #include "api/api_error.h"
 #include "config/trusted_proxies.h"

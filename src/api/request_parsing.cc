@@ -1,11 +1,10 @@
 #include "api/request_parsing.h"
 
 #include <algorithm>
-#include <initializer_list>
-
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 #include <boost/json/value.hpp>
+#include <initializer_list>
 
 #include "core/key_record.h"
 #include "core/scope.h"
@@ -18,13 +17,15 @@ namespace json = boost::json;
 
 // Parses `body` as a JSON object; an empty body counts as {} when `empty_ok`.
 Parsed<json::object> ParseObject(std::string_view body, bool empty_ok) {
-  if (std::all_of(body.begin(), body.end(), [](char c) { return std::isspace((unsigned char)c); })) {
+  if (std::all_of(body.begin(), body.end(),
+                  [](char c) { return std::isspace((unsigned char)c); })) {
     if (empty_ok) return json::object();
     return BadRequest("the request body must be a JSON object");
   }
   boost::system::error_code ec;
   json::value v = json::parse(body, ec);
-  if (ec) return ApiError{400, "invalid_json", "the request body is not valid JSON: " + ec.message()};
+  if (ec)
+    return ApiError{400, "invalid_json", "the request body is not valid JSON: " + ec.message()};
   if (!v.is_object()) return BadRequest("the request body must be a JSON object");
   return std::move(v.as_object());
 }
@@ -78,15 +79,15 @@ std::optional<ApiError> ReadScopes(const json::value& v, std::vector<std::string
   return std::nullopt;
 }
 
-std::optional<ApiError> ReadExpiresAt(const json::value& v, TimeMs now, TimeMs& out,
-                                      bool null_ok) {
+std::optional<ApiError> ReadExpiresAt(const json::value& v, TimeMs now, TimeMs& out, bool null_ok) {
   if (v.is_null() && null_ok) {
     out = kNever;
     return std::nullopt;
   }
   if (!v.is_string()) return BadRequest("'expires_at' must be an RFC 3339 timestamp string");
   auto t = ParseRfc3339(v.as_string());
-  if (!t) return BadRequest("'expires_at' is not an RFC 3339 timestamp (e.g. 2027-01-31T00:00:00Z)");
+  if (!t)
+    return BadRequest("'expires_at' is not an RFC 3339 timestamp (e.g. 2027-01-31T00:00:00Z)");
   if (*t <= now) return BadRequest("'expires_at' must be in the future");
   out = *t;
   return std::nullopt;
@@ -115,23 +116,23 @@ std::optional<std::int64_t> AsInteger(const json::value& v) {
 
 bool IsValidOwnerId(std::string_view owner_id) {
   return !owner_id.empty() && CharCount(owner_id) <= kMaxOwnerIdChars &&
-         !HasControlChars(owner_id) &&
-         owner_id.find('/') == std::string_view::npos;
+         !HasControlChars(owner_id) && owner_id.find('/') == std::string_view::npos;
 }
 
 Parsed<NewKey> ParseCreateKey(std::string_view body, TimeMs now) {
   auto parsed = ParseObject(body, false);
   if (!parsed.ok()) return parsed.error();
   const json::object& o = parsed.value();
-  if (auto e = RejectUnknown(o, {"owner_id", "name", "scopes", "expires_in_days", "expires_at",
-                                 "metadata"})) {
+  if (auto e = RejectUnknown(
+          o, {"owner_id", "name", "scopes", "expires_in_days", "expires_at", "metadata"})) {
     return *e;
   }
   NewKey k;
   const json::value* owner = o.if_contains("owner_id");
   if (!owner) return BadRequest("'owner_id' is required");
   if (!owner->is_string() || !IsValidOwnerId(owner->as_string())) {
-    return BadRequest("'owner_id' must be a string of 1..128 characters without '/' or control characters");
+    return BadRequest(
+        "'owner_id' must be a string of 1..128 characters without '/' or control characters");
   }
   k.owner_id = owner->as_string();
   const json::value* name = o.if_contains("name");
@@ -164,7 +165,8 @@ Parsed<KeyPatch> ParsePatchKey(std::string_view body, TimeMs now) {
   if (!parsed.ok()) return parsed.error();
   const json::object& o = parsed.value();
   if (auto e = RejectUnknown(o, {"name", "scopes", "expires_at", "enabled", "metadata"})) return *e;
-  if (o.empty()) return BadRequest("nothing to update: give name, scopes, expires_at, enabled or metadata");
+  if (o.empty())
+    return BadRequest("nothing to update: give name, scopes, expires_at, enabled or metadata");
   KeyPatch p;
   if (const json::value* v = o.if_contains("name")) {
     std::string name;
@@ -259,8 +261,10 @@ Parsed<InvalidateBody> ParseInvalidate(std::string_view body) {
   InvalidateBody b;
   if (const json::value* v = o.if_contains("type")) {
     static constexpr std::pair<std::string_view, CacheType> kTypes[] = {
-        {"validation", CacheType::kValidation}, {"scope", CacheType::kScope},
-        {"user_list", CacheType::kUserList}, {"usage", CacheType::kUsage}};
+        {"validation", CacheType::kValidation},
+        {"scope", CacheType::kScope},
+        {"user_list", CacheType::kUserList},
+        {"usage", CacheType::kUsage}};
     if (!v->is_string()) return BadRequest("'type' must be a string");
     std::string_view t = v->as_string();
     if (t == "all") return b;

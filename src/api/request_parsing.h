@@ -25,8 +25,8 @@ inline constexpr std::int64_t kMaxGraceSeconds = 30 * 24 * 3600;
 
 Parsed<NewKey> ParseCreateKey(std::string_view body, TimeMs now);
 Parsed<KeyPatch> ParsePatchKey(std::string_view body, TimeMs now);
-Parsed<std::string> ParseRevoke(std::string_view body);            // the reason ("" if none)
-Parsed<TimeMs> ParseRotate(std::string_view body);                 // grace in ms
+Parsed<std::string> ParseRevoke(std::string_view body);  // the reason ("" if none)
+Parsed<TimeMs> ParseRotate(std::string_view body);       // grace in ms
 Parsed<KeyId> ParseKeyIdParam(std::string_view text);
 bool IsValidOwnerId(std::string_view owner_id);
 

@@ -1,10 +1,9 @@
 // Verification endpoints. The key is the credential: no admin token. Answers from the L1 are
 // produced without leaving the calling thread; misses await the store through the Verifier.
 #include <array>
-#include <optional>
-
 #include <boost/json/array.hpp>
 #include <boost/json/object.hpp>
+#include <optional>
 
 #include "api/http_util.h"
 #include "api/request_parsing.h"

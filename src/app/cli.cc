@@ -1,16 +1,15 @@
 #include "app/cli.h"
 
-#include <cstdio>
-#include <fstream>
-#include <map>
-#include <optional>
-#include <sstream>
-
 #include <boost/json/array.hpp>
 #include <boost/json/object.hpp>
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 #include <boost/url/parse.hpp>
+#include <cstdio>
+#include <fstream>
+#include <map>
+#include <optional>
+#include <sstream>
 
 #include "config/dotenv.h"
 #include "config/value_parsers.h"
@@ -95,8 +94,10 @@ std::optional<Target> ResolveTarget(std::string& error) {
       return std::nullopt;
     }
     t.host = std::string(parsed->host());
-    if (parsed->has_port()) t.port = parsed->port_number();
-    else t.port = 80;
+    if (parsed->has_port())
+      t.port = parsed->port_number();
+    else
+      t.port = 80;
   } else if (std::string port = get("PORT"); !port.empty()) {
     auto n = ParseInt(port);
     if (!n || *n < 1 || *n > 65535) {
@@ -166,7 +167,8 @@ std::string PathSegment(const std::string& s) {
 void PrintKeysUsage() {
   std::printf(
       "usage: keycached keys COMMAND [ARGS]\n"
-      "  create --owner OWNER --name NAME [--scope SCOPE]... [--expires-in-days N | --expires-at RFC3339]\n"
+      "  create --owner OWNER --name NAME [--scope SCOPE]... [--expires-in-days N | --expires-at "
+      "RFC3339]\n"
       "  list --owner OWNER\n"
       "  show ID\n"
       "  revoke ID [--reason TEXT]\n"
@@ -193,8 +195,13 @@ int RunKeysCommand(const std::vector<std::string>& in) {
   };
   static const std::map<std::string, std::vector<std::string>> kAllowed = {
       {"create", {"owner", "name", "scope", "expires-in-days", "expires-at"}},
-      {"list", {"owner"}}, {"show", {}}, {"revoke", {"reason"}}, {"rotate", {"grace"}},
-      {"delete", {}}, {"usage", {}}, {"verify", {"scope"}}};
+      {"list", {"owner"}},
+      {"show", {}},
+      {"revoke", {"reason"}},
+      {"rotate", {"grace"}},
+      {"delete", {}},
+      {"usage", {}},
+      {"verify", {"scope"}}};
   auto allowed = kAllowed.find(cmd);
   if (allowed == kAllowed.end()) return UsageError("unknown command '" + cmd + "'");
   for (const auto& [name, value] : args->options) {

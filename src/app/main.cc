@@ -31,7 +31,8 @@ int main(int argc, char** argv) {
   try {
     if (args[0] == "serve") {
       if (args.size() > 1) {
-        std::fprintf(stderr, "keycached serve: takes no arguments (configure with environment variables)\n");
+        std::fprintf(
+            stderr, "keycached serve: takes no arguments (configure with environment variables)\n");
         return 2;
       }
       return keycache::Serve();

@@ -1,8 +1,7 @@
 #include "app/redis_tier.h"
 
-#include <unistd.h>
-
 #include <openssl/rand.h>
+#include <unistd.h>
 
 #include <cstdio>
 
@@ -13,8 +12,8 @@ using namespace std::chrono_literals;
 
 // Propagation lag buckets: loopback deliveries take well under a millisecond, cross-zone ones a
 // few; the 50 ms target sits on a bound.
-const std::vector<double> kLagBuckets = {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01,
-                                         0.025,  0.05,    0.1,    0.25,  0.5,    1,     2.5, 5};
+const std::vector<double> kLagBuckets = {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
+                                         0.05,   0.1,     0.25,   0.5,   1,      2.5,   5};
 
 std::string MakeInstanceId(const RedisSettings& s) {
   if (!s.instance_id.empty()) return s.instance_id;
@@ -93,8 +92,7 @@ RedisTier::RedisTier(const Config& config, std::vector<boost::asio::any_io_execu
                   L2Keys(config.redis.key_prefix).Channel(),
                   RedisSubscriber::Handlers{
                       [this](std::string_view payload) { listener_.OnMessage(payload); },
-                      [this] { listener_.OnSubscribed(); },
-                      [this] { listener_.OnDisconnected(); }},
+                      [this] { listener_.OnSubscribed(); }, [this] { listener_.OnDisconnected(); }},
                   log) {
   breaker_.Open("not connected yet");
   registry.AddCallbackGauge("keycache_redis_connected", "1 when a pooled Redis connection is up.")
@@ -189,8 +187,9 @@ void RedisTier::ProbeOnce() {
   if (!client_.connected()) {
     if (breaker_.Open("no connection to Redis: " + client_.last_error())) {
       metrics_.BreakerOpened();
-      log_.Warn("redis_unavailable", {{"error", client_.last_error()},
-                                      {"effect", "breaker open; serving from L1 and the database"}});
+      log_.Warn("redis_unavailable",
+                {{"error", client_.last_error()},
+                 {"effect", "breaker open; serving from L1 and the database"}});
     }
     return;
   }

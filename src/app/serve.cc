@@ -3,25 +3,24 @@
 #include <unistd.h>
 
 #include <atomic>
-#include <filesystem>
-#include <cstdio>
-#include <thread>
-
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <cstdio>
+#include <filesystem>
+#include <thread>
 
 #include "api/api_deps.h"
 #include "api/http_observer.h"
 #include "api/routes.h"
+#include "app/redis_tier.h"
 #include "config/config.h"
 #include "config/secrets.h"
 #include "core/key_hasher.h"
 #include "http/http_server.h"
 #include "store/sqlite_store.h"
-#include "app/redis_tier.h"
 
 extern char** environ;
 
@@ -95,7 +94,8 @@ int Serve() {
   Logger log(config.log_level);
 
   if (!config.is_sqlite()) {
-    log.Error("startup_failed", {{"reason", "only sqlite: DATABASE_URLs are supported by this build"}});
+    log.Error("startup_failed",
+              {{"reason", "only sqlite: DATABASE_URLs are supported by this build"}});
     std::fprintf(stderr, "keycached: DATABASE_URL: only sqlite:PATH is supported by this build\n");
     return 2;
   }
@@ -159,24 +159,24 @@ int Serve() {
     }
     invalidation.Add(redis->invalidator());
   } else if (config.redis.enabled) {
-    log.Info("redis_bypassed", {{"reason", config.emergency_mode ? "EMERGENCY_MODE is on"
-                                                                 : "API_KEY_CACHE_ENABLED is false"}});
+    log.Info("redis_bypassed",
+             {{"reason",
+               config.emergency_mode ? "EMERGENCY_MODE is on" : "API_KEY_CACHE_ENABLED is false"}});
   }
   L2Cache* l2 = redis ? &redis->l2() : nullptr;
 
   Verifier verifier({config.key_prefix, cache_active, !l2 || config.redis.l1_enabled}, hasher, l1,
                     store, db, usage, metrics, clock, l2);
-  KeyService keys({config.key_prefix, config.max_keys_per_owner, cache_active}, hasher, store,
-                  db, l1, usage, invalidation, metrics, clock, l2);
+  KeyService keys({config.key_prefix, config.max_keys_per_owner, cache_active}, hasher, store, db,
+                  l1, usage, invalidation, metrics, clock, l2);
   UsageFlusher flusher(usage, store, metrics, log, l2);
   CacheWarmer warmer(l1, store, metrics, clock, log);
   CacheHealth health({config.cache_enabled, config.emergency_mode, 0.8, config.health_min_lookups},
                      l1, usage, window, redis.get());
   std::atomic<bool> shutting_down{false};
 
-  ApiDeps deps{config, clock,     log,      verifier, keys,         store,   db,
-               l1,     usage,     flusher,  warmer,   health,       invalidation,
-               metrics, registry, shutting_down};
+  ApiDeps deps{config, clock,   log,    verifier, keys,         store,   db,       l1,
+               usage,  flusher, warmer, health,   invalidation, metrics, registry, shutting_down};
   deps.redis = redis.get();
   if (auto routes = RegisterRoutes(router, deps); !routes) {
     log.Error("startup_failed", {{"reason", "route table: " + routes.error().message()}});
@@ -193,15 +193,15 @@ int Serve() {
   // never competes with request handling on the server threads' event loops.
   boost::asio::io_context background(1);
   std::atomic<bool> stop_background{false};
-  boost::asio::co_spawn(background,
-                        flusher.Run(std::chrono::milliseconds(config.usage_flush_interval_ms), db,
-                                    stop_background),
-                        boost::asio::detached);
-  boost::asio::co_spawn(background,
-                        HealthLogLoop(health, log,
-                                      std::chrono::seconds(config.health_check_interval_s),
-                                      stop_background),
-                        boost::asio::detached);
+  boost::asio::co_spawn(
+      background,
+      flusher.Run(std::chrono::milliseconds(config.usage_flush_interval_ms), db, stop_background),
+      boost::asio::detached);
+  boost::asio::co_spawn(
+      background,
+      HealthLogLoop(health, log, std::chrono::seconds(config.health_check_interval_s),
+                    stop_background),
+      boost::asio::detached);
   if (cache_active && config.warm_on_start) {
     db.Post([&warmer, &log] {
       if (auto warmed = warmer.Warm(); !warmed) {
@@ -219,15 +219,15 @@ int Serve() {
     server->Stop(std::chrono::milliseconds(config.shutdown_grace_ms));
   });
 
-  log.Info("listening", {{"address", config.host},
-                         {"port", std::to_string(server->port())},
-                         {"threads", std::to_string(config.http_threads)},
-                         // A PostgreSQL URL can hold a password: log the SQLite path only.
-                         {"database", config.is_sqlite() ? config.database_url : "postgresql"},
-                         {"cache", cache_active ? "enabled" : "bypassed"},
-                         {"redis", redis ? config.redis.host + ":" +
-                                               std::to_string(config.redis.port)
-                                         : std::string("off")}});
+  log.Info("listening",
+           {{"address", config.host},
+            {"port", std::to_string(server->port())},
+            {"threads", std::to_string(config.http_threads)},
+            // A PostgreSQL URL can hold a password: log the SQLite path only.
+            {"database", config.is_sqlite() ? config.database_url : "postgresql"},
+            {"cache", cache_active ? "enabled" : "bypassed"},
+            {"redis", redis ? config.redis.host + ":" + std::to_string(config.redis.port)
+                            : std::string("off")}});
   server->Run();
 
   // Requests are finished: everything counted is in `usage`. Write it out, then stop.

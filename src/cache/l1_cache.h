@@ -114,7 +114,9 @@ class L1Cache {
   // no cap. The Redis tier sets a backstop in normal operation and a short cap while its
   // invalidation channel is down. Entries already cached keep their deadlines: callers that
   // lower the cap because they lost invalidations also clear the cache.
-  void SetMaxEntryAge(TimeMs max_age_ms) { max_age_ms_.store(max_age_ms, std::memory_order_relaxed); }
+  void SetMaxEntryAge(TimeMs max_age_ms) {
+    max_age_ms_.store(max_age_ms, std::memory_order_relaxed);
+  }
   TimeMs max_entry_age() const { return max_age_ms_.load(std::memory_order_relaxed); }
 
   // Heap bytes charged for a validation entry's value (the KeyFacts, its control block, its

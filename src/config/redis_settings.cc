@@ -1,9 +1,8 @@
 #include "config/redis_settings.h"
 
 #include <algorithm>
-#include <filesystem>
-
 #include <boost/asio/ip/address.hpp>
+#include <filesystem>
 
 #include "config/env_reader.h"
 #include "config/secret_file.h"
@@ -49,8 +48,8 @@ void ReadPassword(Reader& r, RedisSettings& s) {
 
 bool IsInstanceId(std::string_view s) {
   return !s.empty() && s.size() <= 64 && std::all_of(s.begin(), s.end(), [](char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           c == '.' || c == '_' || c == ':' || c == '-';
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
+           c == '_' || c == ':' || c == '-';
   });
 }
 

@@ -15,18 +15,18 @@ class Reader;
 struct RedisSettings {
   // The tier is on when REDIS_HOST is set, unless REDIS_ENABLED=false. Without it, keycache is
   // one process with its L1 over the database (the embedded default).
-  bool enabled = false;                  // REDIS_ENABLED (default: REDIS_HOST is set)
-  std::string host;                      // REDIS_HOST: IP address or host name
-  std::uint16_t port = 6379;             // REDIS_PORT: 1..65535
-  std::string username;                  // REDIS_USERNAME: ACL user ("" = AUTH password only)
-  std::string password;                  // REDIS_PASSWORD, or the file REDIS_PASSWORD_FILE
-  int db = 0;                            // REDIS_DB: 0..1023
-  int pool_size = 20;                    // REDIS_POOL_SIZE: 1..512
-  bool tls = false;                      // REDIS_TLS (implied by any REDIS_TLS_* file)
-  std::string tls_ca;                    // REDIS_TLS_CA: PEM file; "" = system CAs
-  std::string tls_cert;                  // REDIS_TLS_CERT: client certificate (mutual TLS)
-  std::string tls_key;                   // REDIS_TLS_KEY: its private key
-  std::string tls_server_name;           // REDIS_TLS_SERVER_NAME: "" = REDIS_HOST
+  bool enabled = false;                       // REDIS_ENABLED (default: REDIS_HOST is set)
+  std::string host;                           // REDIS_HOST: IP address or host name
+  std::uint16_t port = 6379;                  // REDIS_PORT: 1..65535
+  std::string username;                       // REDIS_USERNAME: ACL user ("" = AUTH password only)
+  std::string password;                       // REDIS_PASSWORD, or the file REDIS_PASSWORD_FILE
+  int db = 0;                                 // REDIS_DB: 0..1023
+  int pool_size = 20;                         // REDIS_POOL_SIZE: 1..512
+  bool tls = false;                           // REDIS_TLS (implied by any REDIS_TLS_* file)
+  std::string tls_ca;                         // REDIS_TLS_CA: PEM file; "" = system CAs
+  std::string tls_cert;                       // REDIS_TLS_CERT: client certificate (mutual TLS)
+  std::string tls_key;                        // REDIS_TLS_KEY: its private key
+  std::string tls_server_name;                // REDIS_TLS_SERVER_NAME: "" = REDIS_HOST
   std::string key_prefix = "cache:apikeys:";  // REDIS_KEY_PREFIX: 1..64 printable, no blanks
   std::int64_t connect_timeout_ms = 10'000;   // REDIS_CONNECT_TIMEOUT: 100ms..2m
   std::int64_t command_timeout_ms = 5'000;    // REDIS_COMMAND_TIMEOUT: 10ms..1m
@@ -34,12 +34,12 @@ struct RedisSettings {
 
   // Circuit breaker: opens after this many consecutive failures (or when no connection is up),
   // probes every probe interval while open, closes on the first successful probe.
-  int breaker_failures = 5;                  // KEYCACHE_REDIS_BREAKER_FAILURES: 1..1000
-  std::int64_t breaker_probe_ms = 250;       // KEYCACHE_REDIS_BREAKER_PROBE: 10ms..10s
+  int breaker_failures = 5;             // KEYCACHE_REDIS_BREAKER_FAILURES: 1..1000
+  std::int64_t breaker_probe_ms = 250;  // KEYCACHE_REDIS_BREAKER_PROBE: 10ms..10s
 
   // L1 entry age bounds while sharing a Redis: the backstop in normal operation, and the short
   // life of entries while the invalidation channel is down (no other instance can reach us).
-  std::int64_t l1_max_age_ms = 60'000;        // KEYCACHE_L1_MAX_AGE: 1s..7d
+  std::int64_t l1_max_age_ms = 60'000;          // KEYCACHE_L1_MAX_AGE: 1s..7d
   std::int64_t l1_degraded_max_age_ms = 1'000;  // KEYCACHE_L1_DEGRADED_MAX_AGE: 100ms..1m
 
   // false: verifications skip L1 and read Redis every time (no L1 staleness; measures the L2

@@ -3,11 +3,11 @@
 // Immutable after construction; Hash() is const and safe to call from any thread.
 #pragma once
 
+#include <openssl/sha.h>
+
 #include <array>
 #include <cstdint>
 #include <string_view>
-
-#include <openssl/sha.h>
 
 namespace keycache {
 

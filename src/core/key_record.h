@@ -31,7 +31,7 @@ struct KeyRecord {
   // kNever when not revoked. May lie in the future: a rotated key stays valid until then.
   TimeMs revoked_at = kNever;
   std::string revoked_reason;
-  KeyId replaced_by = 0;  // 0 = none; set on the old key by rotation
+  KeyId replaced_by = 0;    // 0 = none; set on the old key by rotation
   TimeMs last_used_at = 0;  // 0 = never used
   std::string last_used_ip;
   std::uint64_t usage_count = 0;

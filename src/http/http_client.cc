@@ -1,8 +1,6 @@
 #include "http/http_client.h"
 
 #include <array>
-#include <string_view>
-
 #include <boost/asio/buffer.hpp>
 #include <boost/asio/connect.hpp>
 #include <boost/asio/write.hpp>
@@ -11,6 +9,7 @@
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/string_body.hpp>
 #include <boost/beast/http/write.hpp>
+#include <string_view>
 
 namespace keycache {
 

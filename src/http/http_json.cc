@@ -1,9 +1,8 @@
 #include "http/http_json.h"
 
+#include <boost/beast/http/field.hpp>
 #include <cstdint>
 #include <utility>
-
-#include <boost/beast/http/field.hpp>
 
 namespace keycache {
 

@@ -11,14 +11,13 @@
 #pragma once
 
 #include <array>
+#include <boost/beast/http/verb.hpp>
 #include <cstddef>
 #include <span>
 #include <string>
 #include <string_view>
 #include <variant>
 #include <vector>
-
-#include <boost/beast/http/verb.hpp>
 
 #include "http/http_types.h"
 #include "util/error.h"

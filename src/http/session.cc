@@ -1,15 +1,6 @@
 #include "http/session.h"
 
 #include <algorithm>
-#include <charconv>
-#include <cstdint>
-#include <exception>
-#include <limits>
-#include <stdexcept>
-#include <tuple>
-#include <utility>
-#include <variant>
-
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -18,6 +9,14 @@
 #include <boost/beast/core/string.hpp>
 #include <boost/beast/http/error.hpp>
 #include <boost/beast/http/rfc7230.hpp>
+#include <charconv>
+#include <cstdint>
+#include <exception>
+#include <limits>
+#include <stdexcept>
+#include <tuple>
+#include <utility>
+#include <variant>
 
 #include "http/http_json.h"
 #include "http/worker.h"

@@ -1,16 +1,15 @@
 #include "http/worker.h"
 
-#include <cerrno>
-#include <exception>
-#include <string>
-#include <vector>
-
 #include <sys/socket.h>
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <cerrno>
+#include <exception>
+#include <string>
+#include <vector>
 
 namespace keycache::http_detail {
 

@@ -29,7 +29,7 @@ class CircuitBreaker {
   // Closes after a successful probe. Returns true when it was open before.
   bool Close();
 
-  std::string reason() const;            // why it last opened; "" if never
+  std::string reason() const;  // why it last opened; "" if never
   std::uint64_t opened_count() const { return opened_.load(std::memory_order_relaxed); }
 
  private:

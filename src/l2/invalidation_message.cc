@@ -26,9 +26,14 @@ std::string EncodeInvalidation(const InvalidationMessage& m) {
       o["id"] = KeyIdToString(m.id);
       o["owner"] = m.owner;
       break;
-    case InvalidationMessage::Kind::kOwner: o["owner"] = m.owner; break;
-    case InvalidationMessage::Kind::kType: o["type"] = CacheTypeName(m.type); break;
-    case InvalidationMessage::Kind::kAll: break;
+    case InvalidationMessage::Kind::kOwner:
+      o["owner"] = m.owner;
+      break;
+    case InvalidationMessage::Kind::kType:
+      o["type"] = CacheTypeName(m.type);
+      break;
+    case InvalidationMessage::Kind::kAll:
+      break;
   }
   return boost::json::serialize(o);
 }
@@ -42,8 +47,8 @@ Result<InvalidationMessage> DecodeInvalidation(std::string_view payload) {
   const auto* kind = o.if_contains("kind");
   const auto* src = o.if_contains("src");
   const auto* ts = o.if_contains("ts_us");
-  if (!version || !version->is_int64() || version->as_int64() != 1 || !kind ||
-      !kind->is_string() || !src || !src->is_string() || !ts || !ts->is_int64()) {
+  if (!version || !version->is_int64() || version->as_int64() != 1 || !kind || !kind->is_string() ||
+      !src || !src->is_string() || !ts || !ts->is_int64()) {
     return Bad();
   }
   InvalidationMessage m;
@@ -81,7 +86,8 @@ Result<InvalidationMessage> DecodeInvalidation(std::string_view payload) {
       if (!found) return Bad();
       break;
     }
-    case InvalidationMessage::Kind::kAll: break;
+    case InvalidationMessage::Kind::kAll:
+      break;
   }
   return m;
 }

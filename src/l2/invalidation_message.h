@@ -17,7 +17,7 @@ namespace keycache {
 struct InvalidationMessage {
   enum class Kind : std::uint8_t { kKey, kOwner, kType, kAll };
   Kind kind = Kind::kKey;
-  std::string source;          // the sender's instance id
+  std::string source;           // the sender's instance id
   std::int64_t sent_at_us = 0;  // the sender's wall clock at publication (Unix microseconds)
   KeyId id = 0;                 // kKey
   std::string owner;            // kKey (may be empty) and kOwner

@@ -1,10 +1,9 @@
 #include "l2/l2_cache.h"
 
-#include <charconv>
-#include <functional>
-
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
+#include <charconv>
+#include <functional>
 
 namespace keycache {
 namespace {
@@ -141,8 +140,8 @@ void L2Cache::WriteFacts(KeyId id, std::uint64_t generation,
   const std::string name = keys_.Facts(id);
   const TimeMs ttl = facts ? options_.validation_ttl_ms : options_.negative_ttl_ms;
   RedisRequest request;
-  request.Push({"SET", name, sealer_.SealFacts(name, generation, facts.get()), "PX",
-                std::to_string(ttl)});
+  request.Push(
+      {"SET", name, sealer_.SealFacts(name, generation, facts.get()), "PX", std::to_string(ttl)});
   RunDetached(std::move(request), L2Op::kWriteValidation);
 }
 
@@ -171,8 +170,7 @@ Result<L2BlobRead> L2Cache::ReadUserListSync(const std::string& owner) {
   return read;
 }
 
-void L2Cache::WriteUserList(const std::string& owner, std::uint64_t generation,
-                            std::string body) {
+void L2Cache::WriteUserList(const std::string& owner, std::uint64_t generation, std::string body) {
   const std::string name = keys_.UserList(owner);
   RedisRequest request;
   request.Push({"SET", name, sealer_.SealBlob(name, generation, body), "PX",
@@ -185,9 +183,8 @@ Result<void> L2Cache::InvalidateSync(const InvalidationMessage& m, bool even_if_
     metrics_.Count(L2Op::kInvalidate, L2Result::kSkipped);
     return Unavailable();
   }
-  const std::string generation_ttl =
-      std::to_string(std::max(options_.validation_ttl_ms, options_.user_list_ttl_ms) +
-                     kGenerationMarginMs);
+  const std::string generation_ttl = std::to_string(
+      std::max(options_.validation_ttl_ms, options_.user_list_ttl_ms) + kGenerationMarginMs);
   RedisRequest request;
   auto bump_owner = [&](const std::string& owner) {
     const std::string gen = keys_.OwnerGeneration(owner);
@@ -204,7 +201,9 @@ Result<void> L2Cache::InvalidateSync(const InvalidationMessage& m, bool even_if_
       if (!m.owner.empty()) bump_owner(m.owner);
       break;
     }
-    case InvalidationMessage::Kind::kOwner: bump_owner(m.owner); break;
+    case InvalidationMessage::Kind::kOwner:
+      bump_owner(m.owner);
+      break;
     case InvalidationMessage::Kind::kType: {
       const std::string pattern = keys_.Pattern(m.type);
       if (!pattern.empty()) {

@@ -13,6 +13,8 @@
 // database worker threads only.
 #pragma once
 
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/awaitable.hpp>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -20,9 +22,6 @@
 #include <span>
 #include <string>
 #include <vector>
-
-#include <boost/asio/any_io_executor.hpp>
-#include <boost/asio/awaitable.hpp>
 
 #include "core/key_facts.h"
 #include "l2/circuit_breaker.h"

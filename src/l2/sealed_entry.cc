@@ -55,7 +55,8 @@ class Cursor {
   std::uint64_t U64() {
     if (!Need(8)) return 0;
     std::uint64_t v = 0;
-    for (int i = 0; i < 8; ++i) v |= std::uint64_t{static_cast<std::uint8_t>(in_[pos_ + i])} << (8 * i);
+    for (int i = 0; i < 8; ++i)
+      v |= std::uint64_t{static_cast<std::uint8_t>(in_[pos_ + i])} << (8 * i);
     pos_ += 8;
     return v;
   }

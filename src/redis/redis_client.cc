@@ -1,14 +1,13 @@
 #include "redis/redis_client.h"
 
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
 #include <condition_variable>
 #include <exception>
 #include <mutex>
 #include <optional>
 #include <utility>
-
-#include <boost/asio/co_spawn.hpp>
-#include <boost/asio/this_coro.hpp>
-#include <boost/asio/use_awaitable.hpp>
 
 #include "redis/redis_connection.h"
 
@@ -78,7 +77,7 @@ class Pool {
 namespace {
 
 asio::awaitable<Result<std::vector<RedisReply>>> ExecuteOn(std::shared_ptr<Pool> pool,
-                                                          RedisRequest request) {
+                                                           RedisRequest request) {
   if (request.empty()) co_return std::vector<RedisReply>();
   const asio::any_io_executor caller = co_await asio::this_coro::executor;
   const RedisOptions& o = pool->shared->options;
@@ -162,8 +161,8 @@ Result<std::vector<RedisReply>> RedisClient::ExecuteSync(RedisRequest request) {
   // Waits in slices so that Stop() releases every blocked caller at once, even when the call
   // sits on an executor that no longer runs (its completion would never come).
   std::unique_lock lock(state->mu);
-  const auto deadline = std::chrono::steady_clock::now() +
-                        pool_->shared->options.command_timeout + std::chrono::seconds(1);
+  const auto deadline = std::chrono::steady_clock::now() + pool_->shared->options.command_timeout +
+                        std::chrono::seconds(1);
   while (!state->result) {
     if (stopped_.load(std::memory_order_acquire)) return Errc::kUnavailable;
     if (std::chrono::steady_clock::now() >= deadline) return Errc::kTimeout;

@@ -1,14 +1,13 @@
 #include "redis/redis_connection.h"
 
 #include <algorithm>
-#include <exception>
-#include <optional>
-#include <utility>
-
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <exception>
+#include <optional>
+#include <utility>
 
 namespace keycache::redis_detail {
 
@@ -287,7 +286,8 @@ asio::awaitable<void> RedisConnection::DeadlineLoop() {
     }
     // Idle: look again a quarter timeout later, so a call that arrives meanwhile is caught at
     // most 1.25 x command_timeout after it was sent, without re-arming per call.
-    deadline_->expires_at(oldest ? *oldest + timeout : now + std::max(timeout / 4, std::chrono::milliseconds(1)));
+    deadline_->expires_at(oldest ? *oldest + timeout
+                                 : now + std::max(timeout / 4, std::chrono::milliseconds(1)));
     co_await deadline_->async_wait(kTuple);
   }
 }

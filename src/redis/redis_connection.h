@@ -4,17 +4,6 @@
 #pragma once
 
 #include <atomic>
-#include <chrono>
-#include <condition_variable>
-#include <cstdint>
-#include <deque>
-#include <memory>
-#include <mutex>
-#include <optional>
-#include <utility>
-#include <string>
-#include <vector>
-
 #include <boost/asio/any_completion_handler.hpp>
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/associated_executor.hpp>
@@ -25,6 +14,16 @@
 #include <boost/asio/prefer.hpp>
 #include <boost/asio/ssl/context.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
 
 #include "redis/redis_options.h"
 #include "redis/redis_stream.h"
@@ -45,7 +44,7 @@ enum class CallStatus : std::uint8_t {
 // pointer to it from Submit until it completes the handler, and never touches it afterwards.
 struct Call {
   const std::string* payload = nullptr;
-  std::size_t expected = 0;  // number of replies
+  std::size_t expected = 0;                           // number of replies
   std::chrono::steady_clock::time_point deadline;     // absolute, across retries
   std::chrono::steady_clock::time_point enqueued_at;  // on the current connection
   std::vector<RedisReply> replies;
@@ -79,9 +78,9 @@ struct ClientShared {
 
   mutable std::mutex mu;
   std::condition_variable loops_cv;
-  int loops = 0;            // guarded by mu
-  std::string last_error;   // guarded by mu
-  bool auth_failed = false; // guarded by mu
+  int loops = 0;             // guarded by mu
+  std::string last_error;    // guarded by mu
+  bool auth_failed = false;  // guarded by mu
 };
 
 class RedisConnection : public std::enable_shared_from_this<RedisConnection> {
@@ -174,8 +173,8 @@ auto AsyncSubmit(const std::shared_ptr<RedisConnection>& conn, Call& call, bool 
           conn->Submit(call);
           return;
         }
-        call.resume = boost::asio::prefer(call.resume,
-                                          boost::asio::execution::outstanding_work.tracked);
+        call.resume =
+            boost::asio::prefer(call.resume, boost::asio::execution::outstanding_work.tracked);
         boost::asio::post(conn->executor(), PostedSubmit(conn, &call));
       },
       token);

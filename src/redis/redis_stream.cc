@@ -1,10 +1,5 @@
 #include "redis/redis_stream.h"
 
-#include <chrono>
-#include <string_view>
-#include <utility>
-#include <vector>
-
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 
@@ -16,6 +11,10 @@
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
+#include <chrono>
+#include <string_view>
+#include <utility>
+#include <vector>
 
 #include "redis/redis_request.h"
 

@@ -4,18 +4,17 @@
 // executor's thread only.
 #pragma once
 
-#include <cstddef>
-#include <memory>
-#include <optional>
-#include <string>
-#include <tuple>
-
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/buffer.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl/context.hpp>
 #include <boost/asio/ssl/stream.hpp>
+#include <cstddef>
+#include <memory>
+#include <optional>
+#include <string>
+#include <tuple>
 
 #include "redis/redis_options.h"
 #include "redis/resp_parser.h"

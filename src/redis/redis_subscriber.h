@@ -4,13 +4,12 @@
 #pragma once
 
 #include <atomic>
+#include <boost/asio/any_io_executor.hpp>
 #include <chrono>
 #include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
-
-#include <boost/asio/any_io_executor.hpp>
 
 #include "redis/redis_options.h"
 #include "util/log.h"
@@ -43,8 +42,9 @@ class RedisSubscriber {
 
   bool subscribed() const;
   // steady_clock time of the last byte received (message, subscribe confirmation or PING
-  // reply); time_point{} before the first. It PINGs every ping_interval while subscribed and treats a missing reply within
-  // command_timeout as a dead link (disconnect + on_disconnected + reconnect).
+  // reply); time_point{} before the first. It PINGs every ping_interval while subscribed and treats
+  // a missing reply within command_timeout as a dead link (disconnect + on_disconnected +
+  // reconnect).
   std::chrono::steady_clock::time_point last_sign_of_life() const;
   std::string last_error() const;
 

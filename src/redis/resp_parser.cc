@@ -1,9 +1,9 @@
 #include "redis/resp_parser.h"
 
+#include <hiredis/read.h>
+
 #include <new>
 #include <utility>
-
-#include <hiredis/read.h>
 
 namespace keycache {
 
@@ -21,9 +21,15 @@ RedisReply* Slot(const redisReadTask* task) {
 void* CreateString(const redisReadTask* task, char* str, std::size_t len) {
   RedisReply* r = Slot(task);
   switch (task->type) {
-    case REDIS_REPLY_ERROR: r->type = RedisReply::Type::kError; break;
-    case REDIS_REPLY_STATUS: r->type = RedisReply::Type::kStatus; break;
-    default: r->type = RedisReply::Type::kString; break;
+    case REDIS_REPLY_ERROR:
+      r->type = RedisReply::Type::kError;
+      break;
+    case REDIS_REPLY_STATUS:
+      r->type = RedisReply::Type::kStatus;
+      break;
+    default:
+      r->type = RedisReply::Type::kString;
+      break;
   }
   r->str.assign(str, len);
   return r;

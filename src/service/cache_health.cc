@@ -37,8 +37,7 @@ CacheHealthReport CacheHealth::Check() const {
                  r.redis->breaker_reason;
     } else if (r.redis && !r.redis->channel_up) {
       r.status = "degraded";
-      r.reason =
-          "the invalidation channel is down: L1 entries are kept short until it is back";
+      r.reason = "the invalidation channel is down: L1 entries are kept short until it is back";
     } else if (r.window_lookups >= options_.min_lookups && r.hit_rate < options_.min_hit_rate) {
       char text[160];
       std::snprintf(text, sizeof text, "hit rate %.3f over the last %llu lookups is below %.2f",

@@ -24,8 +24,8 @@ struct CacheHealthReport {
   std::uint64_t window_lookups = 0;
   std::uint64_t validation = 0, scope = 0, user_list = 0, usage = 0, negative = 0;
   std::uint64_t bytes = 0, capacity_bytes = 0;
-  std::string reason;  // why not healthy; "" when healthy
-  std::string error;   // set when the check itself failed
+  std::string reason;                // why not healthy; "" when healthy
+  std::string error;                 // set when the check itself failed
   std::optional<RedisStatus> redis;  // with the Redis tier
   std::uint64_t total_entries() const { return validation + scope + user_list + usage; }
 };

@@ -14,9 +14,12 @@ enum class CacheStatus : std::uint8_t {
 
 inline std::string_view CacheStatusName(CacheStatus s) {
   switch (s) {
-    case CacheStatus::kHit: return "HIT";
-    case CacheStatus::kMiss: return "MISS";
-    case CacheStatus::kBypass: return "BYPASS";
+    case CacheStatus::kHit:
+      return "HIT";
+    case CacheStatus::kMiss:
+      return "MISS";
+    case CacheStatus::kBypass:
+      return "BYPASS";
   }
   return "BYPASS";
 }

@@ -23,7 +23,12 @@ class CacheWarmer {
  public:
   CacheWarmer(L1Cache& l1, KeyStore& store, ServiceMetrics& metrics, const Clock& clock,
               Logger& log, std::size_t limit = 500, std::size_t chunk = 50)
-      : l1_(l1), store_(store), metrics_(metrics), clock_(clock), log_(log), limit_(limit),
+      : l1_(l1),
+        store_(store),
+        metrics_(metrics),
+        clock_(clock),
+        log_(log),
+        limit_(limit),
         chunk_(chunk) {}
 
   Result<WarmResult> Warm();

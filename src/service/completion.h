@@ -4,17 +4,16 @@
 // executor passed to the constructor. keycache's I/O executors each run on one thread.
 #pragma once
 
-#include <chrono>
-#include <memory>
-#include <optional>
-#include <utility>
-
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <utility>
 
 namespace keycache {
 

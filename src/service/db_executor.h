@@ -5,13 +5,12 @@
 // cache invalidation themselves, on the pool thread). Thread-safe.
 #pragma once
 
-#include <chrono>
-#include <type_traits>
-#include <utility>
-
 #include <boost/asio/post.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/thread_pool.hpp>
+#include <chrono>
+#include <type_traits>
+#include <utility>
 
 #include "service/completion.h"
 #include "util/error.h"

@@ -5,9 +5,9 @@
 
 namespace keycache {
 
-InvalidationListener::InvalidationListener(L1Cache& l1, std::string instance_id,
-                                           TimeMs max_age_ms, TimeMs degraded_max_age_ms,
-                                           Histogram& lag_seconds, Logger& log)
+InvalidationListener::InvalidationListener(L1Cache& l1, std::string instance_id, TimeMs max_age_ms,
+                                           TimeMs degraded_max_age_ms, Histogram& lag_seconds,
+                                           Logger& log)
     : l1_(l1),
       instance_id_(std::move(instance_id)),
       max_age_ms_(max_age_ms),
@@ -31,9 +31,15 @@ void InvalidationListener::OnMessage(std::string_view payload) {
       l1_.InvalidateKey(m->id);
       if (!m->owner.empty()) l1_.InvalidateOwner(m->owner);
       break;
-    case InvalidationMessage::Kind::kOwner: l1_.InvalidateOwner(m->owner); break;
-    case InvalidationMessage::Kind::kType: l1_.Clear(m->type); break;
-    case InvalidationMessage::Kind::kAll: l1_.ClearAll(); break;
+    case InvalidationMessage::Kind::kOwner:
+      l1_.InvalidateOwner(m->owner);
+      break;
+    case InvalidationMessage::Kind::kType:
+      l1_.Clear(m->type);
+      break;
+    case InvalidationMessage::Kind::kAll:
+      l1_.ClearAll();
+      break;
   }
   received_.fetch_add(1, std::memory_order_relaxed);
   const std::int64_t lag_us = WallMicros() - m->sent_at_us;

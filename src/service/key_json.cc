@@ -30,13 +30,13 @@ boost::json::object KeyRecordToJson(const KeyRecord& r, TimeMs now) {
   o["updated_at"] = FormatRfc3339(r.updated_at);
   o["expires_at"] = TimeOrNull(r.expires_at, kNever);
   o["revoked_at"] = TimeOrNull(r.revoked_at, kNever);
-  o["revoked_reason"] = r.revoked_at == kNever ? boost::json::value(nullptr)
-                                               : boost::json::value(r.revoked_reason);
+  o["revoked_reason"] =
+      r.revoked_at == kNever ? boost::json::value(nullptr) : boost::json::value(r.revoked_reason);
   o["replaced_by"] = r.replaced_by == 0 ? boost::json::value(nullptr)
                                         : boost::json::value(KeyIdToString(r.replaced_by));
   o["last_used_at"] = TimeOrNull(r.last_used_at, 0);
-  o["last_used_ip"] = r.last_used_ip.empty() ? boost::json::value(nullptr)
-                                             : boost::json::value(r.last_used_ip);
+  o["last_used_ip"] =
+      r.last_used_ip.empty() ? boost::json::value(nullptr) : boost::json::value(r.last_used_ip);
   o["usage_count"] = r.usage_count;
   if (r.metadata_json.empty()) {
     o["metadata"] = nullptr;
@@ -48,7 +48,8 @@ boost::json::object KeyRecordToJson(const KeyRecord& r, TimeMs now) {
   return o;
 }
 
-std::string RenderOwnerKeys(std::string_view owner_id, std::span<const KeyRecord> keys, TimeMs now) {
+std::string RenderOwnerKeys(std::string_view owner_id, std::span<const KeyRecord> keys,
+                            TimeMs now) {
   boost::json::object o;
   o["owner_id"] = owner_id;
   o["count"] = keys.size();

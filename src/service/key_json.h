@@ -2,11 +2,10 @@
 // Pure functions.
 #pragma once
 
+#include <boost/json/object.hpp>
 #include <span>
 #include <string>
 #include <string_view>
-
-#include <boost/json/object.hpp>
 
 #include "core/key_record.h"
 #include "util/clock.h"

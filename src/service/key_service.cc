@@ -19,8 +19,8 @@ constexpr int kMaxIdAttempts = 4;
 
 KeyService::KeyService(KeyServiceOptions options, const KeyHasher& hasher, KeyStore& store,
                        DbExecutor& db, L1Cache& l1, UsageCounter& usage,
-                       InvalidationSink& invalidation, ServiceMetrics& metrics,
-                       const Clock& clock, L2Cache* l2)
+                       InvalidationSink& invalidation, ServiceMetrics& metrics, const Clock& clock,
+                       L2Cache* l2)
     : options_(std::move(options)),
       hasher_(hasher),
       store_(store),
@@ -115,8 +115,7 @@ boost::asio::awaitable<Result<OwnerKeys>> KeyService::ListByOwner(std::string ow
     if (filled && generation && next_change == kNever) {
       l2_->WriteUserList(owner_id, *generation, *json);
     }
-    const CacheStatus status =
-        l2_ && !generation ? CacheStatus::kBypass : CacheStatus::kMiss;
+    const CacheStatus status = l2_ && !generation ? CacheStatus::kBypass : CacheStatus::kMiss;
     return OwnerKeys{std::move(json), status};
   };
   co_return co_await db_.Run(std::move(job));

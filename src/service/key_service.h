@@ -6,22 +6,18 @@
 // Thread-safe.
 #pragma once
 
-#include <optional>
-#include <utility>
-
-#include "l2/l2_cache.h"
-
+#include <boost/asio/awaitable.hpp>
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
-
-#include <boost/asio/awaitable.hpp>
 
 #include "cache/l1_cache.h"
 #include "cache/usage_counter.h"
 #include "core/key_hasher.h"
 #include "core/key_record.h"
+#include "l2/l2_cache.h"
 #include "service/cache_status.h"
 #include "service/db_executor.h"
 #include "service/invalidation.h"

@@ -63,7 +63,8 @@ bool RedisInvalidator::ReplayPending() {
     if (!l2_.InvalidateSync(batch[sent], /*even_if_open=*/true)) break;
   }
   if (sent == batch.size()) {
-    if (!batch.empty()) log_.Info("redis_invalidations_replayed", {{"count", std::to_string(sent)}});
+    if (!batch.empty())
+      log_.Info("redis_invalidations_replayed", {{"count", std::to_string(sent)}});
     return true;
   }
   std::lock_guard lock(mu_);

@@ -11,13 +11,13 @@
 namespace keycache {
 
 struct RedisStatus {
-  bool connected = false;         // at least one pooled connection is up
+  bool connected = false;  // at least one pooled connection is up
   std::size_t pool_connected = 0;
   std::size_t pool_size = 0;
   bool breaker_open = true;
-  std::string breaker_reason;     // why it last opened
-  std::string last_error;         // the pool's last connection failure
-  bool channel_up = false;        // the invalidation subscription is confirmed
+  std::string breaker_reason;           // why it last opened
+  std::string last_error;               // the pool's last connection failure
+  bool channel_up = false;              // the invalidation subscription is confirmed
   double channel_silence_seconds = -1;  // since the channel's last sign of life; -1 = never
   std::uint64_t invalidations_received = 0;
   std::uint64_t invalidations_pending = 0;  // deferred while Redis was away

@@ -23,10 +23,14 @@ std::string Lower(std::string_view s) {
 
 std::string_view CacheOpName(CacheOp op) {
   switch (op) {
-    case CacheOp::kLoad: return "load";
-    case CacheOp::kWarm: return "warm";
-    case CacheOp::kFlush: return "flush";
-    case CacheOp::kInvalidate: return "invalidate";
+    case CacheOp::kLoad:
+      return "load";
+    case CacheOp::kWarm:
+      return "warm";
+    case CacheOp::kFlush:
+      return "flush";
+    case CacheOp::kInvalidate:
+      return "invalidate";
   }
   return "load";
 }
@@ -37,16 +41,15 @@ ServiceMetrics::ServiceMetrics(Registry& registry, HitRateWindow& window) : wind
                                        {"code", "cache_status"});
   for (int c = 0; c < kVerifyCodeCount; ++c) {
     for (CacheStatus s : kStatuses) {
-      outcomes_[c][static_cast<int>(s)] =
-          &outcomes.With({std::string(VerifyCodeName(static_cast<VerifyCode>(c))),
-                          Lower(CacheStatusName(s))});
+      outcomes_[c][static_cast<int>(s)] = &outcomes.With(
+          {std::string(VerifyCodeName(static_cast<VerifyCode>(c))), Lower(CacheStatusName(s))});
     }
   }
   auto& hits = registry.AddCounter("cache_hits_total", "Cache lookups answered from the cache.",
                                    {"cache_type", "key_type"});
-  auto& misses = registry.AddCounter("cache_misses_total",
-                                     "Cache lookups that had to go to the store.",
-                                     {"cache_type", "key_type"});
+  auto& misses =
+      registry.AddCounter("cache_misses_total", "Cache lookups that had to go to the store.",
+                          {"cache_type", "key_type"});
   // key_type says which kind of entry answered: a known key, a known-unknown key (negative
   // entry), or an owner's key list.
   validation_hit_ = &hits.With({"validation", "api_key"});
@@ -56,10 +59,11 @@ ServiceMetrics::ServiceMetrics(Registry& registry, HitRateWindow& window) : wind
   scope_miss_ = &misses.With({"scope", "api_key"});
   user_list_hit_ = &hits.With({"user_list", "owner"});
   user_list_miss_ = &misses.With({"user_list", "owner"});
-  store_reads_ = &registry
-                      .AddCounter("keycache_store_reads_total",
-                                  "Store reads made to fill the validation cache (after coalescing).")
-                      .With({});
+  store_reads_ =
+      &registry
+           .AddCounter("keycache_store_reads_total",
+                       "Store reads made to fill the validation cache (after coalescing).")
+           .With({});
 
   auto& durations = registry.AddHistogram(
       "cache_operation_duration_seconds",
@@ -75,16 +79,22 @@ ServiceMetrics::ServiceMetrics(Registry& registry, HitRateWindow& window) : wind
           &errors.With({std::string(CacheTypeName(t)), std::string(CacheOpName(op))});
     }
   }
-  registry.AddCallbackGauge("cache_hit_rate",
-                            "Validation cache hit rate over the last minute (0..1).")
+  registry
+      .AddCallbackGauge("cache_hit_rate", "Validation cache hit rate over the last minute (0..1).")
       .Add({}, [&window] { return window.Snapshot().hit_rate; });
 }
 
 void ServiceMetrics::ValidationLookup(LookupResult r) {
   switch (r) {
-    case LookupResult::kHit: validation_hit_->Inc(); break;
-    case LookupResult::kNegativeHit: negative_hit_->Inc(); break;
-    case LookupResult::kMiss: validation_miss_->Inc(); break;
+    case LookupResult::kHit:
+      validation_hit_->Inc();
+      break;
+    case LookupResult::kNegativeHit:
+      negative_hit_->Inc();
+      break;
+    case LookupResult::kMiss:
+      validation_miss_->Inc();
+      break;
   }
   window_.Record(r != LookupResult::kMiss);
 }
@@ -96,8 +106,8 @@ void ServiceMetrics::ObserveOperation(CacheOp op, CacheType type, Timer start) {
 
 void ServiceMetrics::RegisterCacheGauges(Registry& registry, const L1Cache& l1,
                                          const UsageCounter& usage) {
-  auto& sizes = registry.AddCallbackGauge("cache_size_entries", "Entries held per cache.",
-                                          {"cache_type"});
+  auto& sizes =
+      registry.AddCallbackGauge("cache_size_entries", "Entries held per cache.", {"cache_type"});
   sizes.Add({"validation"}, [&l1] { return static_cast<double>(l1.Sizes().validation); });
   sizes.Add({"scope"}, [&l1] { return static_cast<double>(l1.Sizes().scope); });
   sizes.Add({"user_list"}, [&l1] { return static_cast<double>(l1.Sizes().user_list); });

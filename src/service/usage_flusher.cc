@@ -1,12 +1,11 @@
 #include "service/usage_flusher.h"
 
 #include <algorithm>
-#include <string>
-
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <string>
 
 namespace keycache {
 

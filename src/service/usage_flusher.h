@@ -5,9 +5,8 @@
 #pragma once
 
 #include <atomic>
-#include <chrono>
-
 #include <boost/asio/awaitable.hpp>
+#include <chrono>
 
 #include "cache/usage_counter.h"
 #include "l2/l2_cache.h"

@@ -8,6 +8,7 @@
 // single-threaded executor (see Completion).
 #pragma once
 
+#include <boost/asio/awaitable.hpp>
 #include <chrono>
 #include <memory>
 #include <optional>
@@ -15,8 +16,6 @@
 #include <string>
 #include <string_view>
 #include <vector>
-
-#include <boost/asio/awaitable.hpp>
 
 #include "cache/l1_cache.h"
 #include "cache/single_flight.h"

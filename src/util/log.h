@@ -28,10 +28,18 @@ class Logger {
   bool Enabled(LogLevel level) const { return level >= min_level_; }
   void Log(LogLevel level, std::string_view event, std::initializer_list<LogField> fields = {});
 
-  void Debug(std::string_view e, std::initializer_list<LogField> f = {}) { Log(LogLevel::kDebug, e, f); }
-  void Info(std::string_view e, std::initializer_list<LogField> f = {}) { Log(LogLevel::kInfo, e, f); }
-  void Warn(std::string_view e, std::initializer_list<LogField> f = {}) { Log(LogLevel::kWarn, e, f); }
-  void Error(std::string_view e, std::initializer_list<LogField> f = {}) { Log(LogLevel::kError, e, f); }
+  void Debug(std::string_view e, std::initializer_list<LogField> f = {}) {
+    Log(LogLevel::kDebug, e, f);
+  }
+  void Info(std::string_view e, std::initializer_list<LogField> f = {}) {
+    Log(LogLevel::kInfo, e, f);
+  }
+  void Warn(std::string_view e, std::initializer_list<LogField> f = {}) {
+    Log(LogLevel::kWarn, e, f);
+  }
+  void Error(std::string_view e, std::initializer_list<LogField> f = {}) {
+    Log(LogLevel::kError, e, f);
+  }
 
  private:
   const LogLevel min_level_;

@@ -93,11 +93,12 @@ TEST(RedisSettings, ThePasswordIsNeverEchoed) {
 }
 
 TEST(RedisSettings, TlsFilesImplyTlsAndCertNeedsKey) {
-  const auto dir = std::filesystem::temp_directory_path() /
-                   ("kc-redis-tls-" + std::to_string(::getpid()));
+  const auto dir =
+      std::filesystem::temp_directory_path() / ("kc-redis-tls-" + std::to_string(::getpid()));
   std::filesystem::create_directories(dir);
   for (const char* f : {"ca.pem", "cert.pem", "key.pem"}) std::ofstream(dir / f) << "x";
-  const RedisSettings s = LoadOk({{"REDIS_HOST", "r"}, {"REDIS_TLS_CA", (dir / "ca.pem").string()}});
+  const RedisSettings s =
+      LoadOk({{"REDIS_HOST", "r"}, {"REDIS_TLS_CA", (dir / "ca.pem").string()}});
   EXPECT_TRUE(s.tls);
   EXPECT_EQ(s.tls_ca, (dir / "ca.pem").string());
   const std::string e = OnlyError({{"REDIS_TLS_CERT", (dir / "cert.pem").string()}});

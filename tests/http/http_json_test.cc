@@ -1,9 +1,9 @@
 #include "http/http_json.h"
 
-#include <string>
-
 #include <gtest/gtest.h>
+
 #include <boost/json/parse.hpp>
+#include <string>
 
 namespace keycache {
 namespace {

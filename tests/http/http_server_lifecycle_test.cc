@@ -1,22 +1,21 @@
 // HttpServer start, stop (graceful and forced), limits and concurrency, over real sockets.
-#include "http/http_server.h"
+#include <gtest/gtest.h>
 
 #include <atomic>
-#include <future>
-#include <string>
-#include <thread>
-#include <vector>
-
-#include <gtest/gtest.h>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <future>
+#include <string>
+#include <thread>
+#include <vector>
 
 #include "http/http_client.h"
 #include "http/http_json.h"
+#include "http/http_server.h"
 #include "http_test_util.h"
 
 namespace keycache {

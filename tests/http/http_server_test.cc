@@ -1,7 +1,13 @@
 // HttpServer request handling over real sockets on 127.0.0.1, server on 2 threads.
 #include "http/http_server.h"
 
+#include <gtest/gtest.h>
+
 #include <atomic>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/thread_pool.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/http/write.hpp>
 #include <mutex>
 #include <optional>
 #include <sstream>
@@ -9,12 +15,6 @@
 #include <string>
 #include <thread>
 #include <vector>
-
-#include <gtest/gtest.h>
-#include <boost/asio/co_spawn.hpp>
-#include <boost/asio/thread_pool.hpp>
-#include <boost/asio/use_awaitable.hpp>
-#include <boost/beast/http/write.hpp>
 
 #include "http/http_client.h"
 #include "http/http_json.h"

@@ -2,19 +2,19 @@
 // for the raw bytes of several responses.
 #pragma once
 
-#include <atomic>
-#include <chrono>
-#include <string_view>
-#include <thread>
-#include <utility>
-#include <vector>
-
 #include <gtest/gtest.h>
+
+#include <atomic>
 #include <boost/asio/buffer.hpp>
 #include <boost/beast/http/error.hpp>
 #include <boost/beast/http/parser.hpp>
 #include <boost/json/parse.hpp>
 #include <boost/json/value.hpp>
+#include <chrono>
+#include <string_view>
+#include <thread>
+#include <utility>
+#include <vector>
 
 #include "http/http_server.h"
 #include "http/router.h"

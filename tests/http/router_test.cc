@@ -1,10 +1,10 @@
 #include "http/router.h"
 
+#include <gtest/gtest.h>
+
 #include <optional>
 #include <string>
 #include <variant>
-
-#include <gtest/gtest.h>
 
 #include "http/http_json.h"
 

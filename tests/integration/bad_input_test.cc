@@ -36,8 +36,8 @@ TEST_F(IntegBadInput, MalformedJsonIsRefusedOnEveryJsonEndpoint) {
       {http::verb::post, "/v1/keys/verify"},
       {http::verb::post, "/admin/cache/invalidate"},
   };
-  const std::vector<std::string> malformed = {"{", "{\"name\":}", "not json", "{} trailing",
-                                              "{\"a\":1,}", "\xff\xfe"};
+  const std::vector<std::string> malformed = {"{",           "{\"name\":}", "not json",
+                                              "{} trailing", "{\"a\":1,}",  "\xff\xfe"};
   const std::vector<std::string> not_objects = {"[1,2]", "\"text\"", "42", "null", "true"};
   for (const auto& [verb, path] : endpoints) {
     for (const auto& body : malformed) {
@@ -58,17 +58,26 @@ TEST_F(IntegBadInput, MalformedJsonIsRefusedOnEveryJsonEndpoint) {
 
 TEST_F(IntegBadInput, CreateRefusesWrongTypesForEveryField) {
   const std::vector<std::pair<std::string, boost::json::value>> cases = {
-      {"owner_id", 1},          {"owner_id", nullptr},
+      {"owner_id", 1},
+      {"owner_id", nullptr},
       {"owner_id", boost::json::array{"a"}},
-      {"name", 5},              {"name", nullptr},
+      {"name", 5},
+      {"name", nullptr},
       {"name", boost::json::object()},
-      {"scopes", "reports:read"}, {"scopes", boost::json::array{1}},
-      {"scopes", boost::json::object{{"a", "b"}}}, {"scopes", nullptr},
-      {"expires_in_days", "30"}, {"expires_in_days", 1.5},
-      {"expires_in_days", true},  {"expires_in_days", nullptr},
-      {"expires_at", 1234},     {"expires_at", "tomorrow"},
-      {"expires_at", true},     {"metadata", "x"},
-      {"metadata", boost::json::array{1}}, {"metadata", 5},
+      {"scopes", "reports:read"},
+      {"scopes", boost::json::array{1}},
+      {"scopes", boost::json::object{{"a", "b"}}},
+      {"scopes", nullptr},
+      {"expires_in_days", "30"},
+      {"expires_in_days", 1.5},
+      {"expires_in_days", true},
+      {"expires_in_days", nullptr},
+      {"expires_at", 1234},
+      {"expires_at", "tomorrow"},
+      {"expires_at", true},
+      {"metadata", "x"},
+      {"metadata", boost::json::array{1}},
+      {"metadata", 5},
   };
   for (const auto& [field, value] : cases) {
     boost::json::object body = CreateBody();
@@ -158,8 +167,8 @@ TEST_F(IntegBadInput, NamesAndOwnerIdsAreBounded) {
   body = CreateBody();
   body["owner_id"] = std::string(128, 'o');
   EXPECT_EQ(Create(body).status, 201u) << "128 characters is allowed";
-  for (const std::string& owner : {std::string(129, 'o'), std::string(), std::string("a/b"),
-                                  std::string("tab\there")}) {
+  for (const std::string& owner :
+       {std::string(129, 'o'), std::string(), std::string("a/b"), std::string("tab\there")}) {
     body["owner_id"] = owner;
     ExpectApiError(Create(body), 400, "owner_id", "owner '" + owner + "'");
   }
@@ -185,8 +194,14 @@ TEST_F(IntegBadInput, MetadataAndReasonsAreBounded) {
 }
 
 TEST_F(IntegBadInput, InvalidScopesAreRefusedEverywhere) {
-  const std::vector<std::string> invalid = {"reports", "reports:", ":read", "a:b:c",
-                                            "re ports:read", "reports:read!", "", "**",
+  const std::vector<std::string> invalid = {"reports",
+                                            "reports:",
+                                            ":read",
+                                            "a:b:c",
+                                            "re ports:read",
+                                            "reports:read!",
+                                            "",
+                                            "**",
                                             std::string(64, 'r') + ":read"};
   const CreatedKey k = CreateKey(api(), UniqueOwner("scopes"), {"reports:read"});
   for (const auto& scope : invalid) {
@@ -245,10 +260,11 @@ TEST_F(IntegBadInput, UnknownKeyIdsAre404) {
   const CreatedKey gone = CreateKey(api(), UniqueOwner("ids"));
   ASSERT_EQ(api().Admin(http::verb::delete_, "/v1/keys/" + gone.id).status, 200u);
   for (const std::string& id : {gone.id, std::string("abc"), std::string("AAAAAAAAAAAA"),
-                               std::string("zzzzzzzzzzz"), std::string("%00%01")}) {
+                                std::string("zzzzzzzzzzz"), std::string("%00%01")}) {
     const std::string base = "/v1/keys/" + id;
     ExpectApiError(api().Admin(http::verb::get, base), 404, "", "GET " + base);
-    ExpectApiError(api().Admin(http::verb::patch, base, R"({"name":"x"})"), 404, "", "PATCH " + base);
+    ExpectApiError(api().Admin(http::verb::patch, base, R"({"name":"x"})"), 404, "",
+                   "PATCH " + base);
     ExpectApiError(api().Admin(http::verb::delete_, base), 404, "", "DELETE " + base);
     ExpectApiError(api().Admin(http::verb::post, base + "/revoke"), 404, "", "revoke " + base);
     ExpectApiError(api().Admin(http::verb::post, base + "/rotate"), 404, "", "rotate " + base);
@@ -279,7 +295,8 @@ TEST_F(IntegBadInput, UnknownPathsAre404AndWrongMethodsAre405WithAllow) {
     const std::string what = std::string(http::to_string(verb)) + " " + path;
     ExpectApiError(r, 405, "", what);
     for (const auto& m : allowed) {
-      EXPECT_NE(r.Header("Allow").find(m), std::string::npos) << what << " Allow: " << r.Header("Allow");
+      EXPECT_NE(r.Header("Allow").find(m), std::string::npos)
+          << what << " Allow: " << r.Header("Allow");
     }
   }
   EXPECT_EQ(api().Admin(http::verb::get, "/v1/keys/" + k.id).Str("state"), "active");

@@ -1,9 +1,10 @@
 // The admin CLI (`keycached keys ...`) against a running server, run as a separate process with
 // the server's working directory as its own (so it finds var/admin-token), and its exit codes.
+#include <gtest/gtest.h>
+
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/json/parse.hpp>
-#include <gtest/gtest.h>
 
 #include "integration/integration_util.h"
 
@@ -115,9 +116,11 @@ TEST_F(IntegCli, ExitCodesForUsageErrorsRefusalsAndAnUnreachableServer) {
   EXPECT_EQ(Keys({"show"}).exit_code, 2) << "no id";
   EXPECT_EQ(Keys({"show", "a", "b"}).exit_code, 2) << "two ids";
   EXPECT_EQ(Keys({"list", "--owner", "o", "--bogus", "x"}).exit_code, 2) << "unknown option";
-  EXPECT_EQ(Keys({"create", "--owner", "o", "--name", "n", "--expires-in-days", "soon"}).exit_code, 2);
+  EXPECT_EQ(Keys({"create", "--owner", "o", "--name", "n", "--expires-in-days", "soon"}).exit_code,
+            2);
 
-  const RunResult bad_token = Keys({"list", "--owner", "o"}, {{"ADMIN_TOKEN", "not-the-admin-token"}});
+  const RunResult bad_token =
+      Keys({"list", "--owner", "o"}, {{"ADMIN_TOKEN", "not-the-admin-token"}});
   EXPECT_EQ(bad_token.exit_code, 1) << Describe(bad_token);
   const RunResult bad_input = Keys({"create", "--owner", "o", "--name", std::string(101, 'n')});
   EXPECT_EQ(bad_input.exit_code, 1) << Describe(bad_input);
@@ -127,12 +130,13 @@ TEST_F(IntegCli, ExitCodesForUsageErrorsRefusalsAndAnUnreachableServer) {
        {std::vector<std::string>{"list", "--owner", "o"},
         std::vector<std::string>{"verify", UnknownWellFormedKey()},
         std::vector<std::string>{"show", "AAAAAAAAAAA"}}) {
-    const RunResult r =
-        RunKeycached([&] {
+    const RunResult r = RunKeycached(
+        [&] {
           std::vector<std::string> a = {"keys"};
           a.insert(a.end(), args.begin(), args.end());
           return a;
-        }(), {{"KEYCACHE_URL", nowhere}}, server().workdir());
+        }(),
+        {{"KEYCACHE_URL", nowhere}}, server().workdir());
     EXPECT_EQ(r.exit_code, 3) << args[0] << ": " << Describe(r);
   }
 }

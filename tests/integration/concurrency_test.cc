@@ -1,11 +1,11 @@
 // Several clients at once against one keycached: usage stays exact, a revocation is final for
 // every request that starts after it returned, and keep-alive connections survive refusals.
 // Loops are bounded in count; nothing is asserted on time.
+#include <gtest/gtest.h>
+
 #include <algorithm>
 #include <atomic>
 #include <thread>
-
-#include <gtest/gtest.h>
 
 #include "integration/integration_util.h"
 
@@ -36,8 +36,10 @@ TEST_F(IntegConcurrency, UsageIsExactUnderConcurrentVerification) {
   EXPECT_EQ(valid.load(), kThreads * kPerThread);
   EXPECT_EQ(other.load(), 0);
   std::int64_t count = -1;
-  EXPECT_TRUE(PollUntil([&] { return (count = RequestCount(api(), k.id)) == kThreads * kPerThread; }))
-      << "request_count " << count << ", expected " << kThreads * kPerThread;
+  EXPECT_TRUE(PollUntil([&] {
+    return (count = RequestCount(api(), k.id)) == kThreads * kPerThread;
+  })) << "request_count "
+      << count << ", expected " << kThreads * kPerThread;
 }
 
 TEST_F(IntegConcurrency, NoVerificationStartedAfterARevokeReturnedIsAccepted) {
@@ -77,7 +79,8 @@ TEST_F(IntegConcurrency, NoVerificationStartedAfterARevokeReturnedIsAccepted) {
   ASSERT_EQ(r.status, 200u) << r.Describe();
   EXPECT_EQ(errors.load(), 0);
   EXPECT_EQ(accepted_after.load(), 0)
-      << accepted_after.load() << " requests that started after the revoke returned were not REVOKED";
+      << accepted_after.load()
+      << " requests that started after the revoke returned were not REVOKED";
   EXPECT_EQ(refused_after.load(), kThreads * kAfterRevoke);
 }
 
@@ -107,7 +110,8 @@ TEST_F(IntegConcurrency, ConcurrentRotationsOfOneKeyProduceOneReplacement) {
   const auto statuses = AllAtOnce(server().port(), api().admin_token(), [&](ApiClient& c) {
     return c.Admin(http::verb::post, "/v1/keys/" + k.id + "/rotate", R"({"grace_seconds":60})");
   });
-  EXPECT_EQ(std::count(statuses.begin(), statuses.end(), 201u), 1) << ::testing::PrintToString(statuses);
+  EXPECT_EQ(std::count(statuses.begin(), statuses.end(), 201u), 1)
+      << ::testing::PrintToString(statuses);
   EXPECT_EQ(std::count(statuses.begin(), statuses.end(), 409u), kThreads - 1)
       << ::testing::PrintToString(statuses);
   const Reply list = api().Admin(http::verb::get, "/v1/owners/" + owner + "/keys");
@@ -123,7 +127,8 @@ TEST_F(IntegConcurrency, ConcurrentCreatesRespectTheOwnerLimit) {
   const auto statuses = AllAtOnce(server().port(), api().admin_token(), [&](ApiClient& c) {
     return c.Admin(http::verb::post, "/v1/keys", body);
   });
-  EXPECT_EQ(std::count(statuses.begin(), statuses.end(), 201u), 2) << ::testing::PrintToString(statuses);
+  EXPECT_EQ(std::count(statuses.begin(), statuses.end(), 201u), 2)
+      << ::testing::PrintToString(statuses);
   const Reply list = api().Admin(http::verb::get, "/v1/owners/" + owner + "/keys");
   EXPECT_EQ(list.Object().at("count"), 50) << "live keys beyond the limit";
 }

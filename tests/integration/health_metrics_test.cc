@@ -1,5 +1,6 @@
 // Health checks and Prometheus metrics over real HTTP. /metrics is checked by Prometheus' own
 // promtool: the test fails (it does not skip) when promtool is missing.
+#include <gtest/gtest.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -8,15 +9,12 @@
 #include <fstream>
 #include <sstream>
 
-#include <gtest/gtest.h>
-
 #include "integration/integration_util.h"
 #include "support/promtool.h"
 #include "util/time_format.h"
 
 namespace keycache::testing {
 namespace {
-
 
 class IntegHealth : public ServerTest<IntegHealth> {};
 
@@ -115,32 +113,36 @@ TEST_F(IntegHealth, MetricsPassPromtoolAndCarryTheGuideSeries) {
   const PromtoolResult check = PromtoolCheck(r.body);
   EXPECT_EQ(check.exit_code, 0) << "promtool said:\n" << check.output << "\ninput:\n" << r.body;
 
-  for (const char* series : {"cache_hits_total", "cache_misses_total",
-                             "cache_operation_duration_seconds_bucket", "cache_size_entries",
-                             "cache_errors_total", "keycache_verifications_total"}) {
-    EXPECT_NE(r.body.find(std::string("\n") + series), std::string::npos) << series << "\n" << r.body;
+  for (const char* series :
+       {"cache_hits_total", "cache_misses_total", "cache_operation_duration_seconds_bucket",
+        "cache_size_entries", "cache_errors_total", "keycache_verifications_total"}) {
+    EXPECT_NE(r.body.find(std::string("\n") + series), std::string::npos) << series << "\n"
+                                                                          << r.body;
   }
   EXPECT_GE(Sample(r.body, "cache_hits_total", {"cache_type=\"validation\""}), 1.0) << r.body;
   EXPECT_GE(Sample(r.body, "cache_misses_total", {"cache_type=\"validation\""}), 1.0) << r.body;
   for (const char* code : {"VALID", "NOT_FOUND", "MALFORMED", "INSUFFICIENT_SCOPE"}) {
-    EXPECT_GE(Sample(r.body, "keycache_verifications_total",
-                     {std::string("code=\"") + code + "\""}),
-              1.0)
-        << code << "\n" << r.body;
+    EXPECT_GE(
+        Sample(r.body, "keycache_verifications_total", {std::string("code=\"") + code + "\""}), 1.0)
+        << code << "\n"
+        << r.body;
   }
   EXPECT_GE(Sample(r.body, "cache_size_entries", {"cache_type=\"validation\""}), 1.0) << r.body;
 }
 
 TEST_F(IntegDegradedHealth, LowHitRateMakesCacheHealthDegraded) {
-  for (int i = 0; i < 10; ++i) ASSERT_EQ(Verify(api(), UnknownWellFormedKey()).Str("code"), "NOT_FOUND");
+  for (int i = 0; i < 10; ++i)
+    ASSERT_EQ(Verify(api(), UnknownWellFormedKey()).Str("code"), "NOT_FOUND");
   const Reply few = api().Send(http::verb::get, "/health/cache");
   EXPECT_EQ(few.status, 200u) << "10 lookups are fewer than KEYCACHE_HEALTH_MIN_LOOKUPS=20: "
                               << few.Describe();
 
-  for (int i = 0; i < 20; ++i) ASSERT_EQ(Verify(api(), UnknownWellFormedKey()).Str("code"), "NOT_FOUND");
+  for (int i = 0; i < 20; ++i)
+    ASSERT_EQ(Verify(api(), UnknownWellFormedKey()).Str("code"), "NOT_FOUND");
   Reply r;
-  EXPECT_TRUE(PollUntil([&] { return (r = api().Send(http::verb::get, "/health/cache")).status == 503; }))
-      << r.Describe();
+  EXPECT_TRUE(PollUntil([&] {
+    return (r = api().Send(http::verb::get, "/health/cache")).status == 503;
+  })) << r.Describe();
   EXPECT_EQ(r.Str("status"), "degraded") << r.Describe();
   ExpectCacheHealthDocument(r);
   const auto* hit_rate = Member(r.json, {"cache", "hitRate"});

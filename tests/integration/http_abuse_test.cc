@@ -29,7 +29,8 @@ TEST_F(IntegHttpAbuse, OversizedBodyIs413) {
   std::string body;
   const std::string fixed = api().Raw(
       "POST /v1/keys/verify HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n"
-      "Content-Length: " + std::to_string(big.size()) + "\r\n\r\n" + big);
+      "Content-Length: " +
+      std::to_string(big.size()) + "\r\n\r\n" + big);
   EXPECT_EQ(RawStatus(fixed, &body), 413u) << fixed.substr(0, 300);
   EXPECT_NE(body.find("\"error\""), std::string::npos) << body;
 
@@ -46,12 +47,14 @@ TEST_F(IntegHttpAbuse, OversizedBodyIs413) {
 }
 
 TEST_F(IntegHttpAbuse, OversizedHeadersAre431) {
-  const std::string answer = api().Raw("GET /health/live HTTP/1.1\r\nHost: t\r\nX-Filler: " +
-                                       std::string(3 * 1024, 'h') + "\r\n\r\n");
+  const std::string answer =
+      api().Raw("GET /health/live HTTP/1.1\r\nHost: t\r\nX-Filler: " + std::string(3 * 1024, 'h') +
+                "\r\n\r\n");
   std::string body;
   EXPECT_EQ(RawStatus(answer, &body), 431u) << answer.substr(0, 300);
   EXPECT_NE(body.find("\"error\""), std::string::npos) << body;
-  const Reply fine = api().Send(http::verb::get, "/health/live", {}, {{"X-Filler", std::string(512, 'h')}});
+  const Reply fine =
+      api().Send(http::verb::get, "/health/live", {}, {{"X-Filler", std::string(512, 'h')}});
   EXPECT_EQ(fine.status, 200u) << fine.Describe();
 }
 
@@ -75,7 +78,8 @@ TEST_F(IntegHttpAbuse, GarbageOnTheSocketIsRefusedOrClosedNeverACrash) {
        "POST /v1/keys/verify HTTP/1.1\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\n{}"},
       {"bad chunk", "POST /v1/keys/verify HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n"},
       {"space in target", "GET /health live HTTP/1.1\r\n\r\n"},
-      {"nul in header", Bytes("GET /health/live HTTP/1.1\r\nX-A: a\0" "b\r\n\r\n")},
+      {"nul in header", Bytes("GET /health/live HTTP/1.1\r\nX-A: a\0"
+                              "b\r\n\r\n")},
   };
   for (const auto& [name, bytes] : cases) {
     const std::string answer = api().Raw(bytes);

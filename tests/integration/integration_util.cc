@@ -1,8 +1,7 @@
 #include "integration/integration_util.h"
 
-#include <random>
-
 #include <boost/json/array.hpp>
+#include <random>
 
 #include "core/api_key.h"
 #include "util/clock.h"
@@ -15,8 +14,8 @@ void ExpectCleanStop(KeycachedProcess& server) {
   const std::string log = server.log();
   EXPECT_EQ(code, 0) << "keycached did not exit cleanly on SIGTERM; log:\n" << log;
   for (const char* bad : {"AddressSanitizer", "LeakSanitizer", "runtime error:", " ERROR "}) {
-    EXPECT_EQ(log.find(bad), std::string::npos)
-        << "keycached logged \"" << bad << "\"; log:\n" << log;
+    EXPECT_EQ(log.find(bad), std::string::npos) << "keycached logged \"" << bad << "\"; log:\n"
+                                                << log;
   }
 }
 

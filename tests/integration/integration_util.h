@@ -3,16 +3,16 @@
 // Not thread-safe: tests drive them from the test thread.
 #pragma once
 
+#include <gtest/gtest.h>
+
+#include <boost/json/array.hpp>
+#include <boost/json/object.hpp>
+#include <boost/json/serialize.hpp>
 #include <cstdint>
 #include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
-
-#include <boost/json/array.hpp>
-#include <boost/json/object.hpp>
-#include <boost/json/serialize.hpp>
-#include <gtest/gtest.h>
 
 #include "support/api_client.h"
 #include "support/keycached_process.h"

@@ -1,9 +1,9 @@
 // Key lifecycle over real HTTP: create, read, list (cached), update, revoke, delete, usage, and
 // the per-owner limit. Rotation is in key_rotation_test.cc.
+#include <gtest/gtest.h>
+
 #include <cctype>
 #include <fstream>
-
-#include <gtest/gtest.h>
 
 #include "core/key_hasher.h"
 #include "integration/integration_util.h"
@@ -272,11 +272,12 @@ TEST_F(IntegLifecycle, UsageCountsValidVerificationsExactly) {
   EXPECT_TRUE(fresh.Object().at("last_used_ip").is_null());
 
   constexpr int kValid = 6;
-  for (int i = 0; i < 3; ++i) ASSERT_EQ(Verify(api(), k.key, {"reports:read"}).Str("code"), "VALID");
+  for (int i = 0; i < 3; ++i)
+    ASSERT_EQ(Verify(api(), k.key, {"reports:read"}).Str("code"), "VALID");
   for (int i = 0; i < 2; ++i) ASSERT_EQ(Auth(api(), k.key, "reports:read").status, 200u);
-  ASSERT_EQ(api().Send(http::verb::get, "/v1/auth", {}, {{"Authorization", "Bearer " + k.key}})
-                .status,
-            200u);
+  ASSERT_EQ(
+      api().Send(http::verb::get, "/v1/auth", {}, {{"Authorization", "Bearer " + k.key}}).status,
+      200u);
   // Refusals are not usage.
   ASSERT_EQ(Verify(api(), k.key, {"orders:write"}).Str("code"), "INSUFFICIENT_SCOPE");
   ASSERT_EQ(Auth(api(), k.key, "orders:write").status, 403u);
@@ -335,7 +336,8 @@ TEST_F(IntegOwnerLimit, FourthLiveKeyIsRefusedUntilOneIsRevoked) {
   const std::string owner = UniqueOwner("limit");
   std::vector<CreatedKey> keys;
   for (int i = 0; i < 3; ++i) keys.push_back(CreateKey(api(), owner));
-  boost::json::object body{{"owner_id", owner}, {"name", "fourth"}, {"scopes", boost::json::array()}};
+  boost::json::object body{
+      {"owner_id", owner}, {"name", "fourth"}, {"scopes", boost::json::array()}};
   const Reply refused = api().Admin(http::verb::post, "/v1/keys", ToJson(body));
   ExpectApiError(refused, 409, "", "fourth key");
   EXPECT_EQ(refused.Str("error"), "key_limit_exceeded");

@@ -57,8 +57,9 @@ TEST_P(CacheBypassed, VerificationsStayCorrectAndSayBypass) {
   ExpectBypass(Verify(api(), unknown), "NOT_FOUND", "unknown again");
   ExpectBypass(Verify(api(), "garbage"), "MALFORMED", "garbage");
 
-  ASSERT_EQ(api().Admin(http::verb::patch, "/v1/keys/" + k.id, R"({"scopes":["orders:write"]})").status,
-            200u);
+  ASSERT_EQ(
+      api().Admin(http::verb::patch, "/v1/keys/" + k.id, R"({"scopes":["orders:write"]})").status,
+      200u);
   ExpectBypass(Verify(api(), k.key, {"orders:write"}), "VALID", "after the scope change");
   ExpectBypass(Verify(api(), k.key, {"reports:read"}), "INSUFFICIENT_SCOPE", "old scope");
 

@@ -1,13 +1,12 @@
 // Process-level behaviour of keycached: graceful restart, generated secrets, .env, bad
 // configuration, and the client address behind trusted proxies.
+#include <gtest/gtest.h>
 #include <sys/stat.h>
-
-#include <fstream>
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/write.hpp>
-#include <gtest/gtest.h>
+#include <fstream>
 
 #include "integration/integration_util.h"
 
@@ -114,10 +113,13 @@ TEST(IntegProcess, DotEnvIsReadAndTheRealEnvironmentWins) {
   const std::string token = "dotenv-admin-token-0123456789";
   KeycachedOptions options;
   options.env = {{"KEYCACHE_KEY_PREFIX", "realenv"}};
-  options.dotenv = "# keycache settings\n"
-                   "ADMIN_TOKEN=" + token + "\n"
-                   "export KEYCACHE_MAX_KEYS_PER_OWNER=1\n"
-                   "KEYCACHE_KEY_PREFIX=fromdotenv\n";
+  options.dotenv =
+      "# keycache settings\n"
+      "ADMIN_TOKEN=" +
+      token +
+      "\n"
+      "export KEYCACHE_MAX_KEYS_PER_OWNER=1\n"
+      "KEYCACHE_KEY_PREFIX=fromdotenv\n";
   KeycachedProcess server(options);
   ASSERT_TRUE(server.Start());
   EXPECT_FALSE(std::filesystem::exists(server.data_dir() / "admin-token"))
@@ -129,11 +131,12 @@ TEST(IntegProcess, DotEnvIsReadAndTheRealEnvironmentWins) {
   EXPECT_EQ(k.key.rfind("realenv_", 0), 0u) << "the real environment wins over .env: " << k.key;
   EXPECT_EQ(Verify(api, k.key).Str("code"), "VALID");
   EXPECT_EQ(Verify(api, "ak" + k.key.substr(7)).Str("code"), "MALFORMED") << "another prefix";
-  const Reply second = api.Admin(http::verb::post, "/v1/keys",
-                                 ToJson(boost::json::object{{"owner_id", owner},
-                                                            {"name", "n"},
-                                                            {"scopes", boost::json::array()}}));
-  EXPECT_EQ(second.status, 409u) << "KEYCACHE_MAX_KEYS_PER_OWNER=1 from .env: " << second.Describe();
+  const Reply second =
+      api.Admin(http::verb::post, "/v1/keys",
+                ToJson(boost::json::object{
+                    {"owner_id", owner}, {"name", "n"}, {"scopes", boost::json::array()}}));
+  EXPECT_EQ(second.status, 409u) << "KEYCACHE_MAX_KEYS_PER_OWNER=1 from .env: "
+                                 << second.Describe();
   ExpectCleanStop(server);
 }
 
@@ -169,10 +172,14 @@ INSTANTIATE_TEST_SUITE_P(
     IntegProcess, BadConfiguration,
     ::testing::Values(
         BadConfig{"Port", {{"PORT", "abc"}}, {"PORT"}, ""},
-        BadConfig{"MaxMemory", {{"API_KEY_CACHE_MAX_MEMORY", "lots"}}, {"API_KEY_CACHE_MAX_MEMORY"}, ""},
-        BadConfig{"ShortPepper", {{"KEYCACHE_PEPPER", "pepperZ9"}}, {"KEYCACHE_PEPPER"}, "pepperZ9"},
+        BadConfig{
+            "MaxMemory", {{"API_KEY_CACHE_MAX_MEMORY", "lots"}}, {"API_KEY_CACHE_MAX_MEMORY"}, ""},
+        BadConfig{
+            "ShortPepper", {{"KEYCACHE_PEPPER", "pepperZ9"}}, {"KEYCACHE_PEPPER"}, "pepperZ9"},
         BadConfig{"AllAtOnce",
-                  {{"PORT", "abc"}, {"API_KEY_CACHE_MAX_MEMORY", "lots"}, {"KEYCACHE_PEPPER", "pepperZ9"}},
+                  {{"PORT", "abc"},
+                   {"API_KEY_CACHE_MAX_MEMORY", "lots"},
+                   {"KEYCACHE_PEPPER", "pepperZ9"}},
                   {"PORT", "API_KEY_CACHE_MAX_MEMORY", "KEYCACHE_PEPPER"},
                   "pepperZ9"}),
     [](const ::testing::TestParamInfo<BadConfig>& info) { return std::string(info.param.name); });
@@ -187,7 +194,8 @@ TEST(IntegProcess, MalformedDotEnvOrStrayArgumentsExitNonZero) {
   EXPECT_NE(bad_env.err.find('2'), std::string::npos) << "names the line: " << bad_env.err;
 
   TempDir other;
-  const RunResult extra = RunKeycached({"serve", "--port", "1"}, DefaultServerEnv(), other.path(), 20s);
+  const RunResult extra =
+      RunKeycached({"serve", "--port", "1"}, DefaultServerEnv(), other.path(), 20s);
   ASSERT_FALSE(extra.timed_out);
   EXPECT_EQ(extra.exit_code, 2) << extra.err;
 }
@@ -218,9 +226,10 @@ TEST(IntegProcess, ForwardedForIsIgnoredWithoutTrustedProxies) {
   ASSERT_TRUE(server.Start());
   ApiClient api(server.port(), server.admin_token());
   const CreatedKey k = CreateKey(api, UniqueOwner("noproxy"));
-  ASSERT_EQ(Verify(api, k.key, {}, {{"X-Forwarded-For", "203.0.113.7"}, {"X-Real-IP", "203.0.113.9"}})
-                .Str("code"),
-            "VALID");
+  ASSERT_EQ(
+      Verify(api, k.key, {}, {{"X-Forwarded-For", "203.0.113.7"}, {"X-Real-IP", "203.0.113.9"}})
+          .Str("code"),
+      "VALID");
   Reply usage;
   EXPECT_TRUE(PollUntil([&] {
     usage = api.Admin(http::verb::get, "/v1/keys/" + k.id + "/usage");

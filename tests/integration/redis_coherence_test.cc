@@ -51,18 +51,21 @@ TEST_F(RedisCoherence, AKeyVerifiedOnOneInstanceIsServedFromRedisOnTheOther) {
   const double reads_before = MetricValue(B(), "keycache_store_reads_total");
   // A's fill reaches Redis asynchronously: B's first lookup may still miss L2 and read the store.
   ASSERT_TRUE(PollUntil([&] {
-    return MetricValue(B(), "keycache_l2_operations_total{operation=\"write_validation\","
-                            "result=\"ok\"}") >= 0 &&
-           MetricValue(A(), "keycache_l2_operations_total{operation=\"write_validation\","
-                            "result=\"ok\"}") >= 1;
+    return MetricValue(B(),
+                       "keycache_l2_operations_total{operation=\"write_validation\","
+                       "result=\"ok\"}") >= 0 &&
+           MetricValue(A(),
+                       "keycache_l2_operations_total{operation=\"write_validation\","
+                       "result=\"ok\"}") >= 1;
   }));
   const Reply on_b = Verify(B(), k.key);
   EXPECT_EQ(on_b.Str("code"), "VALID");
   EXPECT_EQ(on_b.Header("X-Cache-Status"), "HIT") << "B's L1 was empty: the hit came from Redis";
   EXPECT_EQ(MetricValue(B(), "keycache_store_reads_total"), reads_before)
       << "B read the database although Redis held the entry";
-  EXPECT_GE(MetricValue(B(), "keycache_l2_operations_total{operation=\"read_validation\","
-                             "result=\"hit\"}"),
+  EXPECT_GE(MetricValue(B(),
+                        "keycache_l2_operations_total{operation=\"read_validation\","
+                        "result=\"hit\"}"),
             1);
 }
 
@@ -75,8 +78,8 @@ TEST_F(RedisCoherence, ARevocationOnAReachesBsL1) {
   const Reply revoked = A().Admin(http::verb::post, "/v1/keys/" + k.id + "/revoke", "{}");
   ASSERT_EQ(revoked.status, 200u) << revoked.Describe();
   std::string last;
-  EXPECT_TRUE(PollUntil([&] { return (last = Verify(B(), k.key).Str("code")) == "REVOKED"; }, 5s,
-                        5ms))
+  EXPECT_TRUE(
+      PollUntil([&] { return (last = Verify(B(), k.key).Str("code")) == "REVOKED"; }, 5s, 5ms))
       << "B still says " << last;
   EXPECT_EQ(Auth(B(), k.key).status, 401u);
 
@@ -94,16 +97,15 @@ TEST_F(RedisCoherence, DeleteAndUpdateOnBReachA) {
   const CreatedKey k = CreateKey(A(), UniqueOwner("update"), {"reports:read"});
   ASSERT_EQ(Verify(A(), k.key, {"reports:read"}).Str("code"), "VALID");
   ASSERT_EQ(Verify(A(), k.key, {"reports:read"}).Header("X-Cache-Status"), "HIT");
-  const Reply patched = B().Admin(http::verb::patch, "/v1/keys/" + k.id,
-                                  R"({"scopes":["billing:read"]})");
+  const Reply patched =
+      B().Admin(http::verb::patch, "/v1/keys/" + k.id, R"({"scopes":["billing:read"]})");
   ASSERT_EQ(patched.status, 200u) << patched.Describe();
-  EXPECT_TRUE(PollUntil([&] {
-    return Verify(A(), k.key, {"reports:read"}).Str("code") == "INSUFFICIENT_SCOPE";
-  }, 5s, 5ms));
+  EXPECT_TRUE(PollUntil(
+      [&] { return Verify(A(), k.key, {"reports:read"}).Str("code") == "INSUFFICIENT_SCOPE"; }, 5s,
+      5ms));
   const Reply deleted = B().Admin(http::verb::delete_, "/v1/keys/" + k.id);
   ASSERT_EQ(deleted.status, 200u) << deleted.Describe();
-  EXPECT_TRUE(
-      PollUntil([&] { return Verify(A(), k.key).Str("code") == "NOT_FOUND"; }, 5s, 5ms));
+  EXPECT_TRUE(PollUntil([&] { return Verify(A(), k.key).Str("code") == "NOT_FOUND"; }, 5s, 5ms));
 }
 
 TEST_F(RedisCoherence, RotationWithGraceBehavesTheSameOnBothInstances) {
@@ -137,10 +139,13 @@ TEST_F(RedisCoherence, OwnerListsAreSharedAndInvalidatedAcrossInstances) {
            "HIT";
   }));
   const CreatedKey k2 = CreateKey(A(), owner);
-  EXPECT_TRUE(PollUntil([&] {
-    const Reply r = B().Admin(http::verb::get, "/v1/owners/" + owner + "/keys");
-    return r.body.find(k2.id) != std::string::npos;
-  }, 5s, 5ms)) << "B's list never showed the key created on A";
+  EXPECT_TRUE(PollUntil(
+      [&] {
+        const Reply r = B().Admin(http::verb::get, "/v1/owners/" + owner + "/keys");
+        return r.body.find(k2.id) != std::string::npos;
+      },
+      5s, 5ms))
+      << "B's list never showed the key created on A";
 }
 
 TEST_F(RedisCoherence, TypeWideInvalidationClearsRedisWithScan) {
@@ -148,17 +153,17 @@ TEST_F(RedisCoherence, TypeWideInvalidationClearsRedisWithScan) {
   for (int i = 0; i < 5; ++i) keys.push_back(CreateKey(A(), UniqueOwner("scan")));
   for (const auto& k : keys) ASSERT_EQ(Verify(A(), k.key).Str("code"), "VALID");
   ASSERT_TRUE(PollUntil([&] {
-    return MetricValue(A(), "keycache_l2_operations_total{operation=\"write_validation\","
-                            "result=\"ok\"}") >= 5;
+    return MetricValue(A(),
+                       "keycache_l2_operations_total{operation=\"write_validation\","
+                       "result=\"ok\"}") >= 5;
   }));
   const Reply cleared =
       B().Admin(http::verb::post, "/admin/cache/invalidate", R"({"type":"validation"})");
   ASSERT_EQ(cleared.status, 200u) << cleared.Describe();
   // A's L1 was cleared by the message; Redis by SCAN + UNLINK: A reads the store again.
   const double reads = MetricValue(A(), "keycache_store_reads_total");
-  EXPECT_TRUE(PollUntil([&] {
-    return Verify(A(), keys[0].key).Header("X-Cache-Status") == "MISS";
-  }, 5s, 5ms));
+  EXPECT_TRUE(PollUntil([&] { return Verify(A(), keys[0].key).Header("X-Cache-Status") == "MISS"; },
+                        5s, 5ms));
   EXPECT_GT(MetricValue(A(), "keycache_store_reads_total"), reads);
 }
 
@@ -168,8 +173,7 @@ TEST_F(RedisCoherence, UsageFromBothInstancesIsCountedOnceAndSurvivesAGracefulSt
   for (int i = 0; i < 5; ++i) ASSERT_EQ(Verify(B(), k.key).Str("code"), "VALID");
   ExpectCleanStop(*b_);  // B's unflushed counts are written at shutdown
   b_ = nullptr;
-  EXPECT_TRUE(PollUntil([&] { return RequestCount(A(), k.id) == 12; }))
-      << RequestCount(A(), k.id);
+  EXPECT_TRUE(PollUntil([&] { return RequestCount(A(), k.id) == 12; })) << RequestCount(A(), k.id);
   // The shared per-minute counters saw each flushed count once.
   EXPECT_TRUE(PollUntil([&] {
     const Reply u = A().Admin(http::verb::get, "/v1/keys/" + k.id + "/usage");
@@ -193,7 +197,8 @@ TEST_F(RedisCoherence, TheRedisTiersMetricsPassPromtool) {
        {"keycache_l2_operations_total", "keycache_redis_connected 1",
         "keycache_redis_breaker_open 0", "keycache_invalidation_channel_up 1",
         "keycache_invalidation_channel_silence_seconds", "keycache_invalidations_pending 0",
-        "keycache_invalidation_propagation_seconds_bucket", "keycache_redis_breaker_opened_total"}) {
+        "keycache_invalidation_propagation_seconds_bucket",
+        "keycache_redis_breaker_opened_total"}) {
     EXPECT_NE(r.body.find(std::string("\n") + series), std::string::npos) << series;
   }
 }

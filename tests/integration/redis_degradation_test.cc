@@ -1,9 +1,9 @@
 // The Redis tier's failure stories: Redis killed under load, Redis away at start-up, a wrong
 // password, a Redis that evicts constantly. Every answer stays correct; nothing answers 5xx.
+#include <gtest/gtest.h>
+
 #include <atomic>
 #include <thread>
-
-#include <gtest/gtest.h>
 
 #include "integration/redis_tier_util.h"
 #include "redis/redis_test_util.h"
@@ -29,9 +29,9 @@ TEST(RedisDegradation, RedisKilledUnderLoadGivesNoWrongAnswerAndComesBack) {
   for (int i = 0; i < 6; ++i) valid.push_back(CreateKey(admin, UniqueOwner("load")));
   for (int i = 0; i < 6; ++i) {
     revoked.push_back(CreateKey(admin, UniqueOwner("load")));
-    ASSERT_EQ(admin.Admin(http::verb::post, "/v1/keys/" + revoked.back().id + "/revoke", "{}")
-                  .status,
-              200u);
+    ASSERT_EQ(
+        admin.Admin(http::verb::post, "/v1/keys/" + revoked.back().id + "/revoke", "{}").status,
+        200u);
   }
 
   std::atomic<bool> stop{false};
@@ -115,9 +115,8 @@ TEST(RedisDegradation, RedisAwayAtStartupIsNotFatalAndIsPickedUpLater) {
 
   ASSERT_TRUE(d.redis().Restart());
   EXPECT_TRUE(PollUntil([&] { return BreakerState(api) == "closed"; }, 15s));
-  EXPECT_TRUE(PollUntil([&] {
-    return api.Send(http::verb::get, "/health/cache").Str("status") == "healthy";
-  }, 15s));
+  EXPECT_TRUE(PollUntil(
+      [&] { return api.Send(http::verb::get, "/health/cache").Str("status") == "healthy"; }, 15s));
   ExpectCleanStop(*a);
 }
 
@@ -150,8 +149,8 @@ TEST(RedisDegradation, EmergencyModeBypassesRedisToo) {
 TEST(RedisDegradation, AShutdownWithRedisCallsInFlightIsClean) {
   SharedRedisDeployment d;
   ASSERT_TRUE(d.StartRedis());
-  KeycachedProcess* a = d.AddInstance({{"KEYCACHE_SHUTDOWN_GRACE", "100ms"},
-                                       {"REDIS_COMMAND_TIMEOUT", "30s"}});
+  KeycachedProcess* a =
+      d.AddInstance({{"KEYCACHE_SHUTDOWN_GRACE", "100ms"}, {"REDIS_COMMAND_TIMEOUT", "30s"}});
   ASSERT_NE(a, nullptr);
   ApiClient admin(a->port(), kSharedToken);
   ASSERT_TRUE(PollUntil([&] { return BreakerState(admin) == "closed"; }));
@@ -179,11 +178,14 @@ TEST(RedisDegradation, AWrongPasswordStopsStartupWithAClearMessage) {
   EnvVars env = d.InstanceEnv();
   env["REDIS_PASSWORD"] = "not-the-password";
   TempDir dir;
-  const RunResult r = RunKeycached({"serve"}, [&] {
-    EnvVars all = DefaultServerEnv();
-    for (auto& [k, v] : env) all[k] = v;
-    return all;
-  }(), dir.path());
+  const RunResult r = RunKeycached(
+      {"serve"},
+      [&] {
+        EnvVars all = DefaultServerEnv();
+        for (auto& [k, v] : env) all[k] = v;
+        return all;
+      }(),
+      dir.path());
   EXPECT_NE(r.exit_code, 0);
   EXPECT_FALSE(r.timed_out);
   EXPECT_NE(r.err.find("Redis authentication failed"), std::string::npos) << r.err;
@@ -233,9 +235,9 @@ TEST(RedisDegradation, ARedisThatEvictsConstantlyNeverCausesAWrongAnswer) {
     keys.push_back(CreateKey(api_a, "evict-owner-" + std::to_string(i % 3)));
     is_revoked.push_back(i % 3 == 0);
     if (is_revoked.back()) {
-      ASSERT_EQ(api_a.Admin(http::verb::post, "/v1/keys/" + keys.back().id + "/revoke", "{}")
-                    .status,
-                200u);
+      ASSERT_EQ(
+          api_a.Admin(http::verb::post, "/v1/keys/" + keys.back().id + "/revoke", "{}").status,
+          200u);
     }
   }
   // Junk written between rounds keeps Redis at its limit, evicting keycache's entries (and

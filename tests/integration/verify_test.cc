@@ -1,10 +1,10 @@
 // Verification over real HTTP: POST /v1/keys/verify (every code, always 200, X-Cache-Status)
 // and GET /v1/auth (credentials from X-API-Key or Bearer, scopes from X-Required-Scope or
 // ?scope=, 200/401/403 with identity headers).
+#include <gtest/gtest.h>
+
 #include <set>
 #include <sstream>
-
-#include <gtest/gtest.h>
 
 #include "core/api_key.h"
 #include "integration/integration_util.h"
@@ -124,8 +124,8 @@ TEST_F(IntegVerification, KeyExpiresOnTime) {
   EXPECT_TRUE(now.Object().at("expires_at").is_string());
 
   std::string last;
-  EXPECT_TRUE(PollUntil([&] { return (last = Verify(api(), k.key).Str("code")) == "EXPIRED"; },
-                        20s, 100ms))
+  EXPECT_TRUE(
+      PollUntil([&] { return (last = Verify(api(), k.key).Str("code")) == "EXPIRED"; }, 20s, 100ms))
       << "still " << last << " long after expires_at";
   const Reply expired = Verify(api(), k.key);
   ExpectVerifyCode(expired, "EXPIRED", "after expiry");
@@ -137,8 +137,9 @@ TEST_F(IntegVerification, KeyExpiresOnTime) {
 TEST_F(IntegVerification, DisabledRevokedAndInsufficientScopeAreRefusedWithTheirCodes) {
   const CreatedKey disabled = CreateKey(api(), UniqueOwner("codes"), {"reports:read"});
   ASSERT_EQ(Verify(api(), disabled.key).Str("code"), "VALID");
-  ASSERT_EQ(api().Admin(http::verb::patch, "/v1/keys/" + disabled.id, R"({"enabled":false})").status,
-            200u);
+  ASSERT_EQ(
+      api().Admin(http::verb::patch, "/v1/keys/" + disabled.id, R"({"enabled":false})").status,
+      200u);
   const Reply off = Verify(api(), disabled.key);
   ExpectVerifyCode(off, "DISABLED", "disabled");
   EXPECT_EQ(off.Str("key_id"), disabled.id) << "the secret matched: identity is shown";
@@ -163,8 +164,7 @@ TEST_F(IntegVerification, DisabledRevokedAndInsufficientScopeAreRefusedWithTheir
 TEST_F(IntegVerification, AuthTakesTheKeyFromXApiKeyOrBearer) {
   const std::string owner = UniqueOwner("auth");
   const CreatedKey k = CreateKey(api(), owner, {"reports:read", "orders:write"});
-  for (const auto& [name, header] :
-       std::vector<std::pair<std::string, ApiClient::Headers>>{
+  for (const auto& [name, header] : std::vector<std::pair<std::string, ApiClient::Headers>>{
            {"X-API-Key", {{"X-API-Key", k.key}}},
            {"Bearer", {{"Authorization", "Bearer " + k.key}}}}) {
     SCOPED_TRACE(name);
@@ -243,7 +243,6 @@ TEST_F(IntegVerification, AuthServesProxySubrequestsOnAnyMethodAndForwardedPath)
   EXPECT_EQ(RawStatus(refused), 401u) << refused;
   EXPECT_EQ(api().Send(http::verb::get, "/v1/auth", {}, key).status, 200u);
 }
-
 
 // A verification request refused before any cache is consulted still says where its answer came
 // from: BYPASS (regression: the 400s of both endpoints carried no X-Cache-Status).

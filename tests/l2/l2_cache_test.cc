@@ -240,8 +240,7 @@ TEST_F(L2CacheTest, EntriesAreSmallInRedisMemory) {
   ASSERT_TRUE(Hit(500));
   auto bytes = l2_->MemoryUsageSync(l2_->keys().Facts(500));
   ASSERT_TRUE(bytes);
-  std::printf("MEMORY USAGE of one validation entry: %lld bytes\n",
-              static_cast<long long>(*bytes));
+  std::printf("MEMORY USAGE of one validation entry: %lld bytes\n", static_cast<long long>(*bytes));
   EXPECT_LT(*bytes, 256);
 }
 

@@ -65,14 +65,13 @@ TEST(InvalidationMessage, EveryKindRoundTrips) {
 }
 
 TEST(InvalidationMessage, ForeignPayloadsAreRefused) {
-  for (const char* bad :
-       {"", "hello", "[]", "{}", R"({"v":2,"kind":"all","src":"a","ts_us":1})",
-        R"({"v":1,"kind":"nope","src":"a","ts_us":1})",
-        R"({"v":1,"kind":"key","src":"a","ts_us":1})",
-        R"({"v":1,"kind":"key","src":"a","ts_us":1,"id":"short"})",
-        R"({"v":1,"kind":"type","src":"a","ts_us":1,"type":"bogus"})",
-        R"({"v":1,"kind":"owner","src":"a","ts_us":1})",
-        R"({"v":1,"kind":"all","src":5,"ts_us":1})"}) {
+  for (const char* bad : {"", "hello", "[]", "{}", R"({"v":2,"kind":"all","src":"a","ts_us":1})",
+                          R"({"v":1,"kind":"nope","src":"a","ts_us":1})",
+                          R"({"v":1,"kind":"key","src":"a","ts_us":1})",
+                          R"({"v":1,"kind":"key","src":"a","ts_us":1,"id":"short"})",
+                          R"({"v":1,"kind":"type","src":"a","ts_us":1,"type":"bogus"})",
+                          R"({"v":1,"kind":"owner","src":"a","ts_us":1})",
+                          R"({"v":1,"kind":"all","src":5,"ts_us":1})"}) {
     EXPECT_FALSE(DecodeInvalidation(bad)) << bad;
   }
 }

@@ -1,5 +1,7 @@
 // Feeds a registry holding every metric type to Prometheus' own checker. The test fails (it
 // does not skip) when promtool is missing: without it, nothing proves the output parses.
+#include "support/promtool.h"
+
 #include <gtest/gtest.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -10,7 +12,6 @@
 #include <string>
 
 #include "metrics/registry.h"
-#include "support/promtool.h"
 
 namespace keycache {
 namespace {

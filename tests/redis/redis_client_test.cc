@@ -1,15 +1,15 @@
 // RedisClient against a real, hardened redis-server with requirepass.
 #include "redis/redis_client.h"
 
+#include <gtest/gtest.h>
+
 #include <atomic>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
 #include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
-
-#include <boost/asio/co_spawn.hpp>
-#include <boost/asio/detached.hpp>
-#include <gtest/gtest.h>
 
 #include "redis/redis_test_util.h"
 #include "support/redis_server_process.h"
@@ -37,7 +37,8 @@ class RedisClientTest : public ::testing::Test {
   std::unique_ptr<RedisClient> Connected(RedisOptions o) {
     auto client = MakeClient(std::move(o));
     EXPECT_TRUE(WaitFor([&] { return client->connected_count() == client->pool_size(); }))
-        << client->last_error() << "\n" << server_.log();
+        << client->last_error() << "\n"
+        << server_.log();
     return client;
   }
   RedisOptions Options(int pool = 4) {

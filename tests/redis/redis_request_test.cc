@@ -1,10 +1,10 @@
 #include "redis/redis_request.h"
 
+#include <gtest/gtest.h>
+
 #include <string>
 #include <string_view>
 #include <vector>
-
-#include <gtest/gtest.h>
 
 #include "redis/resp_parser.h"
 

@@ -1,12 +1,12 @@
 // RedisSubscriber against a real redis-server.
 #include "redis/redis_subscriber.h"
 
+#include <gtest/gtest.h>
+
 #include <atomic>
 #include <mutex>
 #include <string>
 #include <vector>
-
-#include <gtest/gtest.h>
 
 #include "redis/redis_client.h"
 #include "redis/redis_test_util.h"
@@ -39,8 +39,8 @@ class RedisSubscriberTest : public ::testing::Test {
     };
     h.on_subscribed = [this] { ++subscribed_; };
     h.on_disconnected = [this] { ++disconnected_; };
-    auto s = std::make_unique<RedisSubscriber>(io_.executor(0), o, "kc:test", std::move(h), log_,
-                                               ping);
+    auto s =
+        std::make_unique<RedisSubscriber>(io_.executor(0), o, "kc:test", std::move(h), log_, ping);
     s->Start();
     return s;
   }

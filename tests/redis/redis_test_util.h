@@ -2,6 +2,12 @@
 // running a coroutine to completion from the test thread, and bounded polling.
 #pragma once
 
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/use_future.hpp>
 #include <chrono>
 #include <functional>
 #include <future>
@@ -12,16 +18,9 @@
 #include <utility>
 #include <vector>
 
-#include <boost/asio/any_io_executor.hpp>
-#include <boost/asio/co_spawn.hpp>
-#include <boost/asio/executor_work_guard.hpp>
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/post.hpp>
-#include <boost/asio/use_future.hpp>
-
 #include "redis/redis_client.h"
-#include "support/keycached_process.h"
 #include "redis/redis_request.h"
+#include "support/keycached_process.h"
 #include "util/error.h"
 
 namespace keycache::testing {

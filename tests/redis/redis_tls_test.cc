@@ -1,8 +1,8 @@
 // RedisClient over TLS against a real redis-server with a throwaway PKI.
+#include <gtest/gtest.h>
+
 #include <memory>
 #include <string>
-
-#include <gtest/gtest.h>
 
 #include "redis/redis_client.h"
 #include "redis/redis_test_util.h"

@@ -1,9 +1,9 @@
 #include "redis/resp_parser.h"
 
+#include <gtest/gtest.h>
+
 #include <string>
 #include <vector>
-
-#include <gtest/gtest.h>
 
 namespace keycache {
 namespace {

@@ -65,7 +65,7 @@ TEST_F(ListenerTest, AnotherInstancesChangeDropsTheKeyAndRecordsTheLag) {
 
 TEST_F(ListenerTest, AFillInFlightWhenTheMessageArrivesIsRefused) {
   listener_.OnSubscribed();
-  auto ticket = l1_.BeginFactsFill(5);  // an L2 read is on its way...
+  auto ticket = l1_.BeginFactsFill(5);       // an L2 read is on its way...
   listener_.OnMessage(Message(5, "other"));  // ...and the invalidation overtakes its reply
   EXPECT_FALSE(l1_.CompleteFactsFill(5, Facts(5), ticket));
   EXPECT_FALSE(l1_.GetFacts(5).has_value());

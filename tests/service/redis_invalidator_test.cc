@@ -58,7 +58,8 @@ TEST_F(RedisInvalidatorTest, AChangeIsPublishedAndBumpsTheGeneration) {
                          std::lock_guard lock(mu);
                          received.emplace_back(m);
                        },
-                       {}, {}},
+                       {},
+                       {}},
                       log_);
   sub.Start();
   ASSERT_TRUE(PollUntil([&] { return sub.subscribed(); }));

@@ -3,16 +3,15 @@
 // bearer token. Reply: one answer. Not thread-safe (one keep-alive connection).
 #pragma once
 
+#include <boost/beast/http/fields.hpp>
+#include <boost/beast/http/verb.hpp>
+#include <boost/json/object.hpp>
+#include <boost/json/value.hpp>
 #include <chrono>
 #include <cstdint>
 #include <initializer_list>
 #include <string>
 #include <string_view>
-
-#include <boost/beast/http/fields.hpp>
-#include <boost/beast/http/verb.hpp>
-#include <boost/json/object.hpp>
-#include <boost/json/value.hpp>
 
 #include "http/http_client.h"
 
@@ -46,8 +45,7 @@ class ApiClient {
   Reply Send(http::verb method, std::string target, std::string body = {}, Headers headers = {},
              std::chrono::milliseconds timeout = std::chrono::seconds(15));
   // The same with "Authorization: Bearer <admin token>".
-  Reply Admin(http::verb method, std::string target, std::string body = {},
-              Headers headers = {});
+  Reply Admin(http::verb method, std::string target, std::string body = {}, Headers headers = {});
 
   // On a connection of its own: writes `bytes` as they are and returns everything received
   // until the server closes; "" when it closed without answering. Transport errors other than

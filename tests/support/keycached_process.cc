@@ -154,7 +154,8 @@ RunResult RunKeycached(const std::vector<std::string>& args, const EnvVars& env,
   std::string* sinks[2] = {&result.out, &result.err};
   int open_count = 2;
   while (open_count > 0) {
-    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+    const auto left =
+        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
     if (left <= 0ms && !result.timed_out) {
       // Past the deadline: kill it; its pipes then close and the loop drains them.
       result.timed_out = true;
@@ -270,7 +271,8 @@ bool KeycachedProcess::running() {
   const int log_fd = ::open(log_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
   const int null_fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
   if (log_fd < 0 || null_fd < 0) {
-    return ::testing::AssertionFailure() << "cannot open " << log_path << ": " << std::strerror(errno);
+    return ::testing::AssertionFailure()
+           << "cannot open " << log_path << ": " << std::strerror(errno);
   }
   const pid_t parent = ::getpid();
   const pid_t pid = ::fork();
@@ -282,8 +284,7 @@ bool KeycachedProcess::running() {
 
   auto fail = [this](const std::string& why) {
     const int code = pid_ > 0 ? (::kill(pid_, SIGKILL), Reap(5s)) : last_exit_;
-    return ::testing::AssertionFailure()
-           << why << " (exit status " << code << "); log:\n" << log();
+    return ::testing::AssertionFailure() << why << " (exit status " << code << "); log:\n" << log();
   };
   const auto deadline = Clock::now() + timeout;
   std::optional<std::uint16_t> port;

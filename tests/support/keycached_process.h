@@ -7,6 +7,7 @@
 // sanitizer options of the test process (so an ASan build reports the same way), nothing else.
 #pragma once
 
+#include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/types.h>
 
@@ -19,8 +20,6 @@
 #include <string_view>
 #include <thread>
 #include <vector>
-
-#include <gtest/gtest.h>
 
 namespace keycache::testing {
 

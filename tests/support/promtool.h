@@ -3,6 +3,7 @@
 // Callers assert that kPromtool exists first: a missing promtool fails, never skips.
 #pragma once
 
+#include <gtest/gtest.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -11,8 +12,6 @@
 #include <filesystem>
 #include <fstream>
 #include <string>
-
-#include <gtest/gtest.h>
 
 namespace keycache::testing {
 

@@ -112,8 +112,7 @@ bool RedisServerProcess::running() {
     }
     if (!options_.password.empty()) out << "requirepass " << options_.password << "\n";
     if (!options_.acl_user.empty()) {
-      out << "user " << options_.acl_user << " on >" << options_.acl_password
-          << " ~* &* +@all\n";
+      out << "user " << options_.acl_user << " on >" << options_.acl_password << " ~* &* +@all\n";
     }
     if (options_.hardened) {
       for (const char* cmd : {"FLUSHDB", "FLUSHALL", "KEYS", "CONFIG", "DEBUG", "EVAL", "SCRIPT"}) {

@@ -3,6 +3,7 @@
 // an instance (the client under test may run on other threads).
 #pragma once
 
+#include <gtest/gtest.h>
 #include <sys/types.h>
 
 #include <chrono>
@@ -11,8 +12,6 @@
 #include <optional>
 #include <string>
 
-#include <gtest/gtest.h>
-
 #include "redis/redis_options.h"
 
 namespace keycache::testing {
@@ -20,8 +19,8 @@ namespace keycache::testing {
 class TempDir;
 
 struct RedisServerOptions {
-  std::string password;                   // requirepass; empty = none
-  std::string acl_user, acl_password;     // adds `user NAME on >PASS ~* &* +@all`
+  std::string password;                // requirepass; empty = none
+  std::string acl_user, acl_password;  // adds `user NAME on >PASS ~* &* +@all`
   // Renames FLUSHDB FLUSHALL KEYS CONFIG DEBUG EVAL SCRIPT to "" and SHUTDOWN to a random name.
   bool hardened = true;
   std::string maxmemory = "64mb";
@@ -43,8 +42,8 @@ class RedisServerProcess {
   // Picks a free port (first start only), writes the config, runs redis-server and waits (up to
   // 10 s) until the port accepts TCP connections. On failure the message carries the log.
   ::testing::AssertionResult Start();
-  void Kill();  // SIGKILL and reap
-  void Stop();  // SIGTERM and reap (SIGKILL after 10 s)
+  void Kill();                           // SIGKILL and reap
+  void Stop();                           // SIGTERM and reap (SIGKILL after 10 s)
   ::testing::AssertionResult Restart();  // Stop() if running, then Start() on the same port
   // SIGSTOP / SIGCONT: a server that holds its connections but answers nothing.
   void Pause();

@@ -18,12 +18,13 @@ bool Run(const std::string& command, TestPki& pki) {
 std::string Q(const std::filesystem::path& p) { return "'" + p.string() + "'"; }
 
 bool MakeCa(const std::filesystem::path& dir, const std::string& name, TestPki& pki) {
-  return Run("openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2"
-             " -subj '/CN=" + name + "' -keyout " + Q(dir / (name + ".key")) + " -out " +
-                 Q(dir / (name + ".crt")) +
-                 " -addext basicConstraints=critical,CA:TRUE"
-                 " -addext keyUsage=critical,keyCertSign,cRLSign",
-             pki);
+  return Run(
+      "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2"
+      " -subj '/CN=" +
+          name + "' -keyout " + Q(dir / (name + ".key")) + " -out " + Q(dir / (name + ".crt")) +
+          " -addext basicConstraints=critical,CA:TRUE"
+          " -addext keyUsage=critical,keyCertSign,cRLSign",
+      pki);
 }
 
 bool MakeLeaf(const std::filesystem::path& dir, const std::string& ca, const std::string& name,
@@ -31,7 +32,8 @@ bool MakeLeaf(const std::filesystem::path& dir, const std::string& ca, const std
   const auto ext = dir / (name + ".ext");
   std::ofstream(ext) << extensions << "\n";
   return Run("openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes"
-             " -subj '/CN=" + name + "' -keyout " + Q(dir / (name + ".key")) + " -out " +
+             " -subj '/CN=" +
+                 name + "' -keyout " + Q(dir / (name + ".key")) + " -out " +
                  Q(dir / (name + ".csr")),
              pki) &&
          Run("openssl x509 -req -days 2 -in " + Q(dir / (name + ".csr")) + " -CA " +
