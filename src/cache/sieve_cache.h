@@ -24,6 +24,7 @@
 
 #include "cache/fill_ticket.h"
 #include "cache/hash_mix.h"
+#include "util/check.h"
 #include "util/clock.h"
 
 namespace keycache {
@@ -248,6 +249,7 @@ class SieveCache {
     const std::size_t cost = charge + kEntryOverhead;
     if (charge > UINT32_MAX || cost > shard_capacity_ || expires_at <= now) return false;
     while (s.bytes + cost > shard_capacity_) EvictOne(s, now);
+    KC_DCHECK(s.bytes + cost <= shard_capacity_);
     const std::uint32_t i = AllocNode(s);
     ::new (static_cast<void*>(Raw(s, i))) Node{
         key, std::move(value), expires_at, kNil, kNil, static_cast<std::uint32_t>(charge), false};
@@ -261,6 +263,7 @@ class SieveCache {
   // SIEVE: from the hand (or the tail) towards the head, wrapping to the tail, clear visited
   // bits and evict the first node that is unvisited or expired. Precondition: s.size > 0.
   void EvictOne(Shard& s, TimeMs now) {
+    KC_CHECK(s.size > 0 && s.tail != kNil);  // else the loop below would never end
     std::uint32_t i = s.hand != kNil ? s.hand : s.tail;
     for (;;) {
       Node* n = At(s, i);
@@ -298,6 +301,7 @@ class SieveCache {
     } else {
       s.tail = n->newer;
     }
+    KC_DCHECK(s.size > 0 && s.bytes >= n->charge + kEntryOverhead);
     s.bytes -= n->charge + kEntryOverhead;
     --s.size;
     std::destroy_at(n);
@@ -332,6 +336,8 @@ class SieveCache {
     if ((s.size + 1) * 4 > s.index.size() * 3) {
       Rehash(s, std::max<std::size_t>(8, s.index.size() * 2));
     }
+    // Load <= 3/4 guarantees an empty slot, so the probe below ends.
+    KC_DCHECK((s.size + 1) * 4 <= s.index.size() * 3);
     const std::size_t mask = s.index.size() - 1;
     std::size_t p = h & mask;
     while (s.index[p] != kEmptySlot) p = (p + 1) & mask;
@@ -354,7 +360,10 @@ class SieveCache {
   void IndexErase(Shard& s, std::uint32_t i) {
     const std::size_t mask = s.index.size() - 1;
     std::size_t hole = HashOf(At(s, i)->key) & mask;
-    while (s.index[hole] != i + 1) hole = (hole + 1) & mask;
+    // The node is indexed (invariant), so its slot is found within one pass.
+    for (std::size_t probes = 0; s.index[hole] != i + 1; hole = (hole + 1) & mask) {
+      KC_CHECK(++probes <= mask);
+    }
     for (std::size_t p = (hole + 1) & mask; s.index[p] != kEmptySlot; p = (p + 1) & mask) {
       const std::size_t home = HashOf(At(s, s.index[p] - 1)->key) & mask;
       // The entry at p may fill the hole unless its home lies cyclically in (hole, p].

@@ -9,6 +9,8 @@
 #include <optional>
 #include <utility>
 
+#include "util/check.h"
+
 namespace keycache::redis_detail {
 
 namespace asio = boost::asio;
@@ -57,6 +59,7 @@ bool ClientShared::WaitLoopsEnded(std::chrono::milliseconds limit) {
 // ---- Complete ----
 
 void Complete(Call& call, CallStatus status) {
+  KC_CHECK(call.handler.has_value());  // each call completes exactly once
   auto handler = std::move(*call.handler);
   call.handler.reset();
   auto resume = std::move(call.resume);

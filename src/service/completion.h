@@ -15,6 +15,8 @@
 #include <optional>
 #include <utility>
 
+#include "util/check.h"
+
 namespace keycache {
 
 template <class T>
@@ -33,6 +35,8 @@ class Completion : public std::enable_shared_from_this<Completion<T>> {
 
   // nullopt when the timeout ran out first; a later Set() is then dropped.
   boost::asio::awaitable<std::optional<T>> Wait(std::chrono::milliseconds timeout) {
+    KC_DCHECK(!waited_);
+    waited_ = true;
     if (!value_) {
       timer_.expires_after(timeout);
       co_await timer_.async_wait(boost::asio::as_tuple(boost::asio::use_awaitable));
@@ -43,6 +47,7 @@ class Completion : public std::enable_shared_from_this<Completion<T>> {
  private:
   boost::asio::steady_timer timer_;
   std::optional<T> value_;  // touched only on timer_'s executor
+  bool waited_ = false;     // Wait() is called once
 };
 
 }  // namespace keycache
