@@ -20,20 +20,6 @@ constexpr std::size_t kSharedControlBlock = sizeof(void*) + 2 * sizeof(int);
 
 }  // namespace
 
-std::string_view CacheTypeName(CacheType type) {
-  switch (type) {
-    case CacheType::kValidation:
-      return "validation";
-    case CacheType::kScope:
-      return "scope";
-    case CacheType::kUserList:
-      return "user_list";
-    case CacheType::kUsage:
-      return "usage";
-  }
-  return "unknown";
-}
-
 L1Cache::L1Cache(L1Options options, const Clock& clock)
     : options_(options),
       clock_(clock),

@@ -37,16 +37,12 @@
 #include "cache/cache_keys.h"
 #include "cache/fill_ticket.h"
 #include "cache/sieve_cache.h"
+#include "core/cache_type.h"
 #include "core/key_facts.h"
 #include "core/key_id.h"
 #include "util/clock.h"
 
 namespace keycache {
-
-enum class CacheType { kValidation, kScope, kUserList, kUsage };
-
-// "validation", "scope", "user_list", "usage".
-std::string_view CacheTypeName(CacheType type);
 
 struct L1Options {
   std::size_t max_bytes = std::size_t{512} << 20;

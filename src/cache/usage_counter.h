@@ -19,7 +19,7 @@
 #include <vector>
 
 #include "core/key_id.h"
-#include "store/key_store.h"
+#include "core/usage_delta.h"
 #include "util/clock.h"
 
 namespace keycache {

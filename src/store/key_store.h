@@ -12,6 +12,7 @@
 
 #include "core/key_id.h"
 #include "core/key_record.h"
+#include "core/usage_delta.h"
 #include "util/clock.h"
 #include "util/error.h"
 
@@ -23,14 +24,6 @@ struct KeyPatch {
   std::optional<TimeMs> expires_at;  // kNever clears the expiry
   std::optional<bool> enabled;
   std::optional<std::string> metadata_json;
-};
-
-// Accumulated usage of one key since the last flush.
-struct UsageDelta {
-  KeyId id = 0;
-  std::uint64_t count = 0;
-  TimeMs last_used_at = 0;
-  std::string last_used_ip;
 };
 
 class KeyStore {
