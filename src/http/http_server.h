@@ -51,6 +51,10 @@ class HttpServer {
   HttpServer(const HttpServer&) = delete;
   HttpServer& operator=(const HttpServer&) = delete;
 
+  // Replaces the observer. Only before Start: it lets the owner build the server (whose executors
+  // other components need) before the routes whose labels the observer resolves.
+  void SetObserver(RequestObserver observer) { observer_ = std::move(observer); }
+
   // Binds and listens on every thread's acceptor. Errors are values (e.g. address in use) and
   // are also logged with the address. Call once, before Run.
   Result<void> Start();
@@ -77,7 +81,7 @@ class HttpServer {
   const HttpServerOptions options_;
   const Router& router_;
   Logger& logger_;
-  const RequestObserver observer_;
+  RequestObserver observer_;            // set before Start, read-only afterwards
   std::atomic<size_t> connections_{0};  // open connections across threads (max_connections)
   std::atomic<uint16_t> port_{0};
   std::atomic<bool> stop_requested_{false};

@@ -16,6 +16,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <variant>
 
 namespace keycache {
 
@@ -59,11 +60,13 @@ using Handler = std::function<boost::asio::awaitable<Response>(RequestContext&)>
 using SyncHandler = std::function<Response(RequestContext&)>;
 
 // Both kinds at once, for routes that can usually answer without waiting (a cache hit): `fast`
-// is called first as a plain call; only when it returns nullopt is `slow` awaited, with the same
-// context. `fast` must not have changed anything `slow` relies on when it gives up.
+// is a plain call that either answers, or hands over the rest of the work as a coroutine that
+// has not started yet (built from what `fast` parsed, and owning it: it must not refer to the
+// RequestContext, which the session keeps alive only until the coroutine completes). The
+// session awaits it on the connection's thread.
+using FastPathResult = std::variant<Response, boost::asio::awaitable<Response>>;
 struct FastPathHandler {
-  std::function<std::optional<Response>(RequestContext&)> fast;
-  Handler slow;
+  std::function<FastPathResult(RequestContext&)> fast;
 };
 
 // One finished request, reported after its response was written (or failed to be).

@@ -44,7 +44,7 @@ Result<void> Router::AddSync(beast_http::verb method, std::string_view pattern,
 
 Result<void> Router::AddFastPath(beast_http::verb method, std::string_view pattern,
                                  FastPathHandler handler) {
-  if (!handler.fast || !handler.slow) return Errc::kBadInput;
+  if (!handler.fast) return Errc::kBadInput;
   return AddAny(method, pattern,
                 AnyHandler(std::in_place_type<FastPathHandler>, std::move(handler)));
 }
@@ -60,7 +60,11 @@ Result<void> Router::AddAny(beast_http::verb method, std::string_view pattern, A
   for (std::size_t i = 0; i < count; ++i) {
     std::string_view part = parts[i];
     route.shape.push_back('/');
-    if (!part.empty() && part.front() == '{') {
+    if (part == "*") {
+      if (i + 1 != count) return Errc::kBadInput;
+      route.segments.push_back({std::string(), SegmentKind::kRest});
+      route.shape.append("*");
+    } else if (!part.empty() && part.front() == '{') {
       if (part.size() < 3 || part.back() != '}') return Errc::kBadInput;
       std::string_view name = part.substr(1, part.size() - 2);
       if (!std::all_of(name.begin(), name.end(), IsNameChar)) return Errc::kBadInput;
@@ -70,11 +74,11 @@ Result<void> Router::AddAny(beast_http::verb method, std::string_view pattern, A
       }
       if (route.param_names.size() == kMaxParams) return Errc::kBadInput;
       route.param_names.emplace_back(name);
-      route.segments.push_back({std::string(), true});
+      route.segments.push_back({std::string(), SegmentKind::kParam});
       route.shape.append("{}");
     } else {
-      if (part.find_first_of("{}") != std::string_view::npos) return Errc::kBadInput;
-      route.segments.push_back({std::string(part), false});
+      if (part.find_first_of("{}*") != std::string_view::npos) return Errc::kBadInput;
+      route.segments.push_back({std::string(part), SegmentKind::kLiteral});
       route.shape.append(part);
     }
   }
@@ -97,22 +101,27 @@ Result<void> Router::AddAny(beast_http::verb method, std::string_view pattern, A
   return {};
 }
 
-// Lexicographic over segment kinds with literal before parameter. Only patterns with the same
-// number of segments can match the same path, so the length tie-break merely keeps this a strict
-// weak ordering.
+// Lexicographic over segment kinds: literal, then parameter, then "*". Patterns that agree on
+// every kind up to the shorter one's length never match the same path (a "*" needs at least one
+// more segment than its position; otherwise the lengths must be equal), so the length tie-break
+// merely keeps this a strict weak ordering.
 bool Router::MoreSpecific(const Route& a, const Route& b) {
   std::size_t n = std::min(a.segments.size(), b.segments.size());
   for (std::size_t i = 0; i < n; ++i) {
-    if (a.segments[i].is_param != b.segments[i].is_param) return !a.segments[i].is_param;
+    if (a.segments[i].kind != b.segments[i].kind) return a.segments[i].kind < b.segments[i].kind;
   }
   return a.segments.size() < b.segments.size();
 }
 
 bool Router::Matches(const Route& route, std::span<const std::string_view> segments) {
-  if (route.segments.size() != segments.size()) return false;
-  for (std::size_t i = 0; i < segments.size(); ++i) {
+  const bool rest = !route.segments.empty() && route.segments.back().kind == SegmentKind::kRest;
+  const std::size_t fixed = rest ? route.segments.size() - 1 : route.segments.size();
+  if (rest ? segments.size() <= fixed : segments.size() != fixed) return false;
+  for (std::size_t i = 0; i < fixed; ++i) {
     const Segment& seg = route.segments[i];
-    if (seg.is_param ? segments[i].empty() : seg.literal != segments[i]) return false;
+    if (seg.kind == SegmentKind::kParam ? segments[i].empty() : seg.literal != segments[i]) {
+      return false;
+    }
   }
   return true;
 }
@@ -134,8 +143,10 @@ Router::Match Router::Find(beast_http::verb method, std::string_view path,
       match.kind = MatchKind::kFound;
       match.route = index;
       match.handler = &entry.handler;
-      for (std::size_t i = 0; i < count; ++i) {
-        if (route.segments[i].is_param) params[match.param_count++] = segments[i];
+      for (std::size_t i = 0; i < route.segments.size() && i < count; ++i) {
+        if (route.segments[i].kind == SegmentKind::kParam) {
+          params[match.param_count++] = segments[i];
+        }
       }
       return match;
     }

@@ -3,11 +3,13 @@
 // it is immutable and Find may be called from any number of threads at once.
 //
 // Matching: a pattern's segments are literals or "{name}" parameters; a parameter matches any one
-// non-empty segment. Among the patterns that match a path, literal segments win over parameters
-// at the first position where two patterns differ ("/v1/keys/search" beats "/v1/keys/{id}"); the
-// most specific pattern that has a handler for the method is chosen. If patterns match but none
-// has the method, the result is 405 with the union of their methods for the Allow header.
-// Trailing slashes are significant ("/v1/keys/" is not "/v1/keys").
+// non-empty segment. A last segment "*" matches the rest of the path: one or more segments, of
+// any content ("/v1/auth/*" matches "/v1/auth/", "/v1/auth/a/b"), and yields no parameter.
+// Among the patterns that match a path, literal segments win over parameters, and parameters
+// over "*", at the first position where two patterns differ ("/v1/keys/search" beats
+// "/v1/keys/{id}"); the most specific pattern that has a handler for the method is chosen. If
+// patterns match but none has the method, the result is 405 with the union of their methods for the
+// Allow header. Trailing slashes are significant ("/v1/keys/" is not "/v1/keys").
 #pragma once
 
 #include <array>
@@ -44,14 +46,15 @@ class Router {
   };
 
   // Errors (Errc::kBadInput): pattern not starting with '/', more than kMaxSegments segments or
-  // kMaxParams parameters, a malformed or duplicate "{name}", '{' or '}' inside a literal.
+  // kMaxParams parameters, a malformed or duplicate "{name}", '{' or '}' inside a literal, '*'
+  // anywhere but as the whole last segment.
   // Errc::kConflict: the same method on the same pattern twice, or a pattern that differs from
   // an existing one only by parameter names (the two could never be told apart).
   // Routes are wired once at startup; check the result there.
   Result<void> Add(boost::beast::http::verb method, std::string_view pattern, Handler handler);
   Result<void> AddSync(boost::beast::http::verb method, std::string_view pattern,
                        SyncHandler handler);
-  // Both parts are required.
+  // `fast` is required.
   Result<void> AddFastPath(boost::beast::http::verb method, std::string_view pattern,
                            FastPathHandler handler);
 
@@ -65,9 +68,10 @@ class Router {
   std::span<const std::string> param_names(int route) const;
 
  private:
+  enum class SegmentKind { kLiteral, kParam, kRest };  // in order of specificity
   struct Segment {
-    std::string literal;  // empty and is_param for "{name}"
-    bool is_param = false;
+    std::string literal;  // empty for "{name}" and "*"
+    SegmentKind kind = SegmentKind::kLiteral;
   };
   struct MethodEntry {
     boost::beast::http::verb method;

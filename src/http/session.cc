@@ -215,28 +215,29 @@ Session::Awaitable<void> Session::Loop() {
                          {params.data(), match.param_count},
                          router.param_names(match.route),
                          peer_text_};
-      // Sync handlers and fast paths are plain calls; only a Handler (or a fast path that gave
-      // up) costs a coroutine, spawned on this thread and awaited.
+      // Sync handlers and fast paths are plain calls; only a Handler (or the rest of a fast
+      // path that could not answer) costs a coroutine, spawned on this thread and awaited.
       std::exception_ptr failure;
-      const Handler* slow = nullptr;
+      std::optional<asio::awaitable<Response>> slow;
       try {
         if (const auto* sync = std::get_if<SyncHandler>(match.handler)) {
           res = (*sync)(ctx);
         } else if (const auto* both = std::get_if<FastPathHandler>(match.handler)) {
-          if (std::optional<Response> fast = both->fast(ctx)) {
-            res = std::move(*fast);
+          FastPathResult fast = both->fast(ctx);
+          if (auto* answered = std::get_if<Response>(&fast)) {
+            res = std::move(*answered);
           } else {
-            slow = &both->slow;
+            slow.emplace(std::move(std::get<asio::awaitable<Response>>(fast)));
           }
         } else {
-          slow = &std::get<Handler>(*match.handler);
+          slow.emplace(std::get<Handler>(*match.handler)(ctx));
         }
       } catch (...) {
         failure = std::current_exception();
       }
-      if (slow != nullptr) {
+      if (slow) {
         try {
-          res = co_await asio::co_spawn(socket_.get_executor(), (*slow)(ctx),
+          res = co_await asio::co_spawn(socket_.get_executor(), std::move(*slow),
                                         asio::use_awaitable_t<IoExecutor>{});
         } catch (...) {
           failure = std::current_exception();

@@ -133,14 +133,11 @@ TEST(RouterTest, AsyncAndSyncHandlersAreKeptApart) {
   EXPECT_TRUE(std::holds_alternative<SyncHandler>(*s.handler));
 }
 
-TEST(RouterTest, FastPathHandlersNeedBothPartsAndAreKeptApart) {
+TEST(RouterTest, FastPathHandlersNeedTheirFastPartAndAreKeptApart) {
   Router router;
-  auto fast = [](RequestContext&) -> std::optional<Response> { return std::nullopt; };
-  EXPECT_EQ(router.AddFastPath(verb::get, "/f", FastPathHandler{fast, Handler()}).error(),
-            Errc::kBadInput);
-  EXPECT_EQ(router.AddFastPath(verb::get, "/f", FastPathHandler{{}, AsyncNamed("slow")}).error(),
-            Errc::kBadInput);
-  ASSERT_TRUE(router.AddFastPath(verb::get, "/f", FastPathHandler{fast, AsyncNamed("slow")}));
+  auto fast = [](RequestContext&) -> FastPathResult { return Response(); };
+  EXPECT_EQ(router.AddFastPath(verb::get, "/f", FastPathHandler{}).error(), Errc::kBadInput);
+  ASSERT_TRUE(router.AddFastPath(verb::get, "/f", FastPathHandler{fast}));
   // One pattern may mix kinds across methods.
   ASSERT_TRUE(router.AddSync(verb::post, "/f", Named("post")));
   Router::ParamArray params;
@@ -189,6 +186,36 @@ TEST(RouterTest, RejectsDuplicatesAndAmbiguousPatterns) {
   EXPECT_EQ(router.AddSync(verb::post, "/v1/keys/{key}", Named("c")).error(), Errc::kConflict);
   EXPECT_TRUE(router.AddSync(verb::post, "/v1/keys/{id}", Named("d")));
   EXPECT_EQ(router.route_count(), 1u);
+}
+
+TEST(RouterTest, ATrailingStarMatchesTheRestOfThePathAsOneRoute) {
+  Router router;
+  ASSERT_TRUE(router.AddSync(verb::get, "/v1/auth", Named("exact")));
+  ASSERT_TRUE(router.AddSync(verb::get, "/v1/auth/*", Named("rest")));
+  ASSERT_TRUE(router.AddSync(verb::get, "/v1/auth/health", Named("literal")));
+  ASSERT_TRUE(router.AddSync(verb::get, "/v1/auth/{x}/y", Named("param")));
+  Router::ParamArray params;
+  EXPECT_EQ(Call(router.Find(verb::get, "/v1/auth", params)), "exact");
+  for (const char* path : {"/v1/auth/", "/v1/auth/orders", "/v1/auth/orders/42/items",
+                           "/v1/auth/a//b", "/v1/auth/x/z"}) {
+    Router::Match m = router.Find(verb::get, path, params);
+    EXPECT_EQ(Call(m), "rest") << path;
+    EXPECT_EQ(m.param_count, 0u) << path;
+    EXPECT_EQ(router.pattern(m.route), "/v1/auth/*") << "one route, one metrics label: " << path;
+  }
+  // More specific patterns win over the star, whatever the order of Add.
+  EXPECT_EQ(Call(router.Find(verb::get, "/v1/auth/health", params)), "literal");
+  EXPECT_EQ(Call(router.Find(verb::get, "/v1/auth/q/y", params)), "param");
+  EXPECT_EQ(router.Find(verb::get, "/v1/other", params).kind, Router::MatchKind::kNotFound);
+  EXPECT_EQ(router.Find(verb::post, "/v1/auth/x", params).kind,
+            Router::MatchKind::kMethodNotAllowed);
+}
+
+TEST(RouterTest, AStarOnlyEndsAPattern) {
+  Router router;
+  for (const char* bad : {"/v1/*/x", "/v1/a*", "/*/*"}) {
+    EXPECT_EQ(router.AddSync(verb::get, bad, Named("x")).error(), Errc::kBadInput) << bad;
+  }
 }
 
 }  // namespace
