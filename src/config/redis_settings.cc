@@ -129,7 +129,15 @@ void ReadRedisSettings(Reader& r, RedisSettings& s) {
   r.Int("KEYCACHE_REDIS_BREAKER_FAILURES", "a failure count", 1, 1000, s.breaker_failures);
   r.DurationMs("KEYCACHE_REDIS_BREAKER_PROBE", 10, 10'000, s.breaker_probe_ms);
   r.DurationMs("KEYCACHE_L1_MAX_AGE", 1'000, std::int64_t{7} * 24 * 3'600'000, s.l1_max_age_ms);
-  r.DurationMs("KEYCACHE_L1_DEGRADED_MAX_AGE", 100, 60'000, s.l1_degraded_max_age_ms);
+  // KEYCACHE_L1_DEGRADED_MAX_AGE is the former name of the bound the lease now enforces.
+  r.DurationMs("KEYCACHE_L1_DEGRADED_MAX_AGE", 100, 60'000, s.lease_ms);
+  r.DurationMs("KEYCACHE_COHERENCE_LEASE", 100, 60'000, s.lease_ms);
+  if (s.breaker_probe_ms * 2 > s.lease_ms) {
+    r.Error("KEYCACHE_REDIS_BREAKER_PROBE",
+            "the heartbeat interval (" + std::to_string(s.breaker_probe_ms) +
+                " ms) must be at most half of KEYCACHE_COHERENCE_LEASE (" +
+                std::to_string(s.lease_ms) + " ms), or the lease lapses between heartbeats");
+  }
   r.Bool("KEYCACHE_L1_ENABLED", s.l1_enabled);
   if (!s.l1_enabled && !s.enabled) {
     r.Error("KEYCACHE_L1_ENABLED", "can be false only with the Redis tier (set REDIS_HOST)");

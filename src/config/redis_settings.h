@@ -32,15 +32,18 @@ struct RedisSettings {
   std::int64_t command_timeout_ms = 5'000;    // REDIS_COMMAND_TIMEOUT: 10ms..1m
   int max_retries = 3;                        // REDIS_MAX_RETRIES: 0..10
 
-  // Circuit breaker: opens after this many consecutive failures (or when no connection is up),
-  // probes every probe interval while open, closes on the first successful probe.
+  // Circuit breaker: opens after this many consecutive failures (at once on an error reply or
+  // when no connection is up); the heartbeat, sent every probe interval (also while it is open),
+  // closes it once Redis takes a heartbeat again.
   int breaker_failures = 5;             // KEYCACHE_REDIS_BREAKER_FAILURES: 1..1000
-  std::int64_t breaker_probe_ms = 250;  // KEYCACHE_REDIS_BREAKER_PROBE: 10ms..10s
+  std::int64_t breaker_probe_ms = 250;  // KEYCACHE_REDIS_BREAKER_PROBE: 10ms..10s, <= lease/2
 
-  // L1 entry age bounds while sharing a Redis: the backstop in normal operation, and the short
-  // life of entries while the invalidation channel is down (no other instance can reach us).
-  std::int64_t l1_max_age_ms = 60'000;          // KEYCACHE_L1_MAX_AGE: 1s..7d
-  std::int64_t l1_degraded_max_age_ms = 1'000;  // KEYCACHE_L1_DEGRADED_MAX_AGE: 100ms..1m
+  // The coherence lease (docs/adr/0003): L1 and Redis answers are trusted only while this
+  // instance has heard its own heartbeat back within this long; it bounds how stale an answer
+  // can be, even on a silently cut link. KEYCACHE_L1_DEGRADED_MAX_AGE is its former name.
+  std::int64_t lease_ms = 1'000;  // KEYCACHE_COHERENCE_LEASE: 100ms..1m
+  // The backstop: no L1 entry lives longer than this with the Redis tier.
+  std::int64_t l1_max_age_ms = 60'000;  // KEYCACHE_L1_MAX_AGE: 1s..7d
 
   // false: verifications skip L1 and read Redis every time (no L1 staleness; measures the L2
   // path). Only with the Redis tier.

@@ -11,11 +11,15 @@
 #include <mutex>
 #include <string>
 
+#include "util/check.h"
+
 namespace keycache {
 
 class CircuitBreaker {
  public:
-  explicit CircuitBreaker(int failure_threshold) : threshold_(failure_threshold) {}
+  explicit CircuitBreaker(int failure_threshold) : threshold_(failure_threshold) {
+    KC_CHECK(failure_threshold >= 1);
+  }
 
   bool open() const { return open_.load(std::memory_order_acquire); }
   bool allows() const { return !open(); }

@@ -1,27 +1,29 @@
-// InvalidationMessage: what one instance tells the others on the invalidation channel after it
-// committed a change: which entries to drop, who sent it and when (the sender's wall clock, in
-// microseconds, from which receivers measure the propagation lag). Encoded as a small JSON
-// object so operators can read it with redis-cli SUBSCRIBE. Value type; pure functions.
+// InvalidationMessage: what travels on the invalidation channel. Either a change one instance
+// committed (which entries every other instance must drop), or a heartbeat: each instance publishes
+// its own every heartbeat interval and renews its coherence lease when it hears it back (Pub/Sub
+// delivers in order, so hearing it proves every earlier message reached us; docs/adr/0003).
+// Every message carries its sender and the sender's wall clock in microseconds, from which
+// receivers measure the propagation lag. Encoded as a small JSON object so operators can read it
+// with redis-cli SUBSCRIBE. Value type; pure functions.
 #pragma once
 
 #include <cstdint>
 #include <string>
 #include <string_view>
 
-#include "cache/l1_cache.h"
-#include "core/key_id.h"
+#include "core/cache_change.h"
 #include "util/error.h"
 
 namespace keycache {
 
 struct InvalidationMessage {
-  enum class Kind : std::uint8_t { kKey, kOwner, kType, kAll };
-  Kind kind = Kind::kKey;
   std::string source;           // the sender's instance id
   std::int64_t sent_at_us = 0;  // the sender's wall clock at publication (Unix microseconds)
-  KeyId id = 0;                 // kKey
-  std::string owner;            // kKey (may be empty) and kOwner
-  CacheType type = CacheType::kValidation;  // kType
+  bool heartbeat = false;
+  std::uint64_t heartbeat_seq = 0;  // heartbeat: the sender's sequence number
+  CacheChange change;               // !heartbeat
+
+  friend bool operator==(const InvalidationMessage&, const InvalidationMessage&) = default;
 };
 
 std::string EncodeInvalidation(const InvalidationMessage& m);

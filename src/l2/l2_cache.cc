@@ -12,6 +12,7 @@ namespace {
 // late by a slow fill (database timeout + command timeout), so an expired counter can never
 // make such an entry current again.
 constexpr TimeMs kGenerationMarginMs = 120'000;
+constexpr TimeMs kHeartbeatTtlMs = 60'000;
 constexpr std::size_t kScanCount = 1000;
 constexpr int kMaxScanRounds = 1'000'000;
 
@@ -22,8 +23,8 @@ std::optional<std::uint64_t> ParseU64(std::string_view s) {
   return v;
 }
 
-// A generation reply: nil is 0 (never changed, or expired with everything sealed under it).
-std::optional<std::uint64_t> Generation(const RedisReply& r) {
+// A counter reply: nil is 0 (never changed, or expired with everything sealed under it).
+std::optional<std::uint64_t> CounterValue(const RedisReply& r) {
   if (r.is_nil()) return 0;
   if (r.is_string()) return ParseU64(r.str);
   if (r.is_integer() && r.integer >= 0) return static_cast<std::uint64_t>(r.integer);
@@ -32,69 +33,93 @@ std::optional<std::uint64_t> Generation(const RedisReply& r) {
 
 boost::system::error_code Unavailable() { return make_error_code(Errc::kUnavailable); }
 
-bool AnyError(const std::vector<RedisReply>& replies) {
-  for (const auto& r : replies) {
-    if (r.is_error()) return true;
-  }
-  return false;
+// Redis error texts start with their code ("READONLY You can't write..."); keep reasons short.
+std::string Shorten(std::string_view text) {
+  constexpr std::size_t kMax = 160;
+  return std::string(text.substr(0, kMax));
 }
 
 }  // namespace
 
-L2Cache::L2Cache(RedisClient& client, CircuitBreaker& breaker, L2Keys keys,
-                 const EntrySealer& sealer, L2Options options, L2Metrics& metrics,
+// A pipeline and the name of each of its commands, so a refusal names the command refused.
+struct L2Cache::Pipeline {
+  RedisRequest request;
+  std::vector<std::string_view> names;  // string literals
+
+  void Push(std::initializer_list<std::string_view> args) {
+    request.Push(args);
+    names.push_back(*args.begin());
+  }
+  void Push(std::string_view name, std::span<const std::string_view> args) {
+    request.Push(args);
+    names.push_back(name);
+  }
+};
+
+L2Cache::L2Cache(RedisClient& client, CircuitBreaker& breaker, const CoherenceLease& lease,
+                 L2Keys keys, const EntrySealer& sealer, L2Options options, L2Metrics& metrics,
                  boost::asio::any_io_executor background)
     : client_(client),
       breaker_(breaker),
+      lease_(lease),
       keys_(std::move(keys)),
       sealer_(sealer),
       options_(options),
       metrics_(metrics),
       background_(std::move(background)) {}
 
-L2Cache::Replies L2Cache::Account(Replies r) {
-  if (r) {
-    breaker_.RecordSuccess();
-  } else if (!client_.connected() ? breaker_.Open("no connection to Redis: " + client_.last_error())
-                                  : breaker_.RecordFailure(r.error().message())) {
-    metrics_.BreakerOpened();
+boost::asio::awaitable<L2Cache::Replies> L2Cache::Run(Pipeline p, L2Op op, bool even_if_open) {
+  if (!even_if_open && !breaker_.allows()) {
+    metrics_.Count(op, L2Result::kSkipped);
+    co_return Unavailable();
   }
-  return r;
+  Replies r = co_await client_.Execute(std::move(p.request));
+  if (!r) {
+    metrics_.Count(op, L2Result::kError);
+    const bool opened = !client_.connected()
+                            ? breaker_.Open("no connection to Redis: " + client_.last_error())
+                            : breaker_.RecordFailure("Redis failed: " + r.error().message());
+    if (opened) metrics_.BreakerOpened();
+    co_return r;
+  }
+  for (std::size_t i = 0; i < r->size(); ++i) {
+    const RedisReply& reply = (*r)[i];
+    if (!reply.is_error()) continue;
+    // A refusal is the server's state (a demoted primary, memory full, a missing permission):
+    // stop trusting the tier now rather than after a count of failures.
+    metrics_.Count(op, L2Result::kRefused);
+    const std::string_view name = i < p.names.size() ? p.names[i] : std::string_view("command");
+    if (breaker_.Open("Redis refused " + std::string(name) + ": " + Shorten(reply.str))) {
+      metrics_.BreakerOpened();
+    }
+    co_return Unavailable();
+  }
+  breaker_.RecordSuccess();
+  co_return r;
 }
 
-boost::asio::awaitable<L2Cache::Replies> L2Cache::Run(RedisRequest request) {
-  if (!breaker_.allows()) co_return Unavailable();
-  Replies r = co_await client_.Execute(std::move(request));
-  co_return Account(std::move(r));
-}
-
-L2Cache::Replies L2Cache::RunSync(RedisRequest request, bool even_if_open) {
-  if (!even_if_open && !breaker_.allows()) return Unavailable();
-  return Account(client_.ExecuteSync(std::move(request)));
-}
-
-void L2Cache::RunDetached(RedisRequest request, L2Op op) {
+void L2Cache::RunDetached(Pipeline p, L2Op op) {
   if (!breaker_.allows()) {
     metrics_.Count(op, L2Result::kSkipped);
     return;
   }
   // A member coroutine, not a capturing lambda: the frame must not outlive its captures.
-  boost::asio::co_spawn(background_, WriteAsync(std::move(request), op), boost::asio::detached);
+  boost::asio::co_spawn(background_, WriteAsync(std::move(p), op), boost::asio::detached);
 }
 
-boost::asio::awaitable<void> L2Cache::WriteAsync(RedisRequest request, L2Op op) {
-  Replies r = co_await Run(std::move(request));
-  metrics_.Count(op, r && !AnyError(*r) ? L2Result::kOk : L2Result::kError);
+boost::asio::awaitable<void> L2Cache::WriteAsync(Pipeline p, L2Op op) {
+  Replies r = co_await Run(std::move(p), op);
+  if (r) metrics_.Count(op, L2Result::kOk);
 }
 
 Result<L2Cache::Versioned> L2Cache::SplitVersioned(const Replies& replies, L2Op op) {
-  if (!replies || replies->size() != 1 || !(*replies)[0].is_array() ||
-      (*replies)[0].elements.size() != 2) {
-    metrics_.Count(op, L2Result::kError);
-    return replies ? make_error_code(Errc::kUnavailable) : replies.error();
+  if (!replies) return replies.error();
+  if (replies->size() != 1 || !(*replies)[0].is_array() || (*replies)[0].elements.size() != 2) {
+    metrics_.Count(op, L2Result::kCorrupt);
+    return Unavailable();
   }
   const auto& got = (*replies)[0].elements;
-  const auto generation = Generation(got[0]);
+  const auto generation = CounterValue(got[0]);
   if (!generation) {
     metrics_.Count(op, L2Result::kCorrupt);
     return Unavailable();  // a foreign value where our counter should be: don't fill either
@@ -106,232 +131,233 @@ Result<L2Cache::Versioned> L2Cache::SplitVersioned(const Replies& replies, L2Op 
   return Versioned{*generation, &got[1]};
 }
 
-boost::asio::awaitable<Result<L2FactsRead>> L2Cache::ReadFacts(KeyId id) {
-  if (!breaker_.allows()) {
+boost::asio::awaitable<SharedRead<FactsAnswer>> L2Cache::ReadFacts(KeyId id) {
+  using Read = SharedRead<FactsAnswer>;
+  if (!Usable()) {
     metrics_.Count(L2Op::kReadValidation, L2Result::kSkipped);
-    co_return Unavailable();
+    co_return Read::NoAnswer();
   }
   const std::string name = keys_.Facts(id);
-  RedisRequest request;
-  request.Push({"MGET", keys_.Generation(id), name});
-  Replies replies = co_await Run(std::move(request));
+  Pipeline p;
+  p.Push({"MGET", keys_.Generation(id), name});
+  Replies replies = co_await Run(std::move(p), L2Op::kReadValidation);
   auto versioned = SplitVersioned(replies, L2Op::kReadValidation);
-  if (!versioned) co_return versioned.error();
-  L2FactsRead read;
-  read.generation = versioned->generation;
-  if (!versioned->entry) co_return read;
+  if (!versioned) co_return Read::NoAnswer();
+  const std::uint64_t generation = versioned->generation;
+  if (!versioned->entry) co_return Read::Miss(generation);
   auto entry = sealer_.OpenFacts(name, id, versioned->entry->str);
   if (!entry) {
     metrics_.Count(L2Op::kReadValidation, L2Result::kCorrupt);
-    co_return read;  // treated as a miss; the fill overwrites it
+    co_return Read::Miss(generation);  // the fill overwrites it
   }
-  if (entry->generation != read.generation) {
+  if (entry->generation != generation) {
     metrics_.Count(L2Op::kReadValidation, L2Result::kStale);
-    co_return read;
+    co_return Read::Miss(generation);
   }
   metrics_.Count(L2Op::kReadValidation, L2Result::kHit);
-  read.hit = true;
-  read.facts = std::move(entry->facts);
-  co_return read;
+  co_return Read::Hit(std::move(entry->answer), generation);
 }
 
-void L2Cache::WriteFacts(KeyId id, std::uint64_t generation,
-                         std::shared_ptr<const KeyFacts> facts) {
+void L2Cache::WriteFacts(KeyId id, std::uint64_t generation, FactsAnswer answer) {
   const std::string name = keys_.Facts(id);
-  const TimeMs ttl = facts ? options_.validation_ttl_ms : options_.negative_ttl_ms;
-  RedisRequest request;
-  request.Push(
-      {"SET", name, sealer_.SealFacts(name, generation, facts.get()), "PX", std::to_string(ttl)});
-  RunDetached(std::move(request), L2Op::kWriteValidation);
+  const TimeMs ttl = answer.found() ? options_.validation_ttl_ms : options_.negative_ttl_ms;
+  Pipeline p;
+  p.Push({"SET", name, sealer_.SealFacts(name, generation, answer), "PX", std::to_string(ttl)});
+  RunDetached(std::move(p), L2Op::kWriteValidation);
 }
 
-Result<L2BlobRead> L2Cache::ReadUserListSync(const std::string& owner) {
-  if (!breaker_.allows()) {
+boost::asio::awaitable<SharedRead<std::string>> L2Cache::ReadUserList(std::string owner) {
+  using Read = SharedRead<std::string>;
+  if (!Usable()) {
     metrics_.Count(L2Op::kReadUserList, L2Result::kSkipped);
-    return Unavailable();
+    co_return Read::NoAnswer();
   }
   const std::string name = keys_.UserList(owner);
-  RedisRequest request;
-  request.Push({"MGET", keys_.OwnerGeneration(owner), name});
-  Replies replies = RunSync(std::move(request));
+  Pipeline p;
+  p.Push({"MGET", keys_.OwnerGeneration(owner), name});
+  Replies replies = co_await Run(std::move(p), L2Op::kReadUserList);
   auto versioned = SplitVersioned(replies, L2Op::kReadUserList);
-  if (!versioned) return versioned.error();
-  L2BlobRead read;
-  read.generation = versioned->generation;
-  if (!versioned->entry) return read;
+  if (!versioned) co_return Read::NoAnswer();
+  const std::uint64_t generation = versioned->generation;
+  if (!versioned->entry) co_return Read::Miss(generation);
   auto entry = sealer_.OpenBlob(name, versioned->entry->str);
-  if (!entry || entry->generation != read.generation) {
+  if (!entry || entry->generation != generation) {
     metrics_.Count(L2Op::kReadUserList, entry ? L2Result::kStale : L2Result::kCorrupt);
-    return read;
+    co_return Read::Miss(generation);
   }
   metrics_.Count(L2Op::kReadUserList, L2Result::kHit);
-  read.hit = true;
-  read.body = std::move(entry->body);
-  return read;
+  co_return Read::Hit(std::move(entry->body), generation);
 }
 
-void L2Cache::WriteUserList(const std::string& owner, std::uint64_t generation, std::string body) {
+void L2Cache::WriteUserList(std::string owner, std::uint64_t generation, std::string body) {
   const std::string name = keys_.UserList(owner);
-  RedisRequest request;
-  request.Push({"SET", name, sealer_.SealBlob(name, generation, body), "PX",
-                std::to_string(options_.user_list_ttl_ms)});
-  RunDetached(std::move(request), L2Op::kWriteUserList);
+  Pipeline p;
+  p.Push({"SET", name, sealer_.SealBlob(name, generation, body), "PX",
+          std::to_string(options_.user_list_ttl_ms)});
+  RunDetached(std::move(p), L2Op::kWriteUserList);
 }
 
-Result<void> L2Cache::InvalidateSync(const InvalidationMessage& m, bool even_if_open) {
+boost::asio::awaitable<Result<void>> L2Cache::Fence(InvalidationMessage m, bool even_if_open) {
+  const L2Op op = m.heartbeat ? L2Op::kHeartbeat : L2Op::kInvalidate;
   if (!even_if_open && !breaker_.allows()) {
-    metrics_.Count(L2Op::kInvalidate, L2Result::kSkipped);
-    return Unavailable();
+    metrics_.Count(op, L2Result::kSkipped);
+    co_return Unavailable();
   }
   const std::string generation_ttl = std::to_string(
       std::max(options_.validation_ttl_ms, options_.user_list_ttl_ms) + kGenerationMarginMs);
-  RedisRequest request;
-  auto bump_owner = [&](const std::string& owner) {
-    const std::string gen = keys_.OwnerGeneration(owner);
-    request.Push({"INCR", gen});
-    request.Push({"PEXPIRE", gen, generation_ttl});
-    request.Push({"UNLINK", keys_.UserList(owner)});
+  Pipeline p;
+  auto bump = [&](const std::string& counter, const std::string& entry, const std::string& ttl) {
+    p.Push({"INCR", counter});
+    p.Push({"PEXPIRE", counter, ttl});
+    p.Push({"UNLINK", entry});
   };
-  switch (m.kind) {
-    case InvalidationMessage::Kind::kKey: {
-      const std::string gen = keys_.Generation(m.id);
-      request.Push({"INCR", gen});
-      request.Push({"PEXPIRE", gen, generation_ttl});
-      request.Push({"UNLINK", keys_.Facts(m.id)});
-      if (!m.owner.empty()) bump_owner(m.owner);
-      break;
-    }
-    case InvalidationMessage::Kind::kOwner:
-      bump_owner(m.owner);
-      break;
-    case InvalidationMessage::Kind::kType: {
-      const std::string pattern = keys_.Pattern(m.type);
-      if (!pattern.empty()) {
-        if (auto r = ScanAndUnlink(pattern, even_if_open); !r) return r;
+  if (m.heartbeat) {
+    // The same commands as a change, so a Redis that would refuse a change refuses this too.
+    const std::string counter = keys_.Heartbeat(m.source);
+    bump(counter, counter + ":fence", std::to_string(kHeartbeatTtlMs));
+  } else {
+    const CacheChange& c = m.change;
+    switch (c.kind) {
+      case CacheChange::Kind::kKey:
+        bump(keys_.Generation(c.id), keys_.Facts(c.id), generation_ttl);
+        if (!c.owner.empty()) {
+          bump(keys_.OwnerGeneration(c.owner), keys_.UserList(c.owner), generation_ttl);
+        }
+        break;
+      case CacheChange::Kind::kOwner:
+        bump(keys_.OwnerGeneration(c.owner), keys_.UserList(c.owner), generation_ttl);
+        break;
+      case CacheChange::Kind::kType: {
+        const std::string pattern = keys_.Pattern(c.type);
+        if (!pattern.empty()) {
+          Result<void> cleared = co_await ScanAndUnlink(pattern, even_if_open);
+          if (!cleared) co_return cleared;
+        }
+        break;
       }
-      break;
+      case CacheChange::Kind::kAll:
+        for (CacheType t : {CacheType::kValidation, CacheType::kUserList}) {
+          Result<void> cleared = co_await ScanAndUnlink(keys_.Pattern(t), even_if_open);
+          if (!cleared) co_return cleared;
+        }
+        break;
     }
-    case InvalidationMessage::Kind::kAll:
-      for (CacheType t : {CacheType::kValidation, CacheType::kUserList}) {
-        if (auto r = ScanAndUnlink(keys_.Pattern(t), even_if_open); !r) return r;
-      }
-      break;
   }
-  request.Push({"PUBLISH", keys_.Channel(), EncodeInvalidation(m)});
-  Replies replies = RunSync(std::move(request), even_if_open);
-  const bool ok = replies && !AnyError(*replies);
-  metrics_.Count(L2Op::kInvalidate, ok ? L2Result::kOk : L2Result::kError);
-  if (!ok) return replies ? make_error_code(Errc::kUnavailable) : replies.error();
-  return {};
+  p.Push({"PUBLISH", keys_.Channel(), EncodeInvalidation(m)});
+  Replies replies = co_await Run(std::move(p), op, even_if_open);
+  if (!replies) co_return replies.error();
+  metrics_.Count(op, L2Result::kOk);
+  co_return Result<void>{};
 }
 
-Result<void> L2Cache::ScanEach(const std::string& pattern, bool even_if_open,
-                               const std::function<Result<void>(std::vector<RedisReply>&)>& page) {
+boost::asio::awaitable<Result<void>> L2Cache::ScanEach(
+    std::string pattern, bool even_if_open,
+    std::function<boost::asio::awaitable<Result<void>>(std::vector<RedisReply>&)> page) {
   std::string cursor = "0";
   for (int round = 0; round < kMaxScanRounds; ++round) {
-    RedisRequest scan;
+    Pipeline scan;
     scan.Push({"SCAN", cursor, "MATCH", pattern, "COUNT", std::to_string(kScanCount)});
-    Replies r = RunSync(std::move(scan), even_if_open);
-    if (!r || r->size() != 1 || !(*r)[0].is_array() || (*r)[0].elements.size() != 2) {
-      metrics_.Count(L2Op::kScan, L2Result::kError);
-      return r ? make_error_code(Errc::kUnavailable) : r.error();
+    Replies r = co_await Run(std::move(scan), L2Op::kScan, even_if_open);
+    if (!r) co_return r.error();
+    if (r->size() != 1 || !(*r)[0].is_array() || (*r)[0].elements.size() != 2 ||
+        !(*r)[0].elements[0].is_string() || !(*r)[0].elements[1].is_array()) {
+      metrics_.Count(L2Op::kScan, L2Result::kCorrupt);
+      co_return Unavailable();
     }
     auto& reply = (*r)[0].elements;
     cursor = reply[0].str;
-    if (auto done = page(reply[1].elements); !done) return done;
+    Result<void> done = co_await page(reply[1].elements);
+    if (!done) co_return done;
     if (cursor == "0") {
       metrics_.Count(L2Op::kScan, L2Result::kOk);
-      return {};
+      co_return Result<void>{};
     }
   }
-  return make_error_code(Errc::kTimeout);
+  co_return make_error_code(Errc::kTimeout);
 }
 
-Result<void> L2Cache::ScanAndUnlink(const std::string& pattern, bool even_if_open) {
-  return ScanEach(pattern, even_if_open, [&](std::vector<RedisReply>& keys) -> Result<void> {
-    if (keys.empty()) return {};
+boost::asio::awaitable<Result<void>> L2Cache::ScanAndUnlink(std::string pattern,
+                                                            bool even_if_open) {
+  auto unlink =
+      [this, even_if_open](std::vector<RedisReply>& keys) -> boost::asio::awaitable<Result<void>> {
     std::vector<std::string_view> args{"UNLINK"};
-    for (const auto& k : keys) args.push_back(k.str);
-    RedisRequest unlink;
-    unlink.Push(std::span<const std::string_view>(args));
-    if (Replies u = RunSync(std::move(unlink), even_if_open); !u) return u.error();
-    return {};
-  });
+    for (const auto& k : keys) {
+      if (k.is_string()) args.push_back(k.str);
+    }
+    if (args.size() == 1) co_return Result<void>{};
+    Pipeline p;
+    p.Push("UNLINK", args);
+    Replies u = co_await Run(std::move(p), L2Op::kScan, even_if_open);
+    if (!u) co_return u.error();
+    co_return Result<void>{};
+  };
+  co_return co_await ScanEach(std::move(pattern), even_if_open, std::move(unlink));
 }
 
-Result<std::uint64_t> L2Cache::ScanCount(const std::string& pattern) {
-  std::uint64_t n = 0;
-  auto scanned = ScanEach(pattern, false, [&](std::vector<RedisReply>& keys) -> Result<void> {
-    n += keys.size();
-    return {};
-  });
-  if (!scanned) return scanned.error();
-  return n;
+boost::asio::awaitable<Result<std::uint64_t>> L2Cache::ScanCount(std::string pattern) {
+  auto n = std::make_shared<std::uint64_t>(0);
+  auto count = [n](std::vector<RedisReply>& keys) -> boost::asio::awaitable<Result<void>> {
+    *n += keys.size();
+    co_return Result<void>{};
+  };
+  Result<void> scanned = co_await ScanEach(std::move(pattern), false, std::move(count));
+  if (!scanned) co_return scanned.error();
+  co_return *n;
 }
 
-Result<L2Counts> L2Cache::CountSync() {
+boost::asio::awaitable<Result<L2Counts>> L2Cache::Count() {
   L2Counts c;
-  auto v = ScanCount(keys_.Pattern(CacheType::kValidation));
-  if (!v) return v.error();
-  auto u = ScanCount(keys_.Pattern(CacheType::kUserList));
-  if (!u) return u.error();
-  auto n = ScanCount(keys_.Pattern(CacheType::kUsage));
-  if (!n) return n.error();
+  auto v = co_await ScanCount(keys_.Pattern(CacheType::kValidation));
+  if (!v) co_return v.error();
+  auto u = co_await ScanCount(keys_.Pattern(CacheType::kUserList));
+  if (!u) co_return u.error();
+  auto n = co_await ScanCount(keys_.Pattern(CacheType::kUsage));
+  if (!n) co_return n.error();
   c.validation = *v;
   c.user_list = *u;
   c.usage = *n;
-  return c;
+  co_return c;
 }
 
 void L2Cache::AddUsage(std::span<const UsageDelta> deltas, TimeMs now) {
   if (deltas.empty()) return;
   const std::int64_t minute = now / 60'000;
   const std::string ttl = std::to_string(options_.usage_ttl_ms + 60'000);
-  RedisRequest request;
+  Pipeline p;
   for (const UsageDelta& d : deltas) {
     const std::string name = keys_.Usage(d.id, minute);
-    request.Push({"INCRBY", name, std::to_string(d.count)});
-    request.Push({"PEXPIRE", name, ttl});
+    p.Push({"INCRBY", name, std::to_string(d.count)});
+    p.Push({"PEXPIRE", name, ttl});
   }
-  RunDetached(std::move(request), L2Op::kUsage);
+  RunDetached(std::move(p), L2Op::kUsage);
 }
 
-Result<std::pair<std::uint64_t, std::uint64_t>> L2Cache::RecentUsageSync(KeyId id, TimeMs now) {
+boost::asio::awaitable<Result<RecentUsage>> L2Cache::ReadRecentUsage(KeyId id, TimeMs now) {
   if (!breaker_.allows()) {
     metrics_.Count(L2Op::kUsage, L2Result::kSkipped);
-    return Unavailable();
+    co_return Unavailable();
   }
   const std::int64_t minute = now / 60'000;
-  RedisRequest request;
-  request.Push({"MGET", keys_.Usage(id, minute), keys_.Usage(id, minute - 1)});
-  Replies r = RunSync(std::move(request));
-  if (!r || r->size() != 1 || (*r)[0].elements.size() != 2) {
-    metrics_.Count(L2Op::kUsage, L2Result::kError);
-    return r ? make_error_code(Errc::kUnavailable) : r.error();
+  Pipeline p;
+  p.Push({"MGET", keys_.Usage(id, minute), keys_.Usage(id, minute - 1)});
+  Replies r = co_await Run(std::move(p), L2Op::kUsage);
+  if (!r) co_return r.error();
+  if (r->size() != 1 || !(*r)[0].is_array() || (*r)[0].elements.size() != 2) {
+    metrics_.Count(L2Op::kUsage, L2Result::kCorrupt);
+    co_return Unavailable();
   }
-  const auto current = Generation((*r)[0].elements[0]);
-  const auto previous = Generation((*r)[0].elements[1]);
   metrics_.Count(L2Op::kUsage, L2Result::kOk);
-  return std::make_pair(current.value_or(0), previous.value_or(0));
+  co_return RecentUsage{CounterValue((*r)[0].elements[0]).value_or(0),
+                        CounterValue((*r)[0].elements[1]).value_or(0)};
 }
 
-Result<void> L2Cache::ProbeSync() {
-  RedisRequest ping;
-  ping.Push({"PING"});
-  Replies r = client_.ExecuteSync(std::move(ping));
-  const bool ok = r && r->size() == 1 && !(*r)[0].is_error();
-  metrics_.Count(L2Op::kProbe, ok ? L2Result::kOk : L2Result::kError);
-  if (!ok) return r ? make_error_code(Errc::kUnavailable) : r.error();
-  return {};
-}
-
-Result<std::int64_t> L2Cache::MemoryUsageSync(const std::string& name) {
-  RedisRequest request;
-  request.Push({"MEMORY", "USAGE", name});
-  Replies r = RunSync(std::move(request));
-  if (!r) return r.error();
-  if (r->size() != 1 || !(*r)[0].is_integer()) return make_error_code(Errc::kNotFound);
-  return (*r)[0].integer;
+boost::asio::awaitable<Result<std::int64_t>> L2Cache::MemoryUsage(std::string name) {
+  Pipeline p;
+  p.Push({"MEMORY", "USAGE", name});
+  Replies r = co_await Run(std::move(p), L2Op::kScan);
+  if (!r) co_return r.error();
+  if (r->size() != 1 || !(*r)[0].is_integer()) co_return make_error_code(Errc::kNotFound);
+  co_return (*r)[0].integer;
 }
 
 }  // namespace keycache

@@ -8,14 +8,16 @@
 //   <prefix>u:{<owner>}       an owner's rendered key list, with the owner generation
 //   <prefix>og:{<owner>}      the owner's generation
 //   <prefix>c:{<id>}:<minute> verifications of the key in that minute, from every instance
-//   <prefix>invalidations     the Pub/Sub channel of invalidation messages
+//   <prefix>hb:{<instance>}   an instance's heartbeat counter: INCR'd by every heartbeat, so a
+//                             Redis that refuses writes fails the heartbeat like a real change
+//   <prefix>invalidations     the Pub/Sub channel of invalidation messages and heartbeats
 #pragma once
 
 #include <cstdint>
 #include <string>
 #include <string_view>
 
-#include "cache/l1_cache.h"
+#include "core/cache_type.h"
 #include "core/key_id.h"
 
 namespace keycache {
@@ -31,6 +33,7 @@ class L2Keys {
   std::string Usage(KeyId id, std::int64_t minute) const {
     return Tagged("c:", KeyIdToString(id)) + ":" + std::to_string(minute);
   }
+  std::string Heartbeat(std::string_view instance) const { return Tagged("hb:", instance); }
   std::string Channel() const { return prefix_ + "invalidations"; }
 
   // A SCAN MATCH pattern for every entry of `type` (never generation counters), with the

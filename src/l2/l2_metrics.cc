@@ -6,9 +6,9 @@ namespace {
 constexpr const char* kOpNames[kL2OpCount] = {"read_validation", "write_validation",
                                               "read_user_list",  "write_user_list",
                                               "invalidate",      "usage",
-                                              "probe",           "scan"};
-constexpr const char* kResultNames[kL2ResultCount] = {"hit", "miss",  "stale",  "corrupt",
-                                                      "ok",  "error", "skipped"};
+                                              "heartbeat",       "scan"};
+constexpr const char* kResultNames[kL2ResultCount] = {"hit", "miss",  "stale",   "corrupt",
+                                                      "ok",  "error", "refused", "skipped"};
 
 }  // namespace
 

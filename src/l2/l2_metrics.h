@@ -1,8 +1,8 @@
 // L2Metrics: the Redis tier's counters, registered once at wiring time:
 //   keycache_l2_operations_total{operation,result}  every L2 call and how it ended
 //   keycache_redis_breaker_opened_total             times the breaker opened
-// Gauges that read live state (connection, breaker, channel age) are registered by the wiring
-// (L2Tier), which owns that state. Thread-safe; the hot path bumps pre-resolved counters.
+// Gauges that read live state (connection, breaker, lease, channel age) are registered by
+// RedisTier, which owns that state. Thread-safe; the hot path bumps pre-resolved counters.
 #pragma once
 
 #include <array>
@@ -18,7 +18,7 @@ enum class L2Op : int {
   kWriteUserList,
   kInvalidate,
   kUsage,
-  kProbe,
+  kHeartbeat,
   kScan,
 };
 inline constexpr int kL2OpCount = 8;
@@ -30,9 +30,10 @@ enum class L2Result : int {
   kCorrupt,  // an entry that failed its seal (tampered or foreign)
   kOk,       // a write or command that succeeded
   kError,    // Redis failed or timed out
-  kSkipped,  // the breaker was open: nothing sent
+  kRefused,  // Redis answered with an error reply (READONLY, OOM, NOPERM, ...)
+  kSkipped,  // the breaker was open (or the lease lapsed): nothing sent
 };
-inline constexpr int kL2ResultCount = 7;
+inline constexpr int kL2ResultCount = 8;
 
 class L2Metrics {
  public:

@@ -137,7 +137,8 @@ bool EntrySealer::TagMatches(std::string_view name, std::string_view value) cons
 }
 
 std::string EntrySealer::SealFacts(std::string_view name, std::uint64_t generation,
-                                   const KeyFacts* facts) const {
+                                   const FactsAnswer& answer) const {
+  const KeyFacts* facts = answer.found() ? &answer.facts() : nullptr;
   std::string out;
   out.reserve(96);
   out.push_back(static_cast<char>(kFormat));
@@ -183,7 +184,7 @@ Result<FactsEntry> EntrySealer::OpenFacts(std::string_view name, KeyId id,
   facts->scopes.reserve(n);
   for (std::uint64_t i = 0; i < n && c.ok(); ++i) facts->scopes.emplace_back(c.String());
   if (!c.ok() || !c.done()) return Bad().error();
-  entry.facts = std::move(facts);
+  entry.answer = FactsAnswer::Found(std::move(facts));
   return entry;
 }
 

@@ -12,17 +12,18 @@
 #include <string>
 #include <string_view>
 
+#include "core/facts_answer.h"
 #include "core/key_facts.h"
 #include "core/key_hasher.h"
 #include "util/error.h"
 
 namespace keycache {
 
-// An opened validation entry: the generation it was filled under and the facts, or null for
-// "no such key".
+// An opened validation entry: the generation it was filled under and what it says (the facts,
+// or "no such key").
 struct FactsEntry {
   std::uint64_t generation = 0;
-  std::shared_ptr<const KeyFacts> facts;
+  FactsAnswer answer = FactsAnswer::Absent();
 };
 
 // An opened blob entry (an owner's rendered key list).
@@ -36,9 +37,9 @@ class EntrySealer {
   // Precondition: pepper.size() >= kMinPepperBytes.
   explicit EntrySealer(std::string_view pepper);
 
-  // `facts` null = the key does not exist. `name` is the Redis key the value is stored under.
+  // `name` is the Redis key the value is stored under.
   std::string SealFacts(std::string_view name, std::uint64_t generation,
-                        const KeyFacts* facts) const;
+                        const FactsAnswer& answer) const;
   // Errc::kBadInput for a value that is malformed, of another kind, or fails its tag.
   Result<FactsEntry> OpenFacts(std::string_view name, KeyId id, std::string_view value) const;
 

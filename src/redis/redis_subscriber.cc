@@ -184,15 +184,34 @@ class SubscriberLoop : public std::enable_shared_from_this<SubscriberLoop> {
       Fail(reply.str);
       return false;
     }
-    if (!reply.is_array() || reply.elements.empty()) return true;
-    const std::string_view kind = reply.elements[0].text();
-    if (kind == "message" && reply.elements.size() >= 3) {
-      if (!stopping() && handlers_.on_message) handlers_.on_message(reply.elements[2].text());
+    if (!reply.is_array() || reply.elements.empty()) {
+      Anomaly("a push that is not an array");
+      return true;
+    }
+    const auto& e = reply.elements;
+    const std::string_view kind = e[0].is_string() ? e[0].text() : std::string_view();
+    const bool ours = e.size() >= 2 && e[1].is_string() && e[1].str == channel_;
+    if (kind == "message") {
+      if (e.size() != 3 || !ours || !e[2].is_string()) {
+        Anomaly("a message push of the wrong shape or for another channel");
+      } else if (!stopping() && handlers_.on_message) {
+        handlers_.on_message(e[2].str);
+      }
     } else if (kind == "subscribe") {
+      if (!ours) {
+        Anomaly("a subscription confirmation for another channel");
+        return true;
+      }
       subscribed_.store(true, std::memory_order_release);
       if (!stopping() && handlers_.on_subscribed) handlers_.on_subscribed();
+    } else if (kind != "pong") {
+      Anomaly("an unexpected push");
     }
-    return true;  // "pong" and anything else: a sign of life, already noted
+    return true;  // every push is a sign of life, already noted
+  }
+
+  void Anomaly(std::string_view what) {
+    if (!stopping() && handlers_.on_anomaly) handlers_.on_anomaly(what);
   }
 
   asio::awaitable<void> PingLoop() {

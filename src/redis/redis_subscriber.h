@@ -26,6 +26,9 @@ class RedisSubscriber {
     std::function<void(std::string_view payload)> on_message;  // on the subscriber's executor
     std::function<void()> on_subscribed;    // after each (re)subscription is confirmed
     std::function<void()> on_disconnected;  // each time an established subscription is lost
+    // A push that is not a message or confirmation on our channel (wrong type or shape, another
+    // channel): whoever listens may have lost a message. On the subscriber's executor.
+    std::function<void(std::string_view what)> on_anomaly;
   };
 
   RedisSubscriber(boost::asio::any_io_executor executor, RedisOptions options, std::string channel,

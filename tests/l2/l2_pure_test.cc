@@ -1,6 +1,8 @@
 // Key names, invalidation messages and the circuit breaker: the Redis tier's pure parts.
 #include <gtest/gtest.h>
 
+#include <vector>
+
 #include "l2/circuit_breaker.h"
 #include "l2/invalidation_message.h"
 #include "l2/l2_keys.h"
@@ -28,40 +30,27 @@ TEST(L2Keys, ScanPatternsMatchOneTypeAndEscapeThePrefix) {
 }
 
 TEST(InvalidationMessage, EveryKindRoundTrips) {
-  InvalidationMessage key;
-  key.kind = InvalidationMessage::Kind::kKey;
-  key.source = "node-a";
-  key.sent_at_us = 1'700'000'000'000'123;
-  key.id = 987654321;
-  key.owner = "team \"7\"";
-  auto back = DecodeInvalidation(EncodeInvalidation(key));
-  ASSERT_TRUE(back);
-  EXPECT_EQ(back->kind, InvalidationMessage::Kind::kKey);
-  EXPECT_EQ(back->source, "node-a");
-  EXPECT_EQ(back->sent_at_us, key.sent_at_us);
-  EXPECT_EQ(back->id, 987654321u);
-  EXPECT_EQ(back->owner, "team \"7\"");
-
-  InvalidationMessage type;
-  type.kind = InvalidationMessage::Kind::kType;
-  type.type = CacheType::kUserList;
-  back = DecodeInvalidation(EncodeInvalidation(type));
-  ASSERT_TRUE(back);
-  EXPECT_EQ(back->kind, InvalidationMessage::Kind::kType);
-  EXPECT_EQ(back->type, CacheType::kUserList);
-
-  InvalidationMessage owner;
-  owner.kind = InvalidationMessage::Kind::kOwner;
-  owner.owner = "o";
-  back = DecodeInvalidation(EncodeInvalidation(owner));
-  ASSERT_TRUE(back);
-  EXPECT_EQ(back->owner, "o");
-
-  InvalidationMessage all;
-  all.kind = InvalidationMessage::Kind::kAll;
-  back = DecodeInvalidation(EncodeInvalidation(all));
-  ASSERT_TRUE(back);
-  EXPECT_EQ(back->kind, InvalidationMessage::Kind::kAll);
+  std::vector<InvalidationMessage> all;
+  for (CacheChange c :
+       {CacheChange::Key(987654321, "team \"7\""), CacheChange::Key(5, ""), CacheChange::Owner("o"),
+        CacheChange::Type(CacheType::kUserList), CacheChange::All()}) {
+    InvalidationMessage m;
+    m.source = "node-a";
+    m.sent_at_us = 1'700'000'000'000'123;
+    m.change = c;
+    all.push_back(m);
+  }
+  InvalidationMessage beat;
+  beat.source = "node-b";
+  beat.sent_at_us = 42;
+  beat.heartbeat = true;
+  beat.heartbeat_seq = 18'000'000'000'000'000'000u;
+  all.push_back(beat);
+  for (const InvalidationMessage& m : all) {
+    auto back = DecodeInvalidation(EncodeInvalidation(m));
+    ASSERT_TRUE(back) << EncodeInvalidation(m);
+    EXPECT_EQ(*back, m) << EncodeInvalidation(m);
+  }
 }
 
 TEST(InvalidationMessage, ForeignPayloadsAreRefused) {
@@ -71,7 +60,10 @@ TEST(InvalidationMessage, ForeignPayloadsAreRefused) {
                           R"({"v":1,"kind":"key","src":"a","ts_us":1,"id":"short"})",
                           R"({"v":1,"kind":"type","src":"a","ts_us":1,"type":"bogus"})",
                           R"({"v":1,"kind":"owner","src":"a","ts_us":1})",
-                          R"({"v":1,"kind":"all","src":5,"ts_us":1})"}) {
+                          R"({"v":1,"kind":"all","src":5,"ts_us":1})",
+                          R"({"v":1,"kind":"heartbeat","src":"a","ts_us":1})",
+                          R"({"v":1,"kind":"heartbeat","src":"a","ts_us":1,"seq":-1})",
+                          R"({"v":1,"kind":"heartbeat","src":"a","ts_us":1,"seq":"7"})"}) {
     EXPECT_FALSE(DecodeInvalidation(bad)) << bad;
   }
 }

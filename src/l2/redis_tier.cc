@@ -1,0 +1,238 @@
+#include "l2/redis_tier.h"
+
+#include <openssl/rand.h>
+#include <unistd.h>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <cstdio>
+
+namespace keycache {
+namespace {
+
+using namespace std::chrono_literals;
+
+// Propagation lag buckets: loopback deliveries take well under a millisecond, cross-zone ones a
+// few; the 50 ms target sits on a bound.
+const std::vector<double> kLagBuckets = {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
+                                         0.05,   0.1,     0.25,   0.5,   1,      2.5,   5};
+
+std::string MakeInstanceId(const RedisSettings& s) {
+  if (!s.instance_id.empty()) return s.instance_id;
+  char host[64] = {};
+  if (gethostname(host, sizeof host - 1) != 0) std::snprintf(host, sizeof host, "keycached");
+  unsigned char rnd[4] = {};
+  RAND_bytes(rnd, sizeof rnd);
+  char id[128];
+  std::snprintf(id, sizeof id, "%s-%d-%02x%02x%02x%02x", host, static_cast<int>(getpid()), rnd[0],
+                rnd[1], rnd[2], rnd[3]);
+  return id;
+}
+
+std::vector<boost::asio::any_io_executor> WithTierExecutor(
+    std::vector<boost::asio::any_io_executor> executors, boost::asio::any_io_executor tier) {
+  executors.push_back(std::move(tier));
+  return executors;
+}
+
+// The upper bound of the bucket holding quantile q; 0 with no samples.
+double Quantile(const Histogram& h, const Histogram::Snapshot& snap, double q) {
+  if (snap.count == 0) return 0;
+  const double target = q * static_cast<double>(snap.count);
+  for (std::size_t i = 0; i < h.bounds().size(); ++i) {
+    if (static_cast<double>(snap.cumulative[i]) >= target) return h.bounds()[i];
+  }
+  return h.bounds().back();
+}
+
+double SecondsSince(std::chrono::steady_clock::time_point t) {
+  if (t == std::chrono::steady_clock::time_point{}) return -1;
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
+}
+
+}  // namespace
+
+RedisOptions RedisOptionsFrom(const RedisSettings& s) {
+  RedisOptions o;
+  o.host = s.host;
+  o.port = s.port;
+  o.username = s.username;
+  o.password = s.password;
+  o.db = s.db;
+  o.tls.enabled = s.tls;
+  o.tls.ca_file = s.tls_ca;
+  o.tls.cert_file = s.tls_cert;
+  o.tls.key_file = s.tls_key;
+  o.tls.server_name = s.tls_server_name;
+  o.pool_size = s.pool_size;
+  o.connect_timeout = std::chrono::milliseconds(s.connect_timeout_ms);
+  o.command_timeout = std::chrono::milliseconds(s.command_timeout_ms);
+  o.max_retries = s.max_retries;
+  return o;
+}
+
+RedisTier::RedisTier(RedisTierOptions options,
+                     std::vector<boost::asio::any_io_executor> io_executors, L1Cache& l1,
+                     Registry& registry, Logger& log)
+    : settings_(options.settings),
+      count_interval_(options.count_interval),
+      log_(log),
+      l1_(l1),
+      work_(io_.get_executor()),
+      breaker_(settings_.breaker_failures),
+      lease_(std::chrono::milliseconds(settings_.lease_ms)),
+      metrics_(registry),
+      sealer_(options.pepper),
+      client_(WithTierExecutor(std::move(io_executors), io_.get_executor()),
+              RedisOptionsFrom(settings_), log),
+      l2_(client_, breaker_, lease_, L2Keys(settings_.key_prefix), sealer_, options.l2, metrics_,
+          io_.get_executor()),
+      invalidator_(l2_, breaker_, MakeInstanceId(settings_), io_.get_executor(), log),
+      heartbeat_(
+          HeartbeatOptions{.instance_id = invalidator_.instance_id(),
+                           .interval = std::chrono::milliseconds(settings_.breaker_probe_ms)},
+          io_.get_executor(), l2_, breaker_, lease_, invalidator_, l1, metrics_, log),
+      lag_(registry
+               .AddHistogram("keycache_invalidation_propagation_seconds",
+                             "Delay from a change's publication by one instance (its wall clock) "
+                             "to its application by another.",
+                             {}, kLagBuckets)
+               .With({})),
+      listener_(l1, heartbeat_, invalidator_.instance_id(), lag_, log),
+      subscriber_(
+          io_.get_executor(), RedisOptionsFrom(settings_), L2Keys(settings_.key_prefix).Channel(),
+          RedisSubscriber::Handlers{
+              .on_message = [this](std::string_view payload) { listener_.OnMessage(payload); },
+              .on_subscribed = [this] { listener_.OnSubscribed(); },
+              .on_disconnected = [this] { listener_.OnDisconnected(); },
+              .on_anomaly = [this](std::string_view what) { listener_.OnAnomaly(what); }},
+          log),
+      count_timer_(io_) {
+  breaker_.Open("not connected yet");
+  // The backstop: no L1 entry outlives this, whatever happens to the lease.
+  l1_.SetMaxEntryAge(settings_.l1_max_age_ms);
+  registry.AddCallbackGauge("keycache_redis_connected", "1 when a pooled Redis connection is up.")
+      .Add({}, [this] { return client_.connected() ? 1.0 : 0.0; });
+  registry
+      .AddCallbackGauge("keycache_redis_breaker_open",
+                        "1 while the Redis circuit breaker is open (verifications BYPASS Redis).")
+      .Add({}, [this] { return breaker_.open() ? 1.0 : 0.0; });
+  registry
+      .AddCallbackGauge("keycache_coherence_lease_held",
+                        "1 while this instance holds its coherence lease (L1 and Redis answers "
+                        "are trusted); 0 while the database answers every verification.")
+      .Add({}, [this] { return lease_.Held() ? 1.0 : 0.0; });
+  registry
+      .AddCallbackGauge("keycache_invalidation_channel_up",
+                        "1 while the invalidation subscription is confirmed.")
+      .Add({}, [this] { return listener_.channel_up() ? 1.0 : 0.0; });
+  registry
+      .AddCallbackGauge("keycache_invalidation_channel_silence_seconds",
+                        "Seconds since the invalidation channel's last sign of life.")
+      .Add({}, [this] { return ChannelSilenceSeconds(); });
+  registry
+      .AddCallbackGauge("keycache_invalidation_channel_anomalies",
+                        "Pushes on the invalidation channel that were not messages of ours "
+                        "(each revoked the coherence lease).")
+      .Add({}, [this] { return static_cast<double>(listener_.anomalies()); });
+  registry
+      .AddCallbackGauge("keycache_invalidations_pending",
+                        "Invalidations kept for replay while Redis is unavailable.")
+      .Add({}, [this] { return static_cast<double>(invalidator_.pending()); });
+}
+
+RedisTier::~RedisTier() { Stop(); }
+
+Result<void> RedisTier::Start(std::chrono::milliseconds wait, std::string& error_message) {
+  io_thread_ = std::thread([this] { io_.run(); });
+  client_.Start();
+  subscriber_.Start();
+  boost::asio::co_spawn(io_, heartbeat_.Run(), boost::asio::detached);
+  boost::asio::co_spawn(io_, CountLoop(), boost::asio::detached);
+  const auto deadline = std::chrono::steady_clock::now() + wait;
+  // Until the lease is held, an attempt has failed (refused at once, or refused
+  // authentication), or `wait` has passed.
+  while (!lease_.Held() && client_.last_error().empty() &&
+         std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(5ms);
+  }
+  if (client_.auth_failed()) {
+    error_message = client_.last_error();
+    return make_error_code(Errc::kUnavailable);
+  }
+  if (!lease_.Held()) {
+    log_.Warn("redis_unavailable_at_startup",
+              {{"error", client_.last_error().empty() ? breaker_.reason() : client_.last_error()},
+               {"effect", "serving from the database (BYPASS) until Redis answers"}});
+  }
+  return {};
+}
+
+void RedisTier::Stop() {
+  if (stopped_.exchange(true)) return;
+  stopping_.store(true, std::memory_order_release);
+  heartbeat_.Stop();
+  boost::asio::post(io_, [this] { count_timer_.cancel(); });
+  client_.Stop();  // releases any call still waiting for a Redis that does not answer
+  subscriber_.Stop();
+  work_.reset();
+  io_.stop();
+  if (io_thread_.joinable()) io_thread_.join();
+  // No thread runs the pool's executors any more (the owner stopped the HTTP server first):
+  // frames still queued there may keep connections alive past this tier and past io_.
+  client_.ReleaseIo();
+}
+
+boost::asio::awaitable<void> RedisTier::CountLoop() {
+  while (!stopping_.load(std::memory_order_acquire)) {
+    if (breaker_.allows()) {
+      auto counted = co_await l2_.Count();
+      if (counted) {
+        std::lock_guard lock(mu_);
+        counts_ = *counted;
+      }
+    }
+    if (stopping_.load(std::memory_order_acquire)) break;
+    // Soon after start (and while Redis is away), then every interval.
+    count_timer_.expires_after(
+        counts_ ? std::chrono::duration_cast<std::chrono::milliseconds>(count_interval_) : 500ms);
+    co_await count_timer_.async_wait(boost::asio::as_tuple(boost::asio::use_awaitable));
+  }
+}
+
+double RedisTier::ChannelSilenceSeconds() const {
+  return SecondsSince(subscriber_.last_sign_of_life());
+}
+
+TierStatus RedisTier::Status() const {
+  TierStatus s;
+  s.connected = client_.connected();
+  s.pool_connected = client_.connected_count();
+  s.pool_size = client_.pool_size();
+  s.breaker_open = breaker_.open();
+  s.breaker_reason = breaker_.reason();
+  s.last_error = client_.last_error();
+  s.lease_held = lease_.Held();
+  s.lease_remaining_seconds = std::chrono::duration<double>(lease_.Remaining()).count();
+  s.last_renewal_age_seconds = SecondsSince(heartbeat_.last_renewal());
+  s.channel_up = listener_.channel_up();
+  s.channel_silence_seconds = ChannelSilenceSeconds();
+  s.invalidations_received = listener_.received();
+  s.invalidations_pending = invalidator_.pending();
+  s.channel_anomalies = listener_.anomalies();
+  s.peers = listener_.peers();
+  const Histogram::Snapshot lag = lag_.Collect();
+  s.propagation_samples = lag.count;
+  s.propagation_p50_seconds = Quantile(lag_, lag, 0.5);
+  s.propagation_p99_seconds = Quantile(lag_, lag, 0.99);
+  {
+    std::lock_guard lock(mu_);
+    s.entries = counts_;
+  }
+  return s;
+}
+
+}  // namespace keycache
