@@ -35,9 +35,12 @@ CacheHealthReport CacheHealth::Check() const {
       r.status = "degraded";
       r.reason = "Redis unavailable, serving from L1 and the database (BYPASS): " +
                  r.redis->breaker_reason;
-    } else if (r.redis && !r.redis->channel_up) {
+    } else if (r.redis && !r.redis->lease_held) {
       r.status = "degraded";
-      r.reason = "the invalidation channel is down: L1 entries are kept short until it is back";
+      r.reason = std::string("coherence lease lapsed (") +
+                 (r.redis->channel_up ? "no heartbeat heard back lately"
+                                      : "the invalidation channel is down") +
+                 "): serving from the database (BYPASS) until a heartbeat comes back";
     } else if (r.window_lookups >= options_.min_lookups && r.hit_rate < options_.min_hit_rate) {
       char text[160];
       std::snprintf(text, sizeof text, "hit rate %.3f over the last %llu lookups is below %.2f",

@@ -2,8 +2,8 @@
 // (negative hits count as hits) over a sliding window of the last minute; below 0.8 the cache
 // is "degraded", but only once the window holds at least `min_lookups` lookups, so a freshly
 // started or idle instance is not declared degraded on a handful of cold misses.
-// With the Redis tier, an open breaker or a lost invalidation channel also make it "degraded"
-// (the service still answers correctly, from L1 and the database). Thread-safe.
+// With the Redis tier, an open breaker or a lapsed coherence lease also make it "degraded"
+// (the service still answers correctly, from the database). Thread-safe.
 #pragma once
 
 #include <cstdint>
@@ -12,8 +12,8 @@
 
 #include "cache/l1_cache.h"
 #include "cache/usage_counter.h"
+#include "l2/tier_status.h"
 #include "metrics/hit_rate_window.h"
-#include "service/redis_status.h"
 
 namespace keycache {
 
@@ -24,9 +24,9 @@ struct CacheHealthReport {
   std::uint64_t window_lookups = 0;
   std::uint64_t validation = 0, scope = 0, user_list = 0, usage = 0, negative = 0;
   std::uint64_t bytes = 0, capacity_bytes = 0;
-  std::string reason;                // why not healthy; "" when healthy
-  std::string error;                 // set when the check itself failed
-  std::optional<RedisStatus> redis;  // with the Redis tier
+  std::string reason;               // why not healthy; "" when healthy
+  std::string error;                // set when the check itself failed
+  std::optional<TierStatus> redis;  // with the Redis tier
   std::uint64_t total_entries() const { return validation + scope + user_list + usage; }
 };
 
@@ -40,9 +40,9 @@ struct CacheHealthOptions {
 class CacheHealth {
  public:
   // With `redis`, the report includes the Redis tier: "degraded" while its breaker is open or
-  // the invalidation channel is down, and `connected` is Redis's.
+  // the coherence lease has lapsed, and `connected` is Redis's.
   CacheHealth(CacheHealthOptions options, L1Cache& l1, UsageCounter& usage, HitRateWindow& window,
-              const RedisStatusSource* redis = nullptr)
+              const TierStatusSource* redis = nullptr)
       : options_(options), l1_(l1), usage_(usage), window_(window), redis_(redis) {}
 
   CacheHealthReport Check() const;
@@ -52,7 +52,7 @@ class CacheHealth {
   L1Cache& l1_;
   UsageCounter& usage_;
   HitRateWindow& window_;
-  const RedisStatusSource* const redis_;
+  const TierStatusSource* const redis_;
 };
 
 }  // namespace keycache

@@ -1,6 +1,7 @@
 #include "service/key_service.h"
 
 #include <algorithm>
+#include <boost/asio/this_coro.hpp>
 
 #include "core/api_key.h"
 #include "service/key_json.h"
@@ -17,10 +18,43 @@ constexpr int kMaxIdAttempts = 4;
 
 }  // namespace
 
+boost::asio::awaitable<SharedRead<RenderedList>> KeyService::OwnerListPolicy::ReadShared(
+    SharedCache& shared, const std::string& owner) {
+  SharedRead<std::string> read = co_await shared.ReadUserList(owner);
+  if (!read.hit()) {
+    if (auto g = read.fill_generation()) co_return SharedRead<RenderedList>::Miss(*g);
+    co_return SharedRead<RenderedList>::NoAnswer();
+  }
+  const std::uint64_t generation = *read.fill_generation();
+  // Only lists that change by no clock are shared (see WriteShared): no deadline to carry.
+  co_return SharedRead<RenderedList>::Hit(
+      RenderedList{std::make_shared<const std::string>(read.take_value()), kNever}, generation);
+}
+
+Result<RenderedList> KeyService::OwnerListPolicy::ReadStore(const std::string& owner) {
+  auto keys = store.ListByOwner(owner);
+  if (!keys) return keys.error();
+  const TimeMs now = clock.NowMs();
+  RenderedList list;
+  list.json = std::make_shared<const std::string>(RenderOwnerKeys(owner, *keys, now));
+  for (const KeyRecord& k : *keys) {
+    if (k.expires_at > now) list.not_after = std::min(list.not_after, k.expires_at);
+    if (k.revoked_at > now) list.not_after = std::min(list.not_after, k.revoked_at);
+  }
+  return list;
+}
+
+void KeyService::OwnerListPolicy::WriteShared(SharedCache& shared, const std::string& owner,
+                                              std::uint64_t generation, const RenderedList& list) {
+  // Shared only while no listed key is about to change state by itself; such lists are rare and
+  // cheap to render again.
+  if (list.not_after == kNever) shared.WriteUserList(owner, generation, *list.json);
+}
+
 KeyService::KeyService(KeyServiceOptions options, const KeyHasher& hasher, KeyStore& store,
                        DbExecutor& db, L1Cache& l1, UsageCounter& usage,
                        InvalidationSink& invalidation, ServiceMetrics& metrics, const Clock& clock,
-                       L2Cache* l2)
+                       SharedCache* shared)
     : options_(std::move(options)),
       hasher_(hasher),
       store_(store),
@@ -30,7 +64,25 @@ KeyService::KeyService(KeyServiceOptions options, const KeyHasher& hasher, KeySt
       invalidation_(invalidation),
       metrics_(metrics),
       clock_(clock),
-      l2_(l2) {}
+      shared_(shared),
+      lists_(OwnerListPolicy{l1, store, clock}, shared, db, metrics) {}
+
+boost::asio::awaitable<KeyService::PropagationWait> KeyService::NewPropagationWait() {
+  co_return std::make_shared<Completion<Propagation>>(co_await boost::asio::this_coro::executor);
+}
+
+PropagationDone KeyService::Notify(PropagationWait wait) {
+  return [wait = std::move(wait)](Propagation p) { wait->Set(std::move(p)); };
+}
+
+boost::asio::awaitable<Propagation> KeyService::Await(PropagationWait wait) {
+  std::optional<Propagation> p = co_await wait->Wait(options_.propagation_timeout);
+  if (!p) {
+    co_return Propagation::Pending("the shared cache did not confirm the invalidation within " +
+                                   std::to_string(options_.propagation_timeout.count()) + " ms");
+  }
+  co_return std::move(*p);
+}
 
 boost::asio::awaitable<Result<CreatedKey>> KeyService::Create(NewKey request) {
   auto job = [this, request = std::move(request)]() -> Result<CreatedKey> {
@@ -50,8 +102,8 @@ boost::asio::awaitable<Result<CreatedKey>> KeyService::Create(NewKey request) {
       auto inserted = store_.Insert(record, options_.max_keys_per_owner);
       if (inserted.has_error() && inserted.error() == Errc::kConflict) continue;  // id taken
       if (!inserted) return inserted.error();
-      // The id may sit in the negative cache if someone probed it before it existed.
-      invalidation_.KeyChanged(record.id, record.owner_id);
+      // The id may sit in a negative cache if someone probed it before it existed.
+      invalidation_.Announce(CacheChange::Key(record.id, record.owner_id), {});
       return CreatedKey{std::move(generated->key), std::move(record)};
     }
     return make_error_code(Errc::kConflict);
@@ -70,78 +122,58 @@ boost::asio::awaitable<Result<KeyRecord>> KeyService::Get(KeyId id) {
 }
 
 boost::asio::awaitable<Result<OwnerKeys>> KeyService::ListByOwner(std::string owner_id) {
-  if (options_.cache_enabled) {
+  if (!options_.cache_enabled) {
+    auto job = [this, owner = std::move(owner_id)] {
+      return OwnerListPolicy{l1_, store_, clock_}.ReadStore(owner);
+    };
+    Result<RenderedList> list = co_await db_.Run(std::move(job));
+    if (!list) co_return list.error();
+    co_return OwnerKeys{std::move(list->json), CacheStatus::kBypass};
+  }
+  if (!shared_ || shared_->Coherent()) {
     if (auto cached = l1_.GetUserList(owner_id)) {
       metrics_.UserListLookup(true);
       co_return OwnerKeys{*cached, CacheStatus::kHit};
     }
-    metrics_.UserListLookup(false);
   }
-  auto job = [this, owner_id = std::move(owner_id)]() -> Result<OwnerKeys> {
-    auto ticket = l1_.BeginUserListFill(owner_id);
-    std::optional<std::uint64_t> generation;
-    if (l2_ && options_.cache_enabled) {
-      if (auto shared = l2_->ReadUserListSync(owner_id)) {
-        generation = shared->generation;
-        if (shared->hit) {
-          auto json = std::make_shared<const std::string>(std::move(shared->body));
-          if (l1_.CompleteUserListFill(owner_id, json, ticket)) {
-            return OwnerKeys{std::move(json), CacheStatus::kHit};
-          }
-          generation.reset();  // overtaken by a change: read the store
-          ticket = l1_.BeginUserListFill(owner_id);
-        }
-      }
-    }
-    auto started = ServiceMetrics::StartTimer();
-    auto keys = store_.ListByOwner(owner_id);
-    metrics_.ObserveOperation(CacheOp::kLoad, CacheType::kUserList, started);
-    if (!keys) {
-      metrics_.CacheError(CacheType::kUserList, CacheOp::kLoad);
-      return keys.error();
-    }
-    const TimeMs now = clock_.NowMs();
-    auto json = std::make_shared<const std::string>(RenderOwnerKeys(owner_id, *keys, now));
-    if (!options_.cache_enabled) return OwnerKeys{std::move(json), CacheStatus::kBypass};
-    // The list shows each key's state: cache it no longer than the next time one changes alone.
-    TimeMs next_change = kNever;
-    for (const KeyRecord& k : *keys) {
-      if (k.expires_at > now) next_change = std::min(next_change, k.expires_at);
-      if (k.revoked_at > now) next_change = std::min(next_change, k.revoked_at);
-    }
-    const bool filled = l1_.CompleteUserListFill(owner_id, json, ticket, next_change);
-    // Shared only while no listed key is about to change state by itself; such lists are
-    // rare and cheap to render again.
-    if (filled && generation && next_change == kNever) {
-      l2_->WriteUserList(owner_id, *generation, *json);
-    }
-    const CacheStatus status = l2_ && !generation ? CacheStatus::kBypass : CacheStatus::kMiss;
-    return OwnerKeys{std::move(json), status};
-  };
-  co_return co_await db_.Run(std::move(job));
+  metrics_.UserListLookup(false);
+  auto loaded = co_await lists_.Load(std::move(owner_id));
+  if (!loaded) co_return loaded.error();
+  co_return OwnerKeys{std::move(loaded->value.json), loaded->status};
 }
 
-boost::asio::awaitable<Result<KeyRecord>> KeyService::Update(KeyId id, KeyPatch patch) {
-  auto job = [this, id, patch = std::move(patch)]() -> Result<KeyRecord> {
+boost::asio::awaitable<Result<Committed<KeyRecord>>> KeyService::Update(KeyId id, KeyPatch patch) {
+  PropagationWait wait = co_await NewPropagationWait();
+  auto job = [this, id, patch = std::move(patch), wait]() -> Result<KeyRecord> {
     auto updated = store_.Update(id, patch, clock_.NowMs());
-    if (updated) invalidation_.KeyChanged(id, updated->owner_id);
+    if (updated) invalidation_.Announce(CacheChange::Key(id, updated->owner_id), Notify(wait));
     return updated;
   };
-  co_return co_await db_.Run(std::move(job));
+  Result<KeyRecord> updated = co_await db_.Run(std::move(job));
+  if (!updated) co_return updated.error();
+  Propagation propagation = co_await Await(wait);
+  co_return Committed<KeyRecord>{std::move(*updated), std::move(propagation)};
 }
 
-boost::asio::awaitable<Result<KeyRecord>> KeyService::Revoke(KeyId id, std::string reason) {
-  auto job = [this, id, reason = std::move(reason)]() -> Result<KeyRecord> {
+boost::asio::awaitable<Result<Committed<KeyRecord>>> KeyService::Revoke(KeyId id,
+                                                                        std::string reason) {
+  PropagationWait wait = co_await NewPropagationWait();
+  auto job = [this, id, reason = std::move(reason), wait]() -> Result<KeyRecord> {
     const TimeMs now = clock_.NowMs();
     auto revoked = store_.Revoke(id, now, reason, now);
-    if (revoked) invalidation_.KeyChanged(id, revoked->owner_id);
+    if (revoked) invalidation_.Announce(CacheChange::Key(id, revoked->owner_id), Notify(wait));
     return revoked;
   };
-  co_return co_await db_.Run(std::move(job));
+  Result<KeyRecord> revoked = co_await db_.Run(std::move(job));
+  if (!revoked) co_return revoked.error();
+  Propagation propagation = co_await Await(wait);
+  co_return Committed<KeyRecord>{std::move(*revoked), std::move(propagation)};
 }
 
-boost::asio::awaitable<Result<CreatedKey>> KeyService::Rotate(KeyId id, TimeMs grace_ms) {
-  auto job = [this, id, grace_ms]() -> Result<CreatedKey> {
+boost::asio::awaitable<Result<Committed<CreatedKey>>> KeyService::Rotate(KeyId id,
+                                                                         TimeMs grace_ms) {
+  PropagationWait wait = co_await NewPropagationWait();
+  auto job = [this, id, grace_ms, wait]() -> Result<CreatedKey> {
     auto old = store_.FindById(id);
     if (!old) return old.error();
     if (!*old) return make_error_code(Errc::kNotFound);
@@ -169,22 +201,30 @@ boost::asio::awaitable<Result<CreatedKey>> KeyService::Rotate(KeyId id, TimeMs g
         continue;
       }
       if (!rotated) return rotated.error();
-      invalidation_.KeyChanged(id, fresh.owner_id);
-      invalidation_.KeyChanged(fresh.id, fresh.owner_id);
+      // The old key's end is what must be in force everywhere; the new one is like a create.
+      invalidation_.Announce(CacheChange::Key(id, fresh.owner_id), Notify(wait));
+      invalidation_.Announce(CacheChange::Key(fresh.id, fresh.owner_id), {});
       return CreatedKey{std::move(generated->key), std::move(fresh)};
     }
     return make_error_code(Errc::kConflict);
   };
-  co_return co_await db_.Run(std::move(job));
+  Result<CreatedKey> created = co_await db_.Run(std::move(job));
+  if (!created) co_return created.error();
+  Propagation propagation = co_await Await(wait);
+  co_return Committed<CreatedKey>{std::move(*created), std::move(propagation)};
 }
 
-boost::asio::awaitable<Result<KeyRecord>> KeyService::Delete(KeyId id) {
-  auto job = [this, id]() -> Result<KeyRecord> {
+boost::asio::awaitable<Result<Committed<KeyRecord>>> KeyService::Delete(KeyId id) {
+  PropagationWait wait = co_await NewPropagationWait();
+  auto job = [this, id, wait]() -> Result<KeyRecord> {
     auto deleted = store_.Delete(id);
-    if (deleted) invalidation_.KeyChanged(id, deleted->owner_id);
+    if (deleted) invalidation_.Announce(CacheChange::Key(id, deleted->owner_id), Notify(wait));
     return deleted;
   };
-  co_return co_await db_.Run(std::move(job));
+  Result<KeyRecord> deleted = co_await db_.Run(std::move(job));
+  if (!deleted) co_return deleted.error();
+  Propagation propagation = co_await Await(wait);
+  co_return Committed<KeyRecord>{std::move(*deleted), std::move(propagation)};
 }
 
 boost::asio::awaitable<Result<KeyUsage>> KeyService::Usage(KeyId id) {
@@ -200,12 +240,36 @@ boost::asio::awaitable<Result<KeyUsage>> KeyService::Usage(KeyId id) {
         usage.last_used_ip = pending->last_used_ip;
       }
     }
-    if (l2_) {
-      if (auto recent = l2_->RecentUsageSync(id, clock_.NowMs())) usage.recent = *recent;
-    }
     return usage;
   };
-  co_return co_await db_.Run(std::move(job));
+  Result<KeyUsage> usage = co_await db_.Run(std::move(job));
+  if (!usage) co_return usage.error();
+  if (shared_) {
+    // On this I/O thread, never a database thread: Redis may be slow.
+    Result<RecentUsage> recent = co_await shared_->ReadRecentUsage(id, clock_.NowMs());
+    if (recent) usage->recent = *recent;
+  }
+  co_return usage;
+}
+
+boost::asio::awaitable<Result<Propagation>> KeyService::InvalidateKey(KeyId id) {
+  PropagationWait wait = co_await NewPropagationWait();
+  auto job = [this, id, wait]() -> Result<void> {
+    auto record = store_.FindById(id);
+    if (!record) return record.error();
+    invalidation_.Announce(CacheChange::Key(id, *record ? (*record)->owner_id : std::string()),
+                           Notify(wait));
+    return {};
+  };
+  Result<void> done = co_await db_.Run(std::move(job));
+  if (!done) co_return done.error();
+  co_return co_await Await(wait);
+}
+
+boost::asio::awaitable<Propagation> KeyService::Invalidate(CacheChange change) {
+  PropagationWait wait = co_await NewPropagationWait();
+  invalidation_.Announce(change, Notify(wait));
+  co_return co_await Await(wait);
 }
 
 }  // namespace keycache

@@ -22,10 +22,10 @@ Result<std::size_t> UsageFlusher::FlushOnce() {
     usage_.Restore(std::move(batch));
     return written.error();
   }
-  if (l2_) {
+  if (shared_) {
     TimeMs latest = 0;
     for (const UsageDelta& d : batch) latest = std::max(latest, d.last_used_at);
-    l2_->AddUsage(batch, latest);
+    shared_->AddUsage(batch, latest);
   }
   return batch.size();
 }
@@ -38,7 +38,8 @@ boost::asio::awaitable<void> UsageFlusher::Run(std::chrono::milliseconds interva
     co_await timer.async_wait(boost::asio::as_tuple(boost::asio::use_awaitable));
     if (stop.load(std::memory_order_acquire)) break;
     // A timeout here only means the batch is still being written; it will land.
-    co_await db.Run([this] { return FlushOnce(); });
+    auto flush = [this] { return FlushOnce(); };
+    co_await db.Run(std::move(flush));
   }
 }
 

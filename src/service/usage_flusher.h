@@ -9,7 +9,7 @@
 #include <chrono>
 
 #include "cache/usage_counter.h"
-#include "l2/l2_cache.h"
+#include "l2/shared_cache.h"
 #include "service/db_executor.h"
 #include "service/service_metrics.h"
 #include "store/key_store.h"
@@ -19,11 +19,11 @@ namespace keycache {
 
 class UsageFlusher {
  public:
-  // With `l2`, each batch is also added to the shared per-minute counters in Redis, once, after
+  // With `shared`, each batch is also added to the shared per-minute counters in Redis, once, after
   // the store committed it: a retried batch is never counted twice.
   UsageFlusher(UsageCounter& usage, KeyStore& store, ServiceMetrics& metrics, Logger& log,
-               L2Cache* l2 = nullptr)
-      : usage_(usage), store_(store), metrics_(metrics), log_(log), l2_(l2) {}
+               SharedCache* shared = nullptr)
+      : usage_(usage), store_(store), metrics_(metrics), log_(log), shared_(shared) {}
 
   // Blocking: drains the counter and writes one batch. Returns the number of keys written.
   Result<std::size_t> FlushOnce();
@@ -37,7 +37,7 @@ class UsageFlusher {
   KeyStore& store_;
   ServiceMetrics& metrics_;
   Logger& log_;
-  L2Cache* const l2_;
+  SharedCache* const shared_;
 };
 
 }  // namespace keycache

@@ -1,30 +1,33 @@
 // Verifier: the life of a verification. Parse and checksum (no lookup for garbage), L1 lookup by
 // key id, HMAC of the presented key compared in constant time, state and scope decision, usage
-// counted in memory. On an L1 miss it reads the shared L2 (Redis), then the store (one coalesced
-// read per key id: single flight), and fills back up through fill fences (L1 tickets, L2
-// generations), so a read that began before a revocation never lands after it. While the Redis
-// circuit breaker is open, answers say BYPASS and come from L1 and the store.
+// counted in memory. On an L1 miss it loads the key's facts through the fill-fence protocol
+// (FencedLoader: the shared L2, then one coalesced store read per key id), so a read that began
+// before a revocation never lands after it.
+// With the Redis tier, cached answers are trusted only while this instance holds its coherence
+// lease (SharedCache::Coherent): past it, L1 and Redis are skipped and the store answers, which
+// bounds staleness by construction even on a silently cut link. Answers say BYPASS whenever
+// Redis could not be used.
 // Thread-safe; one instance serves every I/O thread. Async calls must be awaited on a
 // single-threaded executor (see Completion).
 #pragma once
 
 #include <boost/asio/awaitable.hpp>
-#include <chrono>
 #include <memory>
-#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
+#include <variant>
 #include <vector>
 
 #include "cache/l1_cache.h"
-#include "cache/single_flight.h"
 #include "cache/usage_counter.h"
+#include "core/facts_answer.h"
 #include "core/key_facts.h"
 #include "core/key_hasher.h"
-#include "l2/l2_cache.h"
+#include "l2/shared_cache.h"
 #include "service/cache_status.h"
 #include "service/db_executor.h"
+#include "service/fenced_load.h"
 #include "service/service_metrics.h"
 #include "store/key_store.h"
 #include "util/clock.h"
@@ -42,23 +45,38 @@ struct VerifierOptions {
 struct VerifyOutcome {
   VerifyCode code = VerifyCode::kMalformed;
   CacheStatus cache = CacheStatus::kBypass;
-  // Set whenever the presented key matched a stored key (any code but MALFORMED / NOT_FOUND).
+  // Set whenever the presented key matched a stored key (any code but MALFORMED / NOT_FOUND);
+  // always set for VALID.
   std::shared_ptr<const KeyFacts> facts;
+};
+
+// A well-formed verification request that memory alone could not answer, as the fast path parsed
+// it; the slow path (Verifier::Complete) takes it over, so nothing is parsed twice.
+struct PendingVerify {
+  KeyId id = 0;
+  std::string key;
+  std::vector<std::string> scopes;
+  std::string client_ip;
 };
 
 class Verifier {
  public:
+  // `shared` is null without the Redis tier. References must outlive the verifier.
   Verifier(VerifierOptions options, const KeyHasher& hasher, L1Cache& l1, KeyStore& store,
            DbExecutor& db, UsageCounter& usage, ServiceMetrics& metrics, const Clock& clock,
-           L2Cache* l2 = nullptr);
+           SharedCache* shared = nullptr);
 
-  // Answers from memory alone (malformed keys and L1 hits); nullopt when the store must be read.
-  // Never blocks: this is the fast path the HTTP layer calls without a coroutine.
-  std::optional<VerifyOutcome> VerifyCached(std::string_view key,
-                                            std::span<const std::string> scopes,
-                                            std::string_view client_ip);
+  // The fast path: answers from memory alone (malformed keys and trusted L1 hits), or hands back
+  // the parsed request for Complete(). Never blocks; the HTTP layer calls it without a coroutine.
+  std::variant<VerifyOutcome, PendingVerify> VerifyCached(std::string_view key,
+                                                          std::span<const std::string> scopes,
+                                                          std::string_view client_ip);
 
-  // The full path. Errors are backend failures (store down, timeout), never verdicts.
+  // The slow path of a request the fast path could not answer. Errors are backend failures
+  // (store down, timeout), never verdicts.
+  boost::asio::awaitable<Result<VerifyOutcome>> Complete(PendingVerify request);
+
+  // Both paths, for callers without a fast path.
   boost::asio::awaitable<Result<VerifyOutcome>> Verify(std::string key,
                                                        std::vector<std::string> scopes,
                                                        std::string client_ip);
@@ -66,24 +84,41 @@ class Verifier {
   bool cache_enabled() const { return options_.cache_enabled; }
 
  private:
-  using Loaded = Result<std::shared_ptr<const KeyFacts>>;  // nullptr: no such key
+  // The validation entry's side of the fill-fence protocol.
+  struct FactsPolicy {
+    static constexpr CacheType kType = CacheType::kValidation;
+    using Key = KeyId;
+    using Value = FactsAnswer;
+    using Ticket = FactsFillTicket;
 
+    L1Cache& l1;
+    KeyStore& store;
+    bool l1_enabled;
+
+    Ticket BeginFill(KeyId id) { return l1.BeginFactsFill(id); }
+    bool CompleteFill(KeyId id, const FactsAnswer& answer, const Ticket& ticket);
+    boost::asio::awaitable<SharedRead<FactsAnswer>> ReadShared(SharedCache& shared, KeyId id) {
+      return shared.ReadFacts(id);
+    }
+    Result<FactsAnswer> ReadStore(KeyId id);
+    void WriteShared(SharedCache& shared, KeyId id, std::uint64_t generation,
+                     const FactsAnswer& answer) {
+      shared.WriteFacts(id, generation, answer);
+    }
+  };
+
+  // Precondition: `facts` is non-null (a found key).
   VerifyOutcome Finish(std::shared_ptr<const KeyFacts> facts, CacheStatus status,
                        std::string_view key, std::span<const std::string> scopes,
                        std::string_view client_ip);
+  VerifyOutcome Answer(const FactsAnswer& answer, CacheStatus status, std::string_view key,
+                       std::span<const std::string> scopes, std::string_view client_ip);
   bool ScopesAllowed(const KeyFacts& facts, std::span<const std::string> scopes);
-  // One store read per key id at a time (single flight); `generation` seals the L2 fill.
-  boost::asio::awaitable<Loaded> LoadCoalesced(KeyId id, std::optional<std::uint64_t> generation);
-  // The L2 attempt: facts (or "no such key") when L2 held a current entry that L1 accepted;
-  // nullopt otherwise, with the generation to seal the store's answer under (unset when Redis
-  // was not consulted or the entry was overtaken by a change).
-  boost::asio::awaitable<std::optional<Loaded>> ReadL2(KeyId id,
-                                                       std::optional<std::uint64_t>& generation);
-  // Runs on a database thread; writes the answer to L2 when `generation` is known.
-  Loaded LoadAndFill(KeyId id, std::optional<std::uint64_t> generation);
-  // The status of an answer from the caches: HIT, or BYPASS while Redis is bypassed.
+  // May cached answers be used right now? Without the tier always; with it, only under the lease.
+  bool Trusted() const { return !shared_ || shared_->Coherent(); }
+  // The status of an answer from L1: HIT, or BYPASS while Redis cannot be used.
   CacheStatus CachedStatus() const {
-    return l2_ && !l2_->available() ? CacheStatus::kBypass : CacheStatus::kHit;
+    return shared_ && !shared_->Usable() ? CacheStatus::kBypass : CacheStatus::kHit;
   }
   VerifyOutcome Record(VerifyOutcome outcome);
 
@@ -95,8 +130,8 @@ class Verifier {
   UsageCounter& usage_;
   ServiceMetrics& metrics_;
   const Clock& clock_;
-  L2Cache* const l2_;  // null without the Redis tier
-  SingleFlight<KeyId, Loaded> flights_;
+  SharedCache* const shared_;
+  FencedLoader<FactsPolicy> loader_;
 };
 
 }  // namespace keycache

@@ -26,8 +26,10 @@
 #include <string>
 #include <thread>
 #include <utility>
+#include <variant>
 #include <vector>
 
+#include "app/app.h"
 #include "cache/l1_cache.h"
 #include "cache/usage_counter.h"
 #include "core/api_key.h"
@@ -35,7 +37,7 @@
 #include "metrics/hit_rate_window.h"
 #include "metrics/registry.h"
 #include "service/db_executor.h"
-#include "service/invalidation.h"
+#include "service/fake_shared_cache.h"
 #include "service/key_service.h"
 #include "service/service_metrics.h"
 #include "service/verifier.h"
@@ -281,23 +283,31 @@ struct HarnessOptions {
   int db_threads = 2;
   std::chrono::milliseconds db_timeout{30'000};
   std::size_t max_keys_per_owner = 50;
+  // Wire the L2 branch with a FakeSharedCache (HarnessWithL2 / ServiceHarness::shared()).
+  bool with_shared = false;
+  bool l1_enabled = true;  // with_shared only: false sends every lookup to the shared cache
 };
 
 inline constexpr std::string_view kPepper = "a-test-pepper-of-at-least-32-bytes-long";
 inline constexpr std::string_view kClientIp = "198.51.100.7";
 
-// The service layer wired over a SqliteStore in a temp dir, with a ManualClock.
+// The service layer as the App wires it (app/app.h), over a SqliteStore in a temp dir wrapped
+// in a TestStore, with a ManualClock and, optionally, a FakeSharedCache as the shared tier.
 class ServiceHarness {
  public:
   explicit ServiceHarness(HarnessOptions o = {})
       : options(o),
         sqlite(OpenSqlite(dir.File("keys.db"), log)),
         store(*sqlite),
-        db(o.db_threads, o.db_timeout),
-        verifier(VerifierOptions{"ak", o.cache_enabled}, hasher, l1, store, db, usage, metrics,
-                 clock),
-        keys(KeyServiceOptions{"ak", o.max_keys_per_owner, o.cache_enabled}, hasher, store, db, l1,
-             usage, invalidator, metrics, clock) {}
+        app(MakeApp(o, clock, store, shared_cache, log)),
+        registry(app->registry()),
+        metrics(app->metrics()),
+        hasher(app->hasher()),
+        l1(app->l1()),
+        usage(app->usage()),
+        db(app->db()),
+        verifier(app->verifier()),
+        keys(app->keys()) {}
 
   ~ServiceHarness() { Shutdown(); }
 
@@ -308,6 +318,8 @@ class ServiceHarness {
     io.Stop();
   }
 
+  FakeSharedCache& shared() { return shared_cache; }
+
   Result<VerifyOutcome> Verify(const std::string& key, std::vector<std::string> scopes = {},
                                std::string ip = std::string(kClientIp)) {
     return io.Await(verifier.Verify(key, std::move(scopes), std::move(ip)));
@@ -316,9 +328,12 @@ class ServiceHarness {
                                                  std::vector<std::string> scopes = {}) {
     return io.Spawn(verifier.Verify(key, std::move(scopes), std::string(kClientIp)));
   }
+  // The fast path's answer, or nullopt when it handed the request to the slow path.
   std::optional<VerifyOutcome> VerifyCached(const std::string& key,
                                             std::vector<std::string> scopes = {}) {
-    return verifier.VerifyCached(key, scopes, kClientIp);
+    auto r = verifier.VerifyCached(key, scopes, kClientIp);
+    if (auto* outcome = std::get_if<VerifyOutcome>(&r)) return std::move(*outcome);
+    return std::nullopt;
   }
 
   CreatedKey Create(const std::string& owner, std::vector<std::string> scopes = {"users:read"},
@@ -345,7 +360,7 @@ class ServiceHarness {
     if (!inserted) throw std::runtime_error("Insert: " + inserted.error().message());
     return CreatedKey{std::move(generated.key), std::move(r)};
   }
-  KeyRecord Revoke(KeyId id) { return Must(io.Await(keys.Revoke(id, "test")), "Revoke"); }
+  KeyRecord Revoke(KeyId id) { return Must(io.Await(keys.Revoke(id, "test")), "Revoke").value; }
 
   // The value of one series in the registry's text output ("name{labels}"), or -1 if absent.
   double Metric(const std::string& series) const {
@@ -356,22 +371,49 @@ class ServiceHarness {
     return std::stod(text.substr(at + needle.size()));
   }
 
+ private:
+  static std::unique_ptr<App> MakeApp(const HarnessOptions& o, const Clock& clock, KeyStore& store,
+                                      FakeSharedCache& shared, Logger& log) {
+    Config config;
+    config.pepper = std::string(kPepper);
+    config.admin_token = "service-test-admin-token";
+    config.port = 0;
+    config.http_threads = 1;
+    config.db_threads = o.db_threads;
+    config.db_timeout_ms = o.db_timeout.count();
+    config.cache_enabled = o.cache_enabled;
+    config.max_keys_per_owner = o.max_keys_per_owner;
+    config.cache_max_memory_bytes = std::uint64_t{16} << 20;
+    config.redis.l1_enabled = o.l1_enabled;
+    config.access_log = false;
+    std::string error;
+    auto app = App::Create(AppOptions{.config = std::move(config),
+                                      .clock = &clock,
+                                      .store = &store,
+                                      .shared = o.with_shared ? &shared : nullptr,
+                                      .shared_sink = o.with_shared ? &shared : nullptr},
+                           log, error);
+    if (!app) throw std::runtime_error("App::Create: " + error);
+    return app;
+  }
+
+ public:
   const HarnessOptions options;
   TempDir dir;
   Logger log{LogLevel::kOff};
   ManualClock clock;
-  Registry registry;
-  HitRateWindow window{clock};
-  ServiceMetrics metrics{registry, window};
-  KeyHasher hasher{kPepper};
+  FakeSharedCache shared_cache;
   std::unique_ptr<SqliteStore> sqlite;
   TestStore store;
-  L1Cache l1{L1Options{.max_bytes = std::size_t{16} << 20}, clock};
-  UsageCounter usage;
-  L1Invalidator invalidator{l1};
-  DbExecutor db;
-  Verifier verifier;
-  KeyService keys;
+  std::unique_ptr<App> app;
+  Registry& registry;
+  ServiceMetrics& metrics;
+  const KeyHasher& hasher;
+  L1Cache& l1;
+  UsageCounter& usage;
+  DbExecutor& db;
+  Verifier& verifier;
+  KeyService& keys;
   IoThread io;  // last: stopped (and its pending frames dropped) before anything they use
 };
 

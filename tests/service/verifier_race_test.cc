@@ -155,7 +155,7 @@ TEST(FillFenceTest, AStaleNotFoundDoesNotHideAKeyCreatedMeanwhile) {
   r.hash = h.hasher.Hash(generated.key);
   r.created_at = r.updated_at = h.clock.NowMs();
   ASSERT_TRUE(h.sqlite->Insert(r, 10));
-  h.invalidator.KeyChanged(r.id, r.owner_id);  // what KeyService::Create announces
+  L1Invalidator(h.l1).Announce(CacheChange::Key(r.id, r.owner_id), {});  // as Create does
   h.store.Release();
   ASSERT_TRUE(IoThread::Get(std::move(a)));
 
