@@ -18,10 +18,9 @@
 #include <thread>
 #include <vector>
 
+#include "app/app.h"
 #include "bench/bench_seeder.h"
 #include "bench/verify_stack.h"
-#include "l2/l2_cache.h"
-#include "redis/redis_client.h"
 #include "store/sqlite_store.h"
 
 namespace asio = boost::asio;
@@ -89,40 +88,38 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "l2_path_bench: cannot open the seeded store\n");
     return 1;
   }
-  std::vector<std::unique_ptr<asio::io_context>> io;
-  std::vector<asio::executor_work_guard<asio::io_context::executor_type>> guards;
-  std::vector<asio::any_io_executor> executors;
-  for (int t = 0; t < 2; ++t) {
-    io.push_back(std::make_unique<asio::io_context>(1));
-    guards.emplace_back(io.back()->get_executor());
-    executors.push_back(io.back()->get_executor());
+  // keycached's own App, with the Redis tier and L1 off: every verification is one Redis MGET.
+  Config config;
+  config.pepper = std::string(bench::kBenchPepper);
+  config.admin_token = "bench-admin-token-0123456789";
+  config.port = 0;
+  config.http_threads = 2;
+  config.access_log = false;
+  config.warm_on_start = false;
+  config.redis.enabled = true;
+  config.redis.host = "127.0.0.1";
+  config.redis.port = static_cast<std::uint16_t>(port);
+  config.redis.password = password;
+  config.redis.pool_size = 3;
+  config.redis.key_prefix = "bench:l2path:";
+  config.redis.l1_enabled = false;
+  std::string error;
+  auto app =
+      App::Create(AppOptions{.config = std::move(config), .store = opened->get()}, log, error);
+  if (!app || app->Start(error) != 0) {
+    std::fprintf(stderr, "l2_path_bench: %s\n", error.c_str());
+    return 1;
   }
-  std::vector<std::thread> threads;
-  for (auto& ctx : io) threads.emplace_back([c = ctx.get()] { c->run(); });
-
-  RedisOptions ro;
-  ro.port = static_cast<std::uint16_t>(port);
-  ro.password = password;
-  ro.pool_size = 2;
-  RedisClient client(executors, ro, log);
-  client.Start();
-  for (int i = 0; i < 500 && !client.connected(); ++i) {
+  std::thread server([&app] { app->Run(); });
+  for (int i = 0; i < 500 && !(app->redis() && app->redis()->shared().Usable()); ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
-  Registry registry;
-  CircuitBreaker breaker(5);
-  L2Metrics l2_metrics(registry);
-  const EntrySealer sealer(bench::kBenchPepper);
-  L2Cache l2(client, breaker, L2Keys("bench:l2path:"), sealer, L2Options{}, l2_metrics,
-             executors[0]);
-  bench::VerifyStack stack(**opened, bench::kBenchPepper);
-  Verifier verifier({"ak", true, /*l1_enabled=*/false}, stack.hasher, stack.l1, **opened, stack.db,
-                    stack.usage, stack.metrics, stack.clock, &l2);
 
   Shared shared;
   shared.keys = std::move(seeded->keys);
   for (unsigned c = 0; c < connections; ++c) {
-    asio::co_spawn(executors[c % 2], Loop(verifier, shared, c * 7919), asio::detached);
+    asio::co_spawn(app->server().executor(static_cast<int>(c % 2)),
+                   Loop(app->verifier(), shared, c * 7919), asio::detached);
   }
   // Warm-up: every key read once from the store and written to Redis.
   const auto warm_until = Steady::now() + std::chrono::seconds(3);
@@ -134,11 +131,9 @@ int main(int argc, char** argv) {
   const double elapsed = std::chrono::duration<double>(Steady::now() - start).count();
   shared.stop = true;
   std::this_thread::sleep_for(std::chrono::milliseconds(200));
-  client.Stop();
-  for (auto& g : guards) g.reset();
-  for (auto& ctx : io) ctx->stop();
-  for (auto& t : threads) t.join();
-  stack.db.Stop();
+  app->Stop();
+  server.join();
+  app.reset();
   std::filesystem::remove_all(dir);
 
   std::printf(

@@ -1,14 +1,15 @@
-// VerifyStack: the objects serve.cc wires around a Verifier (clock, hasher, L1, metrics, usage,
-// database pool), built the same way for the benchmarks. Thread-safe as its parts are; the
-// benchmarks build one per scenario and share it between benchmark threads.
+// VerifyStack: keycached's App around a given store, for the benchmarks. Thread-safe as its parts
+// are; the benchmarks build one per scenario and share it between benchmark threads.
 #pragma once
 
 #include <chrono>
 #include <memory>
+#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "app/app.h"
 #include "cache/l1_cache.h"
 #include "cache/usage_counter.h"
 #include "core/api_key.h"
@@ -27,25 +28,44 @@ namespace keycache::bench {
 // 32 bytes, the minimum keycached accepts; the value only has to be the same on both sides.
 inline constexpr std::string_view kBenchPepper = "bench-pepper-0123456789abcdef-0123456789";
 
+// The App (app/app.h) over `store`, not started: its verifier, L1 and database pool, wired exactly
+// as keycached wires them.
 struct VerifyStack {
   VerifyStack(KeyStore& store, std::string_view pepper, L1Options l1_options = {},
               int db_threads = 1)
-      : hasher(pepper),
-        window(clock),
-        metrics(registry, window),
-        l1(l1_options, clock),
-        db(db_threads, std::chrono::milliseconds(5000)),
-        verifier({"ak", true}, hasher, l1, store, db, usage, metrics, clock) {}
+      : log(LogLevel::kWarn),
+        app(MakeApp(store, pepper, l1_options, db_threads, log)),
+        clock(system_clock),
+        hasher(app->hasher()),
+        l1(app->l1()),
+        db(app->db()),
+        verifier(app->verifier()) {}
 
-  SystemClock clock;
-  KeyHasher hasher;
-  Registry registry;
-  HitRateWindow window;
-  ServiceMetrics metrics;
-  L1Cache l1;
-  UsageCounter usage;
-  DbExecutor db;
-  Verifier verifier;
+  static std::unique_ptr<App> MakeApp(KeyStore& store, std::string_view pepper, L1Options l1,
+                                      int db_threads, Logger& log) {
+    Config config;
+    config.pepper = std::string(pepper);
+    config.admin_token = "bench-admin-token-0123456789";
+    config.port = 0;
+    config.http_threads = 1;
+    config.db_threads = db_threads;
+    config.cache_max_memory_bytes = l1.max_bytes;
+    config.access_log = false;
+    config.warm_on_start = false;
+    std::string error;
+    auto app = App::Create(AppOptions{.config = std::move(config), .store = &store}, log, error);
+    if (!app) throw std::runtime_error("App::Create: " + error);
+    return app;
+  }
+
+  Logger log;
+  SystemClock system_clock;
+  std::unique_ptr<App> app;
+  const Clock& clock;
+  const KeyHasher& hasher;
+  L1Cache& l1;
+  DbExecutor& db;
+  Verifier& verifier;
 };
 
 // Facts as KeyFacts::From would build them for a stored key.

@@ -41,77 +41,64 @@ Result<void> RegisterAdminRoutes(Router& router, ApiDeps& deps) {
       }));
   if (!r) return r;
 
-  r = router.Add(
-      http::verb::post, "/admin/cache/invalidate",
-      AdminOnly(deps, [&deps](RequestContext& ctx) -> awaitable<Response> {
-        auto parsed = ParseInvalidate(ctx.req.body());
-        if (!parsed.ok()) co_return Error(parsed.error());
-        InvalidateBody b = std::move(parsed.value());
-        boost::json::object o;
-        auto started = ServiceMetrics::StartTimer();
-        switch (b.target) {
-          case InvalidateBody::Target::kAll: {
-            // Sinks may block on Redis: they run on the database pool, never on an HTTP thread.
-            auto job = [&deps] {
-              deps.invalidation.AllCleared();
-              return Result<void>{};
-            };
-            if (auto done = co_await deps.db.Run(std::move(job)); !done) {
-              co_return Error(FromServiceError(done.error(), "invalidation"));
-            }
-            o["invalidated"] = "all";
-            break;
-          }
-          case InvalidateBody::Target::kType:
-            if (b.type == CacheType::kUsage) {
-              // Pending usage is data, not a copy of it: "clearing" it means writing it out.
-              auto flushed = co_await deps.db.Run([&deps] { return deps.flusher.FlushOnce(); });
-              if (!flushed) co_return Error(FromServiceError(flushed.error(), "usage flush"));
-              o["flushed_keys"] = *flushed;
-            } else {
-              auto job = [&deps, type = b.type] {
-                deps.invalidation.TypeCleared(type);
-                return Result<void>{};
-              };
-              if (auto done = co_await deps.db.Run(std::move(job)); !done) {
-                co_return Error(FromServiceError(done.error(), "invalidation"));
-              }
-            }
-            o["invalidated"] = CacheTypeName(b.type);
-            break;
-          case InvalidateBody::Target::kKey: {
-            // The owner's key list holds this key too; find the owner if the key still exists.
-            auto job = [&deps, id = b.key_id]() -> Result<void> {
-              auto record = deps.store.FindById(id);
-              if (!record) return record.error();
-              deps.invalidation.KeyChanged(id, *record ? (*record)->owner_id : std::string());
-              return {};
-            };
-            if (auto done = co_await deps.db.Run(std::move(job)); !done) {
-              co_return Error(FromServiceError(done.error(), "key"));
-            }
-            o["invalidated"] = "key";
-            o["key_id"] = KeyIdToString(b.key_id);
-            break;
-          }
-          case InvalidateBody::Target::kOwner: {
-            auto job = [&deps, owner = b.owner_id] {
-              deps.invalidation.OwnerChanged(owner);
-              return Result<void>{};
-            };
-            if (auto done = co_await deps.db.Run(std::move(job)); !done) {
-              co_return Error(FromServiceError(done.error(), "invalidation"));
-            }
-            o["invalidated"] = "owner";
-            o["owner_id"] = b.owner_id;
-            break;
-          }
-        }
-        deps.metrics.ObserveOperation(
-            CacheOp::kInvalidate,
-            b.target == InvalidateBody::Target::kType ? b.type : CacheType::kValidation, started);
-        co_return Json(200, o);
-      }));
+  r = router.Add(http::verb::post, "/admin/cache/invalidate",
+                 AdminOnly(deps, [&deps](RequestContext& ctx) -> awaitable<Response> {
+                   auto parsed = ParseInvalidate(ctx.req.body());
+                   if (!parsed.ok()) co_return Error(parsed.error());
+                   InvalidateBody b = std::move(parsed.value());
+                   boost::json::object o;
+                   auto started = ServiceMetrics::StartTimer();
+                   // Sinks never block: L1 drops entries at once, Redis is fenced from the tier's
+                   // thread.
+                   Propagation propagation;
+                   switch (b.target) {
+                     case InvalidateBody::Target::kAll:
+                       propagation = co_await deps.keys.Invalidate(CacheChange::All());
+                       o["invalidated"] = "all";
+                       break;
+                     case InvalidateBody::Target::kType:
+                       if (b.type == CacheType::kUsage) {
+                         // Pending usage is data, not a copy of it: "clearing" it means writing it
+                         // out.
+                         auto flush = [&deps] { return deps.flusher.FlushOnce(); };
+                         auto flushed = co_await deps.db.Run(std::move(flush));
+                         if (!flushed)
+                           co_return Error(FromServiceError(flushed.error(), "usage flush"));
+                         o["flushed_keys"] = *flushed;
+                       } else {
+                         propagation = co_await deps.keys.Invalidate(CacheChange::Type(b.type));
+                       }
+                       o["invalidated"] = CacheTypeName(b.type);
+                       break;
+                     case InvalidateBody::Target::kKey: {
+                       // The owner's key list holds this key too: the service finds the owner.
+                       auto done = co_await deps.keys.InvalidateKey(b.key_id);
+                       if (!done) co_return Error(FromServiceError(done.error(), "key"));
+                       propagation = std::move(*done);
+                       o["invalidated"] = "key";
+                       o["key_id"] = KeyIdToString(b.key_id);
+                       break;
+                     }
+                     case InvalidateBody::Target::kOwner:
+                       propagation = co_await deps.keys.Invalidate(CacheChange::Owner(b.owner_id));
+                       o["invalidated"] = "owner";
+                       o["owner_id"] = b.owner_id;
+                       break;
+                   }
+                   if (!propagation.in_force) {
+                     co_return Error(
+                         {503, "propagation_pending",
+                          "this instance's cache is cleared, but the shared cache (Redis) did not "
+                          "take the invalidation (" +
+                              propagation.reason +
+                              "); it is retried automatically. Repeat the request to confirm it."});
+                   }
+                   deps.metrics.ObserveOperation(
+                       CacheOp::kInvalidate,
+                       b.target == InvalidateBody::Target::kType ? b.type : CacheType::kValidation,
+                       started);
+                   co_return Json(200, o);
+                 }));
   if (!r) return r;
 
   return router.Add(http::verb::get, "/admin/cache/stats",

@@ -9,13 +9,12 @@
 #include "cache/l1_cache.h"
 #include "cache/usage_counter.h"
 #include "config/config.h"
+#include "l2/tier_status.h"
 #include "metrics/registry.h"
 #include "service/cache_health.h"
 #include "service/cache_warmer.h"
 #include "service/db_executor.h"
-#include "service/invalidation.h"
 #include "service/key_service.h"
-#include "service/redis_status.h"
 #include "service/service_metrics.h"
 #include "service/usage_flusher.h"
 #include "service/verifier.h"
@@ -38,11 +37,10 @@ struct ApiDeps {
   UsageFlusher& flusher;
   CacheWarmer& warmer;
   CacheHealth& health;
-  InvalidationSink& invalidation;
   ServiceMetrics& metrics;
   const Registry& registry;
   const std::atomic<bool>& shutting_down;
-  const RedisStatusSource* redis = nullptr;  // null without the Redis tier
+  const TierStatusSource* redis = nullptr;  // null without the Redis tier
 };
 
 }  // namespace keycache

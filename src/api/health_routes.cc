@@ -11,7 +11,7 @@ namespace {
 namespace http = boost::beast::http;
 using boost::asio::awaitable;
 
-boost::json::object RedisJson(const RedisStatus& r) {
+boost::json::object RedisJson(const TierStatus& r) {
   boost::json::object o;
   o["connected"] = r.connected;
   o["poolConnected"] = r.pool_connected;
@@ -19,8 +19,19 @@ boost::json::object RedisJson(const RedisStatus& r) {
   o["breaker"] = r.breaker_open ? "open" : "closed";
   if (r.breaker_open) o["breakerReason"] = r.breaker_reason;
   if (!r.last_error.empty()) o["lastError"] = r.last_error;
+  boost::json::object lease;
+  lease["held"] = r.lease_held;
+  lease["remainingSeconds"] = r.lease_remaining_seconds;
+  if (r.last_renewal_age_seconds >= 0) {
+    lease["lastRenewalAgeSeconds"] = r.last_renewal_age_seconds;
+  } else {
+    lease["lastRenewalAgeSeconds"] = nullptr;
+  }
+  lease["peers"] = r.peers;
+  o["coherenceLease"] = std::move(lease);
   boost::json::object channel;
   channel["subscribed"] = r.channel_up;
+  channel["anomalies"] = r.channel_anomalies;
   if (r.channel_silence_seconds >= 0) {
     channel["lastSignOfLifeAgeSeconds"] = r.channel_silence_seconds;
   } else {
@@ -101,7 +112,7 @@ Result<void> RegisterHealthRoutes(Router& router, ApiDeps& deps) {
                                              : "disabled";
     // Redis is a cache: without it the service still answers, so it stays ready.
     if (deps.redis) {
-      const RedisStatus rs = deps.redis->Status();
+      const TierStatus rs = deps.redis->Status();
       if (rs.breaker_open) {
         o["redis"] = "unavailable";
         o["reason"] = "Redis unavailable, serving from L1 and the database: " + rs.breaker_reason;

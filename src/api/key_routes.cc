@@ -22,6 +22,21 @@ boost::json::object CreatedJson(const CreatedKey& created, TimeMs now) {
   return o;
 }
 
+// A change that is committed but not in force on every instance (docs/adr/0003): 503, so that
+// no client takes it for done while another instance may still serve the old state. `body`
+// carries what the caller must not lose (a rotated key's replacement).
+Response NotInForce(const Propagation& p, boost::json::object body = {}) {
+  body["error"] = "propagation_pending";
+  body["message"] =
+      "the change is committed to the database but is not yet in force on every instance (" +
+      p.reason +
+      "); it is retried automatically, and instances that cannot reach Redis refuse cached "
+      "answers within the coherence lease. Repeat the request to confirm it.";
+  Response res = Json(503, body);
+  res.set(http::field::retry_after, "1");
+  return res;
+}
+
 // Every lifecycle route: check the admin token, parse {id}, then run `body`.
 template <class F>
 Handler AdminKeyHandler(ApiDeps& deps, F body) {
@@ -62,16 +77,18 @@ Result<void> RegisterKeyRoutes(Router& router, ApiDeps& deps) {
       AdminKeyHandler(deps, [&deps](RequestContext& ctx, KeyId id) -> awaitable<Response> {
         auto patch = ParsePatchKey(ctx.req.body(), deps.clock.NowMs());
         if (!patch.ok()) co_return Error(patch.error());
-        auto record = co_await deps.keys.Update(id, std::move(patch.value()));
-        if (!record) co_return Error(FromServiceError(record.error(), "key"));
-        co_return Json(200, KeyRecordToJson(*record, deps.clock.NowMs()));
+        auto updated = co_await deps.keys.Update(id, std::move(patch.value()));
+        if (!updated) co_return Error(FromServiceError(updated.error(), "key"));
+        if (!updated->propagation.in_force) co_return NotInForce(updated->propagation);
+        co_return Json(200, KeyRecordToJson(updated->value, deps.clock.NowMs()));
       }));
   if (!r) return r;
 
   r = router.Add(http::verb::delete_, "/v1/keys/{id}",
                  AdminKeyHandler(deps, [&deps](RequestContext&, KeyId id) -> awaitable<Response> {
-                   auto record = co_await deps.keys.Delete(id);
-                   if (!record) co_return Error(FromServiceError(record.error(), "key"));
+                   auto deleted = co_await deps.keys.Delete(id);
+                   if (!deleted) co_return Error(FromServiceError(deleted.error(), "key"));
+                   if (!deleted->propagation.in_force) co_return NotInForce(deleted->propagation);
                    boost::json::object o;
                    o["id"] = KeyIdToString(id);
                    o["deleted"] = true;
@@ -84,9 +101,10 @@ Result<void> RegisterKeyRoutes(Router& router, ApiDeps& deps) {
       AdminKeyHandler(deps, [&deps](RequestContext& ctx, KeyId id) -> awaitable<Response> {
         auto reason = ParseRevoke(ctx.req.body());
         if (!reason.ok()) co_return Error(reason.error());
-        auto record = co_await deps.keys.Revoke(id, std::move(reason.value()));
-        if (!record) co_return Error(FromServiceError(record.error(), "key"));
-        co_return Json(200, KeyRecordToJson(*record, deps.clock.NowMs()));
+        auto revoked = co_await deps.keys.Revoke(id, std::move(reason.value()));
+        if (!revoked) co_return Error(FromServiceError(revoked.error(), "key"));
+        if (!revoked->propagation.in_force) co_return NotInForce(revoked->propagation);
+        co_return Json(200, KeyRecordToJson(revoked->value, deps.clock.NowMs()));
       }));
   if (!r) return r;
 
@@ -95,19 +113,23 @@ Result<void> RegisterKeyRoutes(Router& router, ApiDeps& deps) {
       AdminKeyHandler(deps, [&deps](RequestContext& ctx, KeyId id) -> awaitable<Response> {
         auto grace = ParseRotate(ctx.req.body());
         if (!grace.ok()) co_return Error(grace.error());
-        auto created = co_await deps.keys.Rotate(id, grace.value());
-        if (!created) {
-          if (created.error() == Errc::kConflict) {
+        auto rotated = co_await deps.keys.Rotate(id, grace.value());
+        if (!rotated) {
+          if (rotated.error() == Errc::kConflict) {
             co_return Error({409, "already_revoked", "the key is revoked or already rotated"});
           }
-          co_return Error(FromServiceError(created.error(), "key"));
+          co_return Error(FromServiceError(rotated.error(), "key"));
         }
         const TimeMs now = deps.clock.NowMs();
-        auto body = CreatedJson(*created, now);
+        auto body = CreatedJson(rotated->value, now);
         boost::json::object old;
         old["id"] = KeyIdToString(id);
         old["revoked_at"] = FormatRfc3339(now + grace.value());
         body["rotated_from"] = std::move(old);
+        // The new key exists either way and is shown only once: it travels in the 503 too.
+        if (!rotated->propagation.in_force) {
+          co_return NotInForce(rotated->propagation, std::move(body));
+        }
         co_return Json(201, body);
       }));
   if (!r) return r;
@@ -128,8 +150,8 @@ Result<void> RegisterKeyRoutes(Router& router, ApiDeps& deps) {
                    if (usage->recent) {
                      // Every instance's flushed counts, from Redis's per-minute counters.
                      boost::json::object recent;
-                     recent["current_minute"] = usage->recent->first;
-                     recent["previous_minute"] = usage->recent->second;
+                     recent["current_minute"] = usage->recent->current_minute;
+                     recent["previous_minute"] = usage->recent->previous_minute;
                      o["recent_all_instances"] = std::move(recent);
                    }
                    co_return Json(200, o);

@@ -9,6 +9,7 @@
 #include "api/request_parsing.h"
 #include "api/routes.h"
 #include "core/scope.h"
+#include "util/check.h"
 #include "util/time_format.h"
 
 namespace keycache {
@@ -57,6 +58,7 @@ Response AuthResponse(const VerifyOutcome& outcome) {
   res.set("X-Cache-Status", CacheStatusName(outcome.cache));
   if (status == 401) res.set(http::field::www_authenticate, "Bearer realm=\"keycache\"");
   if (code == VerifyCode::kValid) {
+    KC_CHECK(outcome.facts != nullptr);
     const KeyFacts& f = *outcome.facts;
     res.set("X-Key-Id", KeyIdToString(f.id));
     res.set("X-Owner-Id", f.owner_id);
@@ -114,69 +116,55 @@ Response Unavailable(const boost::system::error_code& ec) {
   return Refused(FromServiceError(ec, "verification"));
 }
 
+// The slow half of both routes: what memory could not answer, as the fast half parsed it.
+awaitable<Response> CompleteVerify(Verifier& verifier, PendingVerify pending) {
+  auto outcome = co_await verifier.Complete(std::move(pending));
+  if (!outcome) co_return Unavailable(outcome.error());
+  co_return VerifyJson(*outcome);
+}
+
+awaitable<Response> CompleteAuth(Verifier& verifier, PendingVerify pending) {
+  auto outcome = co_await verifier.Complete(std::move(pending));
+  if (!outcome) co_return Unavailable(outcome.error());
+  co_return AuthResponse(*outcome);
+}
+
 }  // namespace
 
 Result<void> RegisterVerifyRoutes(Router& router, ApiDeps& deps) {
-  // Each route has a fast path, a plain call that answers bad requests and L1 hits, and a slow
-  // path (a coroutine) for what needs the store; the slow path re-reads the request, which only
-  // costs something next to the store read it is about to wait for.
-  FastPathHandler verify{
-      [&deps](RequestContext& ctx) -> std::optional<Response> {
-        auto body = ParseVerify(ctx.req.body());
-        if (!body.ok()) return Refused(body.error());
-        const std::string ip = ClientIp(ctx, deps.config.trusted_proxies);
-        if (auto cached = deps.verifier.VerifyCached(body.value().key, body.value().scopes, ip)) {
-          return VerifyJson(*cached);
-        }
-        return std::nullopt;
-      },
-      [&deps](RequestContext& ctx) -> awaitable<Response> {
-        auto body = ParseVerify(ctx.req.body());
-        if (!body.ok()) co_return Refused(body.error());
-        // Named locals, not temporaries, go into co_await (docs/adr/0002).
-        std::string ip = ClientIp(ctx, deps.config.trusted_proxies);
-        auto outcome = co_await deps.verifier.Verify(std::move(body.value().key),
-                                                     std::move(body.value().scopes), std::move(ip));
-        if (!outcome) co_return Unavailable(outcome.error());
-        co_return VerifyJson(*outcome);
-      }};
+  // Each route parses once, in its fast path: bad requests and answers from memory (L1 hits,
+  // malformed keys) return at once; anything else becomes a coroutine that owns the parsed
+  // request and awaits the store.
+  FastPathHandler verify{[&deps](RequestContext& ctx) -> FastPathResult {
+    auto body = ParseVerify(ctx.req.body());
+    if (!body.ok()) return Refused(body.error());
+    const std::string ip = ClientIp(ctx, deps.config.trusted_proxies);
+    auto cached = deps.verifier.VerifyCached(body.value().key, body.value().scopes, ip);
+    if (auto* outcome = std::get_if<VerifyOutcome>(&cached)) return VerifyJson(*outcome);
+    return CompleteVerify(deps.verifier, std::move(std::get<PendingVerify>(cached)));
+  }};
   auto r = router.AddFastPath(http::verb::post, "/v1/keys/verify", std::move(verify));
   if (!r) return r;
 
-  FastPathHandler auth{[&deps](RequestContext& ctx) -> std::optional<Response> {
-                         std::string_view key = PresentedKey(ctx.req);
-                         if (key.empty()) {
-                           Response res = JsonResponse(401, "{\"code\":\"MISSING_API_KEY\"}");
-                           res.set(http::field::www_authenticate, "Bearer realm=\"keycache\"");
-                           res.set("X-Cache-Status", "BYPASS");
-                           return res;
-                         }
-                         auto scopes = RequiredScopes(ctx);
-                         if (!scopes.ok()) return Refused(scopes.error());
-                         const std::string ip = ClientIp(ctx, deps.config.trusted_proxies);
-                         if (auto cached = deps.verifier.VerifyCached(key, scopes.value(), ip)) {
-                           return AuthResponse(*cached);
-                         }
-                         return std::nullopt;
-                       },
-                       [&deps](RequestContext& ctx) -> awaitable<Response> {
-                         // The fast path answered empty keys and bad scopes: here both are usable.
-                         std::string key(PresentedKey(ctx.req));
-                         auto scopes = RequiredScopes(ctx);
-                         if (!scopes.ok()) co_return Refused(scopes.error());
-                         std::string ip = ClientIp(ctx, deps.config.trusted_proxies);
-                         auto outcome = co_await deps.verifier.Verify(
-                             std::move(key), std::move(scopes.value()), std::move(ip));
-                         if (!outcome) co_return Unavailable(outcome.error());
-                         co_return AuthResponse(*outcome);
-                       }};
+  FastPathHandler auth{[&deps](RequestContext& ctx) -> FastPathResult {
+    std::string_view key = PresentedKey(ctx.req);
+    if (key.empty()) {
+      Response res = JsonResponse(401, "{\"code\":\"MISSING_API_KEY\"}");
+      res.set(http::field::www_authenticate, "Bearer realm=\"keycache\"");
+      res.set("X-Cache-Status", "BYPASS");
+      return res;
+    }
+    auto scopes = RequiredScopes(ctx);
+    if (!scopes.ok()) return Refused(scopes.error());
+    const std::string ip = ClientIp(ctx, deps.config.trusted_proxies);
+    auto cached = deps.verifier.VerifyCached(key, scopes.value(), ip);
+    if (auto* outcome = std::get_if<VerifyOutcome>(&cached)) return AuthResponse(*outcome);
+    return CompleteAuth(deps.verifier, std::move(std::get<PendingVerify>(cached)));
+  }};
   // nginx auth_request sends its subrequest as GET. Envoy's ext_authz HTTP service forwards the
   // original method and appends the original path to its path_prefix ("/v1/auth/orders/42"),
-  // so accept the common methods and up to kMaxForwardedSegments trailing segments.
-  constexpr int kMaxForwardedSegments = 8;
-  std::string pattern = "/v1/auth";
-  for (int extra = 0; extra <= kMaxForwardedSegments; ++extra) {
-    if (extra > 0) pattern += "/{p" + std::to_string(extra) + "}";
+  // so accept the common methods on "/v1/auth" and on everything below it.
+  for (const char* pattern : {"/v1/auth", "/v1/auth/*"}) {
     for (auto verb : {http::verb::get, http::verb::head, http::verb::post, http::verb::put,
                       http::verb::patch, http::verb::delete_, http::verb::options}) {
       if (r = router.AddFastPath(verb, pattern, auth); !r) return r;

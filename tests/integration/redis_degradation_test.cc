@@ -109,12 +109,18 @@ TEST(RedisDegradation, RedisAwayAtStartupIsNotFatalAndIsPickedUpLater) {
   const Reply v = Verify(api, k.key);
   EXPECT_EQ(v.Str("code"), "VALID");
   EXPECT_EQ(v.Header("X-Cache-Status"), "BYPASS");
+  // The revocation is committed, but no other instance can be told: not acknowledged (ADR 0003).
   const Reply revoked = api.Admin(http::verb::post, "/v1/keys/" + k.id + "/revoke", "{}");
-  ASSERT_EQ(revoked.status, 200u) << "lifecycle works without Redis: " << revoked.Describe();
-  EXPECT_EQ(Verify(api, k.key).Str("code"), "REVOKED");
+  ASSERT_EQ(revoked.status, 503u) << revoked.Describe();
+  EXPECT_EQ(revoked.Str("error"), "propagation_pending");
+  EXPECT_EQ(revoked.Header("Retry-After"), "1");
+  EXPECT_EQ(Verify(api, k.key).Str("code"), "REVOKED") << "committed, and this instance knows";
 
   ASSERT_TRUE(d.redis().Restart());
   EXPECT_TRUE(PollUntil([&] { return BreakerState(api) == "closed"; }, 15s));
+  // Repeating the revocation confirms it once Redis takes the fence.
+  const Reply again = api.Admin(http::verb::post, "/v1/keys/" + k.id + "/revoke", "{}");
+  EXPECT_EQ(again.status, 200u) << again.Describe();
   EXPECT_TRUE(PollUntil(
       [&] { return api.Send(http::verb::get, "/health/cache").Str("status") == "healthy"; }, 15s));
   ExpectCleanStop(*a);

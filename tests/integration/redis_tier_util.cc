@@ -45,6 +45,19 @@ boost::json::value RedisHealth(ApiClient& api) {
   return redis ? *redis : boost::json::value(nullptr);
 }
 
+bool Coherent(ApiClient& api) {
+  const auto h = RedisHealth(api);
+  const auto* held = Member(h, {"coherenceLease", "held"});
+  const auto* breaker = Member(h, {"breaker"});
+  return held && held->is_bool() && held->as_bool() && breaker && *breaker == "closed";
+}
+
+::testing::AssertionResult WaitCoherent(ApiClient& api, std::chrono::milliseconds bound) {
+  if (PollUntil([&] { return Coherent(api); }, bound)) return ::testing::AssertionSuccess();
+  return ::testing::AssertionFailure()
+         << "not coherent within the bound: " << boost::json::serialize(RedisHealth(api));
+}
+
 double MetricValue(ApiClient& api, const std::string& series) {
   const Reply r = api.Send(http::verb::get, "/metrics");
   std::istringstream in(r.body);

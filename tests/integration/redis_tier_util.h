@@ -43,6 +43,13 @@ class SharedRedisDeployment {
 // The /health/cache body's "cache"."redis" object (null when absent).
 boost::json::value RedisHealth(ApiClient& api);
 
+// True while the instance may serve from its caches: its Redis breaker is closed and it holds
+// its coherence lease (docs/adr/0003).
+bool Coherent(ApiClient& api);
+// Polls Coherent() (bounded); the failure message carries the tier's health.
+::testing::AssertionResult WaitCoherent(ApiClient& api,
+                                        std::chrono::milliseconds bound = std::chrono::seconds(15));
+
 // A counter or gauge value from /metrics (the first sample whose line starts with `series`);
 // -1 when absent.
 double MetricValue(ApiClient& api, const std::string& series);

@@ -1,0 +1,234 @@
+#include "app/app.h"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include "api/http_observer.h"
+#include "api/routes.h"
+#include "store/sqlite_store.h"
+
+namespace keycache {
+namespace {
+
+using namespace std::chrono_literals;
+
+L1Options L1OptionsFrom(const Config& c) {
+  return L1Options{.max_bytes = c.cache_max_memory_bytes,
+                   .validation_ttl_ms = c.ttl_validation_s * 1000,
+                   .scope_ttl_ms = c.ttl_scope_s * 1000,
+                   .user_list_ttl_ms = c.ttl_user_list_s * 1000,
+                   .negative_ttl_ms = c.ttl_negative_s * 1000};
+}
+
+HttpServerOptions HttpOptionsFrom(const Config& c) {
+  return HttpServerOptions{.host = c.host,
+                           .port = c.port,
+                           .threads = c.http_threads,
+                           .max_header_bytes = c.max_header_bytes,
+                           .max_body_bytes = c.max_body_bytes,
+                           .read_timeout = std::chrono::milliseconds(c.http_read_timeout_ms)};
+}
+
+std::unique_ptr<RedisTier> MakeTier(const Config& c, const AppOptions& o, HttpServer& server,
+                                    L1Cache& l1, Registry& registry, Logger& log) {
+  if (o.shared || !c.redis.enabled || !c.cache_enabled || c.emergency_mode) return nullptr;
+  std::vector<boost::asio::any_io_executor> executors;
+  for (int i = 0; i < server.threads(); ++i) executors.push_back(server.executor(i));
+  return std::make_unique<RedisTier>(
+      RedisTierOptions{.settings = c.redis,
+                       .pepper = c.pepper,
+                       .l2 = L2Options{.validation_ttl_ms = c.ttl_validation_s * 1000,
+                                       .negative_ttl_ms = c.ttl_negative_s * 1000,
+                                       .user_list_ttl_ms = c.ttl_user_list_s * 1000,
+                                       .usage_ttl_ms = c.ttl_usage_s * 1000},
+                       .count_interval = std::chrono::seconds(c.health_check_interval_s)},
+      std::move(executors), l1, registry, log);
+}
+
+// Periodic cache health log line, every CACHE_HEALTH_CHECK_INTERVAL.
+boost::asio::awaitable<void> HealthLogLoop(CacheHealth& health, Logger& log,
+                                           std::chrono::seconds interval,
+                                           const std::atomic<bool>& stop) {
+  boost::asio::steady_timer timer(co_await boost::asio::this_coro::executor);
+  std::string last_status = "healthy";
+  while (!stop.load(std::memory_order_acquire)) {
+    timer.expires_after(interval);
+    co_await timer.async_wait(boost::asio::as_tuple(boost::asio::use_awaitable));
+    if (stop.load(std::memory_order_acquire)) break;
+    const CacheHealthReport h = health.Check();
+    const LogLevel level = h.status == "healthy" ? LogLevel::kDebug : LogLevel::kWarn;
+    if (h.status != last_status || level == LogLevel::kWarn) {
+      log.Log(level, "cache_health",
+              {{"status", h.status},
+               {"hit_rate", std::to_string(h.hit_rate)},
+               {"entries", std::to_string(h.total_entries())},
+               {"reason", h.reason.empty() ? h.error : h.reason}});
+    }
+    last_status = h.status;
+  }
+}
+
+}  // namespace
+
+std::unique_ptr<App> App::Create(AppOptions options, Logger& log, std::string& error) {
+  std::unique_ptr<KeyStore> owned;
+  if (!options.store) {
+    if (!options.config.is_sqlite()) {
+      error = "DATABASE_URL: only sqlite:PATH is supported by this build";
+      return nullptr;
+    }
+    auto opened = SqliteStore::Open(options.config.sqlite_path(), log);
+    if (!opened) {
+      error = "cannot open the database " + options.config.sqlite_path() + ": " +
+              opened.error().message();
+      return nullptr;
+    }
+    owned = std::move(*opened);
+  }
+  std::unique_ptr<App> app(new App(std::move(options), std::move(owned), log));
+  if (auto routes = RegisterRoutes(app->router_, app->deps_); !routes) {
+    error = "route table: " + routes.error().message();
+    return nullptr;
+  }
+  // Route labels are resolved once, from the complete route table.
+  app->server_->SetObserver(
+      MakeRequestObserver(app->router_, app->registry_, log, app->config_.access_log));
+  return app;
+}
+
+App::App(AppOptions o, std::unique_ptr<KeyStore> owned_store, Logger& log)
+    : config_(std::move(o.config)),
+      log_(log),
+      clock_(o.clock ? *o.clock : system_clock_),
+      hasher_(config_.pepper),
+      owned_store_(std::move(owned_store)),
+      store_(o.store ? *o.store : *owned_store_),
+      window_(clock_),
+      metrics_(registry_, window_),
+      l1_(L1OptionsFrom(config_), clock_),
+      db_(config_.db_threads, std::chrono::milliseconds(config_.db_timeout_ms)),
+      l1_invalidator_(l1_),
+      server_(std::make_unique<HttpServer>(HttpOptionsFrom(config_), router_, log)),
+      tier_(MakeTier(config_, o, *server_, l1_, registry_, log)),
+      shared_(!cache_active() ? nullptr
+              : o.shared      ? o.shared
+              : tier_         ? &tier_->shared()
+                              : nullptr),
+      verifier_(VerifierOptions{.key_prefix = config_.key_prefix,
+                                .cache_enabled = cache_active(),
+                                .l1_enabled = !shared_ || config_.redis.l1_enabled},
+                hasher_, l1_, store_, db_, usage_, metrics_, clock_, shared_),
+      keys_(KeyServiceOptions{.key_prefix = config_.key_prefix,
+                              .max_keys_per_owner = config_.max_keys_per_owner,
+                              .cache_enabled = cache_active(),
+                              .propagation_timeout = std::chrono::milliseconds(
+                                  config_.redis.command_timeout_ms + 1000)},
+            hasher_, store_, db_, l1_, usage_, invalidation_, metrics_, clock_, shared_),
+      flusher_(usage_, store_, metrics_, log, shared_),
+      warmer_(l1_, store_, metrics_, clock_, log),
+      health_(CacheHealthOptions{.cache_enabled = config_.cache_enabled,
+                                 .emergency_mode = config_.emergency_mode,
+                                 .min_hit_rate = 0.8,
+                                 .min_lookups = config_.health_min_lookups},
+              l1_, usage_, window_, tier_.get()),
+      deps_{
+          config_,  clock_,  log,     verifier_, keys_,     store_,         db_,        l1_, usage_,
+          flusher_, warmer_, health_, metrics_,  registry_, shutting_down_, tier_.get()} {
+  ServiceMetrics::RegisterCacheGauges(registry_, l1_, usage_);
+  invalidation_.Add(l1_invalidator_);
+  if (shared_ && o.shared_sink) invalidation_.Add(*o.shared_sink);
+  if (tier_) invalidation_.Add(tier_->invalidator());
+  if (config_.redis.enabled && !tier_ && !o.shared) {
+    log_.Info("redis_bypassed",
+              {{"reason", config_.emergency_mode ? "EMERGENCY_MODE is on"
+                                                 : "API_KEY_CACHE_ENABLED is false"}});
+  }
+}
+
+App::~App() {
+  Stop();
+  StopBackground();
+  db_.Stop();
+  if (tier_) tier_->Stop();
+}
+
+int App::Start(std::string& error) {
+  if (tier_) {
+    const auto wait = std::min(std::chrono::milliseconds(config_.redis.connect_timeout_ms),
+                               std::chrono::milliseconds(3000));
+    if (auto started = tier_->Start(wait, error); !started) {
+      error +=
+          " (check REDIS_USERNAME / REDIS_PASSWORD against the Redis server's requirepass "
+          "or ACL users)";
+      return 2;
+    }
+  }
+  if (auto listening = server_->Start(); !listening) {
+    error = "cannot listen on " + config_.host + ":" + std::to_string(config_.port) + ": " +
+            listening.error().message();
+    return 1;
+  }
+  StartBackground();
+  started_ = true;
+  log_.Info("listening",
+            {{"address", config_.host},
+             {"port", std::to_string(server_->port())},
+             {"threads", std::to_string(config_.http_threads)},
+             // A PostgreSQL URL can hold a password: log the SQLite path only.
+             {"database", config_.is_sqlite() ? config_.database_url : "postgresql"},
+             {"cache", cache_active() ? "enabled" : "bypassed"},
+             {"redis", tier_ ? config_.redis.host + ":" + std::to_string(config_.redis.port)
+                             : std::string("off")}});
+  return 0;
+}
+
+void App::StartBackground() {
+  boost::asio::co_spawn(background_,
+                        flusher_.Run(std::chrono::milliseconds(config_.usage_flush_interval_ms),
+                                     db_, stop_background_),
+                        boost::asio::detached);
+  boost::asio::co_spawn(
+      background_,
+      HealthLogLoop(health_, log_, std::chrono::seconds(config_.health_check_interval_s),
+                    stop_background_),
+      boost::asio::detached);
+  if (cache_active() && config_.warm_on_start) {
+    db_.Post([this] {
+      if (auto warmed = warmer_.Warm(); !warmed) {
+        log_.Warn("cache_warm_failed", {{"error", warmed.error().message()}});
+      }
+    });
+  }
+  background_thread_ = std::thread([this] { background_.run(); });
+}
+
+void App::StopBackground() {
+  if (!background_thread_.joinable()) return;
+  stop_background_.store(true, std::memory_order_release);
+  boost::asio::post(background_, [this] { background_.stop(); });
+  background_thread_.join();
+}
+
+void App::Stop() {
+  if (shutting_down_.exchange(true, std::memory_order_acq_rel)) return;
+  server_->Stop(std::chrono::milliseconds(config_.shutdown_grace_ms));
+}
+
+int App::Run() {
+  ran_ = true;
+  server_->Run();
+  // Requests are finished: everything counted is in `usage_`. Write it out, then stop.
+  StopBackground();
+  db_.Stop();
+  auto flushed = flusher_.FlushOnce();
+  // The pool's connections use the server's io_contexts: the tier stops while they still exist.
+  if (tier_) tier_->Stop();
+  log_.Info("stopped", {{"usage_keys_flushed", flushed ? std::to_string(*flushed) : "error"}});
+  return flushed ? 0 : 1;
+}
+
+}  // namespace keycache

@@ -1,0 +1,132 @@
+// App: the composition root as an object — every component of a keycached process, declared in
+// dependency order so that construction wires them bottom-up and destruction tears them down
+// top-down. `keycached serve` builds one from the configuration; tests and benchmarks build the
+// same object (injecting a clock, a store or a fake shared tier through AppOptions) instead of
+// copying the wiring.
+// Lifecycle: Create, then Start (connects Redis, listens), then Run on one thread until Stop (any
+// thread) — Run then shuts down in order and returns the exit code. Accessors are for tests and
+// benchmarks; each component is thread-safe on its own terms.
+#pragma once
+
+#include <atomic>
+#include <boost/asio/io_context.hpp>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "api/api_deps.h"
+#include "cache/l1_cache.h"
+#include "cache/l1_invalidator.h"
+#include "cache/usage_counter.h"
+#include "config/config.h"
+#include "core/invalidation_sink.h"
+#include "core/key_hasher.h"
+#include "http/http_server.h"
+#include "http/router.h"
+#include "l2/redis_tier.h"
+#include "l2/shared_cache.h"
+#include "metrics/hit_rate_window.h"
+#include "metrics/registry.h"
+#include "service/cache_health.h"
+#include "service/cache_warmer.h"
+#include "service/db_executor.h"
+#include "service/key_service.h"
+#include "service/service_metrics.h"
+#include "service/usage_flusher.h"
+#include "service/verifier.h"
+#include "store/key_store.h"
+#include "util/clock.h"
+#include "util/log.h"
+
+namespace keycache {
+
+struct AppOptions {
+  Config config;  // validated, with secrets in place (EnsureSecrets)
+  // Seams for tests and benchmarks; null means the real thing.
+  const Clock* clock = nullptr;             // the system clock
+  KeyStore* store = nullptr;                // the store DATABASE_URL names, opened by Create
+  SharedCache* shared = nullptr;            // instead of the Redis tier: a fake shared cache...
+  InvalidationSink* shared_sink = nullptr;  // ...and the sink that invalidates it
+};
+
+class App {
+ public:
+  // Builds every component and opens the store; nothing listens and no thread runs yet. On
+  // failure `error` says what to fix.
+  static std::unique_ptr<App> Create(AppOptions options, Logger& log, std::string& error);
+  ~App();
+  App(const App&) = delete;
+  App& operator=(const App&) = delete;
+
+  // Connects the Redis tier (a refused authentication is an error; an unreachable Redis is not)
+  // and listens. Returns the process exit code to use on failure (non-zero), 0 on success.
+  int Start(std::string& error);
+  // Serves on the calling thread (and the other HTTP threads) until Stop(), then finishes
+  // in-flight requests, flushes usage, stops the tier. Returns the exit code.
+  int Run();
+  // Any thread, idempotent: /health/ready turns 503 and the server stops accepting.
+  void Stop();
+
+  const Config& config() const { return config_; }
+  std::uint16_t port() const { return server_->port(); }
+  HttpServer& server() { return *server_; }
+  Verifier& verifier() { return verifier_; }
+  KeyService& keys() { return keys_; }
+  L1Cache& l1() { return l1_; }
+  UsageCounter& usage() { return usage_; }
+  UsageFlusher& flusher() { return flusher_; }
+  DbExecutor& db() { return db_; }
+  KeyStore& store() { return store_; }
+  Registry& registry() { return registry_; }
+  ServiceMetrics& metrics() { return metrics_; }
+  const KeyHasher& hasher() const { return hasher_; }
+  RedisTier* redis() { return tier_.get(); }
+
+ private:
+  App(AppOptions options, std::unique_ptr<KeyStore> owned_store, Logger& log);
+  bool cache_active() const { return config_.cache_enabled && !config_.emergency_mode; }
+  void StartBackground();
+  void StopBackground();
+
+  // Immutable after construction.
+  const Config config_;
+  Logger& log_;
+  const SystemClock system_clock_;
+  const Clock& clock_;
+  const KeyHasher hasher_;
+
+  // Components, in dependency order.
+  const std::unique_ptr<KeyStore> owned_store_;
+  KeyStore& store_;
+  Registry registry_;
+  HitRateWindow window_;
+  ServiceMetrics metrics_;
+  L1Cache l1_;
+  UsageCounter usage_;
+  DbExecutor db_;
+  L1Invalidator l1_invalidator_;
+  FanOutInvalidator invalidation_;
+  Router router_;
+  // The server is built before the tier (which spreads its connections over the server's
+  // threads) and destroyed after it.
+  const std::unique_ptr<HttpServer> server_;
+  std::unique_ptr<RedisTier> tier_;
+  SharedCache* const shared_;
+  Verifier verifier_;
+  KeyService keys_;
+  UsageFlusher flusher_;
+  CacheWarmer warmer_;
+  CacheHealth health_;
+  std::atomic<bool> shutting_down_{false};
+  ApiDeps deps_;
+
+  // Background work (usage flushing, warming, health logging) on its own thread, so it never
+  // competes with request handling on the server threads' event loops.
+  boost::asio::io_context background_{1};
+  std::atomic<bool> stop_background_{false};
+  std::thread background_thread_;
+  bool started_ = false;
+  bool ran_ = false;
+};
+
+}  // namespace keycache
