@@ -92,7 +92,9 @@ bool RedisServerProcess::running() {
   const auto conf = dir / "redis.conf";
   {
     std::ofstream out(conf);
-    out << "bind 127.0.0.1\n"
+    out << "bind";
+    for (const auto& address : options_.bind) out << " " << address;
+    out << "\n"
         << "daemonize no\n"
         << "save \"\"\n"
         << "appendonly no\n"
@@ -114,10 +116,15 @@ bool RedisServerProcess::running() {
     if (!options_.acl_user.empty()) {
       out << "user " << options_.acl_user << " on >" << options_.acl_password << " ~* &* +@all\n";
     }
+    for (const auto& u : options_.more_users) {
+      out << "user " << u.name << " on >" << u.password << " " << u.rules << "\n";
+    }
     if (options_.hardened) {
-      for (const char* cmd : {"FLUSHDB", "FLUSHALL", "KEYS", "CONFIG", "DEBUG", "EVAL", "SCRIPT"}) {
+      for (const char* cmd : {"FLUSHDB", "FLUSHALL", "KEYS", "DEBUG", "EVAL", "SCRIPT"}) {
         out << "rename-command " << cmd << " \"\"\n";
       }
+      out << "rename-command CONFIG "
+          << (options_.config_command.empty() ? "\"\"" : options_.config_command) << "\n";
       out << "rename-command SHUTDOWN " << shutdown_name_ << "\n";
     }
   }

@@ -11,6 +11,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "redis/redis_options.h"
 
@@ -21,8 +22,19 @@ class TempDir;
 struct RedisServerOptions {
   std::string password;                // requirepass; empty = none
   std::string acl_user, acl_password;  // adds `user NAME on >PASS ~* &* +@all`
+  struct AclUser {
+    std::string name, password;
+    std::string rules = "~* &* +@all";  // e.g. "~* &* +@all -incr"
+  };
+  std::vector<AclUser> more_users;  // each adds `user NAME on >PASSWORD RULES`
   // Renames FLUSHDB FLUSHALL KEYS CONFIG DEBUG EVAL SCRIPT to "" and SHUTDOWN to a random name.
   bool hardened = true;
+  // With `hardened`: CONFIG is renamed to this secret name instead of "" (for fault injection
+  // that needs CONFIG SET, see redis_faults.h); empty keeps it disabled.
+  std::string config_command;
+  // Addresses to listen on (the first must be loopback: readiness is checked there); add a veth
+  // address for instances in another network namespace.
+  std::vector<std::string> bind = {"127.0.0.1"};
   std::string maxmemory = "64mb";
   std::string maxmemory_policy = "allkeys-lru";
   struct Tls {
