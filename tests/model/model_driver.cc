@@ -295,8 +295,8 @@ void ModelDriver::FinalSweep(std::size_t max_keys) {
       if (const auto* sc = reply.Object().if_contains("scopes")) out.scopes = Strings(sc);
       std::lock_guard lock(mu_);
       ++ops_by_kind_["final_sweep"];
-      k->verifications.push_back(Rel(s) + ".." + Rel(r) + " [instance " + std::to_string(inst) +
-                                 "] final sweep verify -> " + Brief(reply));
+      k->AddVerification(Rel(s) + ".." + Rel(r) + " [instance " + std::to_string(inst) +
+                         "] final sweep verify -> " + Brief(reply));
       if (reply.status != 200) {
         Violation("final sweep: verify on instance " + std::to_string(inst) + " answered " +
                       Brief(reply) + " with the cluster healthy and quiet",
@@ -346,17 +346,28 @@ void ModelDriver::ReportCrash(int instance, int status, const std::string& log_t
   auto add_id = [&ids](const std::string& id) {
     if (!id.empty() && std::find(ids.begin(), ids.end(), id) == ids.end()) ids.push_back(id);
   };
-  text += "  requests it never answered:\n";
+  text +=
+      "  requests it never answered (the first is probably the one it died on; a sanitizer "
+      "report can take seconds to print, and the requests on the same HTTP thread wait):\n";
+  std::vector<Request> never;
   for (const auto& [thread, request] : in_flight_[static_cast<std::size_t>(instance)]) {
-    text += "    (in flight, thread " + std::to_string(thread) + ") " + request.what + "\n";
-    add_id(request.key_id);
+    never.push_back({"(still in flight, thread " + std::to_string(thread) + ") " + request.what,
+                     request.key_id, request.sent});
   }
-  for (const auto& request : unanswered_[static_cast<std::size_t>(instance)]) {
-    text += "    " + request.what + "\n";
-    add_id(request.key_id);
+  const auto& unanswered = unanswered_[static_cast<std::size_t>(instance)];
+  never.insert(never.end(), unanswered.begin(), unanswered.end());
+  std::stable_sort(never.begin(), never.end(),
+                   [](const Request& a, const Request& b) { return a.sent < b.sent; });
+  constexpr std::size_t kShown = 12;
+  for (std::size_t i = 0; i < never.size() && i < kShown; ++i) {
+    text += "    " + never[i].what + "\n";
+    if (i < 4) add_id(never[i].key_id);
   }
+  if (never.size() > kShown)
+    text += "    ... and " + std::to_string(never.size() - kShown) + " more\n";
   text += "  its last requests:\n";
   for (const auto& line : instance_log_[static_cast<std::size_t>(instance)]) {
+    if (line.find("Connection refused") != std::string::npos) continue;  // after it died
     text += "    " + line + "\n";
   }
   // The keys of the requests it died on, with what every instance answered for them before.
@@ -366,13 +377,18 @@ void ModelDriver::ReportCrash(int instance, int status, const std::string& log_t
     }
     for (const auto& f : forged_) {
       if (f->id != id) continue;
-      text += "  forged key " + f->key + " (a well-formed key whose id no key has):\n";
-      for (const auto& line : f->log) text += "    " + line + "\n";
+      text += "  forged key " + f->key +
+              " (a well-formed key whose id no key has), its first "
+              "and last verifications:\n";
+      for (const auto& line : f->first) text += "    " + line + "\n";
+      text += "    ...\n";
+      for (const auto& line : f->last) text += "    " + line + "\n";
     }
   }
   text += "  the end of its log:\n" + log_tail;
   Violation(text, nullptr);
   crashed_ = true;
+  stop_ = true;  // the clients stop; the test ends the run
 }
 
 std::string ModelDriver::Report() const {

@@ -123,6 +123,7 @@ class ModelDriver {
   std::vector<std::deque<std::string>> instance_log_;  // last requests per instance
   struct Request {
     std::string what, key_id;
+    Ms sent = 0;
   };
   std::vector<std::map<int, Request>> in_flight_;  // per instance: thread -> request
   std::vector<std::vector<Request>> unanswered_;   // per instance: transport errors

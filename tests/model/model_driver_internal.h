@@ -29,7 +29,7 @@ inline constexpr int kProbersPerInstance = 2;
 inline constexpr Ms kProbeWindow = 8'000;  // longer than a silent cut plus the time to notice it
 inline constexpr std::size_t kKeptViolations = 30;  // reported in full, at most
 inline constexpr std::int64_t kKeptPerFault = 5;
-inline constexpr std::size_t kKeptVerifications = 40;
+inline constexpr std::size_t kKeptVerifications = 25;
 inline constexpr std::size_t kInstanceLogLines = 30;
 inline constexpr Ms kRecentChange = 5'000;
 inline constexpr std::size_t kTargetActiveKeys = 40;
@@ -115,12 +115,22 @@ struct ModelDriver::ModelKey {
   std::vector<Ms> seen_on = std::vector<Ms>(8, 0);
   std::vector<bool> cached_when_changed = std::vector<bool>(8, false);
   std::vector<std::string> changes;
-  std::deque<std::string> verifications;
+  std::deque<std::string> verifications;  // the last kKeptVerifications
+  std::vector<std::string> after_change;  // the first kKeptVerifications after the last change
+
+  void AddVerification(std::string line) {
+    if (after_change.size() < driver_detail::kKeptVerifications) after_change.push_back(line);
+    verifications.push_back(std::move(line));
+    if (verifications.size() > driver_detail::kKeptVerifications) verifications.pop_front();
+  }
+  void Changed() { after_change.clear(); }
   std::int64_t valid_seen = 0, valid_unknown = 0;
 
   std::string LogText() const {
     std::string s = "  operation log of key " + id + " (owner " + owner + "):\n";
     for (const auto& line : changes) s += "    " + line + "\n";
+    s += "  the first verifications after its last change:\n";
+    for (const auto& line : after_change) s += "    " + line + "\n";
     s += "  its last " + std::to_string(verifications.size()) + " verifications:\n";
     for (const auto& line : verifications) s += "    " + line + "\n";
     return s;
@@ -129,7 +139,14 @@ struct ModelDriver::ModelKey {
 
 struct ModelDriver::Forged {
   std::string key, id;
-  std::deque<std::string> log;
+  std::vector<std::string> first;  // its first kKeptVerifications verifications
+  std::deque<std::string> last;    // and its last ones
+
+  void Add(std::string line) {
+    if (first.size() < driver_detail::kKeptVerifications) first.push_back(line);
+    last.push_back(std::move(line));
+    if (last.size() > driver_detail::kKeptVerifications) last.pop_front();
+  }
 };
 
 struct ModelDriver::Outcome {

@@ -81,8 +81,7 @@ void ModelDriver::DoVerify(Client& c, bool auth, bool probe) {
     }
     if (key != nullptr) subject_id = key->id;
     in_flight_[static_cast<std::size_t>(c.instance)][c.thread] = {
-        std::string(auth ? "GET /v1/auth" : "POST /v1/keys/verify") + " key=" + presented,
-        subject_id};
+        Rel(NowMs()) + " " + (auth ? "auth" : "verify") + " key=" + presented, subject_id, NowMs()};
   }
 
   ApiClient::Headers headers;
@@ -146,21 +145,22 @@ void ModelDriver::DoVerify(Client& c, bool auth, bool probe) {
       Rel(s) + ".." + Rel(r) + " [instance " + std::to_string(c.instance) + "] " +
       (auth ? "auth" : "verify") + (required.empty() ? "" : " scopes=" + Sorted(required)) +
       " -> " + (Unanswered(reply) ? Brief(reply) : std::to_string(reply.status) + " " + out.code);
-  NoteInstance(c.instance, line + " key=" + presented.substr(0, 64));
+  static constexpr const char* kKindNames[] = {
+      "", " (wrong secret)", " (unknown id)", " (malformed)", " (garbage)", ""};
+  NoteInstance(c.instance,
+               line + " key=" + presented.substr(0, 64) + kKindNames[static_cast<int>(kind)]);
   if (forged != nullptr) {
-    forged->log.push_back(line);
-    if (forged->log.size() > kKeptVerifications) forged->log.pop_front();
+    forged->Add(line);
   }
   if (key != nullptr) {
-    key->verifications.push_back(line + (kind == Presented::kWrongSecret ? " (wrong secret)" : ""));
-    if (key->verifications.size() > kKeptVerifications) key->verifications.pop_front();
+    key->AddVerification(line + (kind == Presented::kWrongSecret ? " (wrong secret)" : ""));
   }
   const std::string where = " on instance " + std::to_string(c.instance) + " (sent " + Rel(s) +
                             ", answered " + Rel(r) + ")";
   if (Unanswered(reply)) {
     if (reply.status == 0) {
       unanswered_[static_cast<std::size_t>(c.instance)].push_back(
-          {Rel(s) + " " + (auth ? "auth" : "verify") + " key=" + presented, subject_id});
+          {Rel(s) + " " + (auth ? "auth" : "verify") + " key=" + presented, subject_id, s});
     }
     if (reply.status == 500) {
       Violation(endpoint + "answered 500" + where + ": " + Brief(reply), key);
@@ -375,7 +375,8 @@ void ModelDriver::DoChange(Client& c, const std::string& op) {
     std::lock_guard lock(mu_);
     s = NowMs();
     k->history.Ambiguous(would_be, s, what);
-    in_flight_[static_cast<std::size_t>(c.instance)][c.thread] = {what + " " + id, id};
+    in_flight_[static_cast<std::size_t>(c.instance)][c.thread] = {Rel(s) + " " + what + " " + id,
+                                                                  id, s};
   }
   const Reply reply = c.api().Admin(method, target, body_text);
   const Ms r = NowMs();
@@ -385,6 +386,7 @@ void ModelDriver::DoChange(Client& c, const std::string& op) {
   in_flight_[static_cast<std::size_t>(c.instance)].erase(c.thread);
   ++ops_by_kind_[op];
   k->busy = false;
+  k->Changed();
   for (std::size_t i = 0; i < k->seen_on.size(); ++i) {
     k->cached_when_changed[i] = k->seen_on[i] > k->last_change;
   }
@@ -476,7 +478,7 @@ void ModelDriver::DoChange(Client& c, const std::string& op) {
     ++ambiguous_by_op_[op];
     if (reply.status == 0) {
       unanswered_[static_cast<std::size_t>(c.instance)].push_back(
-          {Rel(s) + " " + what + " " + id, id});
+          {Rel(s) + " " + what + " " + id, id, s});
     }
     if (reply.status == 500 || (!Excused(c.instance, s, r) && reachable)) {
       Violation(what + " of " + id + " answered " + Brief(reply) + where, k);
