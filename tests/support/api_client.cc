@@ -29,7 +29,10 @@ std::string Reply::Describe() const {
 }
 
 ApiClient::ApiClient(std::uint16_t port, std::string admin_token)
-    : client_("127.0.0.1", port), admin_token_(std::move(admin_token)) {}
+    : ApiClient("127.0.0.1", port, std::move(admin_token)) {}
+
+ApiClient::ApiClient(std::string host, std::uint16_t port, std::string admin_token)
+    : client_(std::move(host), port), admin_token_(std::move(admin_token)) {}
 
 Reply ApiClient::Send(http::verb method, std::string target, std::string body, Headers headers,
                       std::chrono::milliseconds timeout) {

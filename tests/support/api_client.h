@@ -40,6 +40,7 @@ class ApiClient {
   using Headers = HttpClient::Headers;
 
   explicit ApiClient(std::uint16_t port, std::string admin_token = {});
+  ApiClient(std::string host, std::uint16_t port, std::string admin_token = {});
 
   // One request without credentials (unless `headers` carry them).
   Reply Send(http::verb method, std::string target, std::string body = {}, Headers headers = {},

@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <sys/prctl.h>
@@ -56,10 +57,15 @@ struct ExecImage {
 
 // In the child between fork and exec: async-signal-safe calls only.
 [[noreturn]] void ExecChild(const ExecImage& image, const char* workdir, int in_fd, int out_fd,
-                            int err_fd, pid_t parent) {
+                            int err_fd, pid_t parent, int netns_fd = -1) {
   // Die with the test: a crashed or killed test must not leave a server behind.
   ::prctl(PR_SET_PDEATHSIG, SIGKILL);
   if (::getppid() != parent) ::_exit(126);
+  if (netns_fd >= 0 && ::setns(netns_fd, CLONE_NEWNET) != 0) {
+    constexpr char kMsg[] = "keycached test harness: setns failed\n";
+    (void)!::write(err_fd, kMsg, sizeof kMsg - 1);
+    ::_exit(126);
+  }
   if (::dup2(in_fd, 0) < 0 || ::dup2(out_fd, 1) < 0 || ::dup2(err_fd, 2) < 0) ::_exit(126);
   // Sockets and files of the test process (keep-alive client connections) stay with the test.
   if (::syscall(SYS_close_range, 3u, ~0u, 0u) != 0) {
@@ -196,7 +202,10 @@ RunResult RunKeycached(const std::vector<std::string>& args, const EnvVars& env,
   return result;
 }
 
-KeycachedProcess::KeycachedProcess(KeycachedOptions options) : env_(DefaultServerEnv()) {
+KeycachedProcess::KeycachedProcess(KeycachedOptions options)
+    : env_(DefaultServerEnv()),
+      netns_(std::move(options.netns)),
+      address_(std::move(options.address)) {
   for (auto& [name, value] : options.env) env_[name] = value;
   workdir_ = temp_.path() / "work";
   std::error_code ec;
@@ -274,11 +283,19 @@ bool KeycachedProcess::running() {
     return ::testing::AssertionFailure()
            << "cannot open " << log_path << ": " << std::strerror(errno);
   }
+  const int netns_fd = netns_.empty() ? -1 : ::open(netns_.c_str(), O_RDONLY | O_CLOEXEC);
+  if (!netns_.empty() && netns_fd < 0) {
+    ::close(log_fd);
+    ::close(null_fd);
+    return ::testing::AssertionFailure()
+           << "cannot open network namespace " << netns_ << ": " << std::strerror(errno);
+  }
   const pid_t parent = ::getpid();
   const pid_t pid = ::fork();
-  if (pid == 0) ExecChild(image, dir.c_str(), null_fd, log_fd, log_fd, parent);
+  if (pid == 0) ExecChild(image, dir.c_str(), null_fd, log_fd, log_fd, parent, netns_fd);
   ::close(log_fd);
   ::close(null_fd);
+  if (netns_fd >= 0) ::close(netns_fd);
   if (pid < 0) return ::testing::AssertionFailure() << "fork failed: " << std::strerror(errno);
   pid_ = pid;
 
@@ -294,7 +311,7 @@ bool KeycachedProcess::running() {
     std::this_thread::sleep_for(10ms);
   }
   port_ = *port;
-  HttpClient client("127.0.0.1", port_);
+  HttpClient client(address_, port_);
   std::string last = "no answer";
   for (;;) {
     auto res = client.Send(boost::beast::http::verb::get, "/health/ready", {}, {}, 2s);

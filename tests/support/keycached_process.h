@@ -62,6 +62,12 @@ class TempDir {
 struct KeycachedOptions {
   EnvVars env;                        // overrides of DefaultServerEnv (an empty value = unset)
   std::optional<std::string> dotenv;  // when set, written to workdir/.env before the first start
+  // When set, the child enters this network namespace (a path such as /run/netns/<name>, see
+  // NetworkNamespace::path()) before it execs; give it a HOST it can listen on there.
+  std::string netns;
+  // Where the test reaches the server (readiness probe, url()); inside a namespace, its veth
+  // address.
+  std::string address = "127.0.0.1";
 };
 
 class KeycachedProcess {
@@ -84,9 +90,13 @@ class KeycachedProcess {
 
   // True while the child has not been reaped (checks without blocking).
   bool running();
+  // The decoded exit status of the last reaped run (as Stop() returns it); -1 before any.
+  int last_exit() const { return last_exit_; }
 
   std::uint16_t port() const { return port_; }
-  std::string url() const { return "http://127.0.0.1:" + std::to_string(port_); }
+  const std::string& address() const { return address_; }
+  std::string url() const { return "http://" + address_ + ":" + std::to_string(port_); }
+  pid_t pid() const { return pid_; }
   const std::filesystem::path& workdir() const { return workdir_; }
   // The log (stdout and stderr) of the current or last run.
   std::string log() const;
@@ -104,6 +114,8 @@ class KeycachedProcess {
   int Reap(std::chrono::milliseconds timeout);
 
   EnvVars env_;
+  std::string netns_;
+  std::string address_;
   TempDir temp_;
   std::filesystem::path workdir_;
   pid_t pid_ = -1;

@@ -1,0 +1,74 @@
+// ModelCluster: the deployment the model-based test drives. One hardened redis-server (CONFIG
+// under a secret name for the OOM fault; the instances authenticate as an ACL user the NOPERM
+// fault can take INCR from; listening on loopback and on the veth address of the namespace),
+// one SQLite database, and N keycached instances sharing both with the same pepper and admin
+// token. The last instance runs in a network namespace of its own, so its link to Redis can be
+// cut silently while the test still reaches its HTTP port.
+//
+// Thread-safety: Alive() and the accessors may be called from any thread; Start, Stop and the
+// fault helpers from one (the test's main) thread.
+#pragma once
+
+#include <filesystem>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "integration/redis_tier_util.h"
+#include "support/netns.h"
+#include "support/redis_faults.h"
+
+namespace keycache::testing::model {
+
+inline const std::string kRedisUser = "keycache";
+inline const std::string kRedisUserPassword = "model-acl-pass-0123456789";
+
+class ModelCluster {
+ public:
+  // `extra_env` goes on top of every instance's environment.
+  ModelCluster(int instances, EnvVars extra_env);
+  ~ModelCluster();
+
+  // Creates the namespace, starts Redis and every instance (each ready).
+  ::testing::AssertionResult Start();
+
+  int size() const { return static_cast<int>(instances_.size()); }
+  int isolated() const { return size() - 1; }  // the instance in its own namespace
+  KeycachedProcess& instance(int i) { return *instances_[static_cast<std::size_t>(i)]; }
+  const std::string& address(int i) const { return addresses_[static_cast<std::size_t>(i)]; }
+  std::uint16_t port(int i) const { return ports_[static_cast<std::size_t>(i)]; }
+  pid_t pid(int i) const;
+  std::unique_ptr<ApiClient> Client(int i) const {
+    return std::make_unique<ApiClient>(address(i), port(i), kSharedToken);
+  }
+
+  RedisServerProcess& redis() { return deployment_->redis(); }
+  RedisFaults& redis_faults() { return *faults_; }
+  NetworkNamespace& netns() { return netns_; }
+  std::filesystem::path database() const { return database_; }
+
+  // False once instance i has exited; `*status` then holds its exit status (128 + signal).
+  bool Alive(int i, int* status = nullptr);
+  // Every instance ready, with its breaker closed and its invalidation channel subscribed;
+  // otherwise false and `why` says which and what.
+  bool Healthy(std::string* why);
+  // SIGTERM to each; their exit statuses (0 expected).
+  std::vector<int> StopAll();
+
+ private:
+  // Declared in the order they must outlive each other: the namespace outlives the instance in
+  // it, the deployment's temporary database outlives every instance.
+  NetworkNamespace netns_;
+  std::unique_ptr<SharedRedisDeployment> deployment_;
+  std::unique_ptr<RedisFaults> faults_;
+  EnvVars extra_env_;
+  std::filesystem::path database_;
+  std::vector<std::unique_ptr<KeycachedProcess>> instances_;
+  std::vector<std::string> addresses_;
+  std::vector<std::uint16_t> ports_;
+  std::vector<pid_t> pids_;
+  mutable std::mutex mu_;  // guards the processes' running() / Stop() and pids_
+};
+
+}  // namespace keycache::testing::model
