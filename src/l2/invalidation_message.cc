@@ -60,7 +60,11 @@ Result<InvalidationMessage> DecodeInvalidation(std::string_view payload) {
   m.kind = static_cast<InvalidationMessage::Kind>(k);
   const auto* owner = o.if_contains("owner");
   if (owner && !owner->is_string()) return Bad();
-  if (owner) m.owner = owner->as_string();
+  // Only key and owner messages carry an owner (EncodeInvalidation writes none for the other
+  // kinds), so that a decoded message re-encodes to the same message.
+  const bool has_owner =
+      m.kind == InvalidationMessage::Kind::kKey || m.kind == InvalidationMessage::Kind::kOwner;
+  if (owner && has_owner) m.owner = owner->as_string();
   switch (m.kind) {
     case InvalidationMessage::Kind::kKey: {
       const auto* id = o.if_contains("id");
