@@ -9,6 +9,7 @@ packages=(
   libssl-dev openssl libsqlite3-dev sqlite3 libpq-dev libhiredis-dev
   googletest libgtest-dev libgmock-dev libbenchmark-dev
   prometheus nginx-light wrk redis-server redis-tools
+  clang-15 libfuzzer-15-dev
 )
 
 missing=()
