@@ -10,6 +10,7 @@ packages=(
   googletest libgtest-dev libgmock-dev libbenchmark-dev
   prometheus nginx-light wrk redis-server redis-tools
   clang-format iproute2 nftables
+  clang-15 libfuzzer-15-dev
 )
 
 missing=()

@@ -2,7 +2,8 @@
 # Command 2 of the README (and what .ci/run runs): installs what is missing, checks formatting,
 # builds every target in the `asan` preset (AddressSanitizer + UndefinedBehaviorSanitizer, with
 # KC_DCHECKs live) and runs every test, then builds the concurrent components' tests with
-# ThreadSanitizer (`tsan` preset) and runs them.
+# ThreadSanitizer (`tsan` preset) and runs them, and finally builds the fuzz targets (`fuzz`
+# preset, clang) and fuzzes each briefly.
 # The tests start the servers they need themselves, on ephemeral ports (and, for partition tests,
 # inside network namespaces they create and remove).
 set -euo pipefail
@@ -29,4 +30,7 @@ cmake --build --preset tsan -j "$(nproc)"
 stage "tsan tests"
 export TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1:history_size=4"
 ctest --preset tsan
+
+stage "fuzz"
+bash scripts/fuzz.sh --seconds 10
 stage "done"

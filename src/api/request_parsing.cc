@@ -4,6 +4,7 @@
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 #include <boost/json/value.hpp>
+#include <cmath>
 #include <initializer_list>
 
 #include "core/key_record.h"
@@ -93,12 +94,31 @@ std::optional<ApiError> ReadExpiresAt(const json::value& v, TimeMs now, TimeMs& 
   return std::nullopt;
 }
 
+// JSON has no infinities, but a number beyond the range of a double parses to one, and would be
+// stored as text that is not JSON (boost::json writes it as "Infinity").
+bool AllNumbersFinite(const json::value& v) {
+  if (v.is_double()) return std::isfinite(v.get_double());
+  if (v.is_array()) {
+    const json::array& a = v.get_array();
+    return std::all_of(a.begin(), a.end(), AllNumbersFinite);
+  }
+  if (v.is_object()) {
+    const json::object& o = v.get_object();
+    return std::all_of(o.begin(), o.end(),
+                       [](const auto& kv) { return AllNumbersFinite(kv.value()); });
+  }
+  return true;
+}
+
 std::optional<ApiError> ReadMetadata(const json::value& v, std::string& out, bool null_ok) {
   if (v.is_null() && null_ok) {
     out.clear();
     return std::nullopt;
   }
   if (!v.is_object()) return BadRequest("'metadata' must be a JSON object");
+  if (!AllNumbersFinite(v)) {
+    return BadRequest("'metadata' holds a number beyond the range of a double (about 1.8e308)");
+  }
   out = json::serialize(v);
   if (out.size() > kMaxMetadataBytes) return BadRequest("'metadata' may be at most 4096 bytes");
   return std::nullopt;

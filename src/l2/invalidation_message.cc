@@ -85,7 +85,10 @@ Result<InvalidationMessage> DecodeInvalidation(std::string_view payload) {
   c.kind = static_cast<CacheChange::Kind>(k);
   const auto* owner = o.if_contains("owner");
   if (owner && (!owner->is_string() || owner->as_string().size() > kMaxOwnerBytes)) return Bad();
-  if (owner) c.owner = owner->as_string();
+  // Only key and owner messages carry an owner (EncodeInvalidation writes none for the other
+  // kinds), so that a decoded message re-encodes to the same message.
+  const bool has_owner = c.kind == CacheChange::Kind::kKey || c.kind == CacheChange::Kind::kOwner;
+  if (owner && has_owner) c.owner = owner->as_string();
   switch (c.kind) {
     case CacheChange::Kind::kKey: {
       const auto* id = o.if_contains("id");

@@ -2,6 +2,7 @@
 
 #include <hiredis/read.h>
 
+#include <algorithm>
 #include <new>
 #include <utility>
 
@@ -9,13 +10,22 @@ namespace keycache {
 
 namespace {
 
+// Capacity reserved for an array before its elements arrive. The count in an array's header
+// is the peer's claim: "*2000000000\r\n" must not cost 144 GB before a single element is sent.
+constexpr std::size_t kMaxReserve = 1024;
+
 // hiredis calls these while it parses. The reply is built in place: the root lives in the
-// parser (privdata), each child in its parent's `elements`, which is sized up front so the
-// pointers handed back to hiredis stay valid. hiredis frees only the root (via FreeObject).
+// parser (privdata), each child in its parent's `elements`, appended as it arrives, so memory
+// follows the bytes received. hiredis fills an array's children in order (idx 0, 1, ...) and
+// keeps pointers only to the arrays still being filled, one per nesting level; a parent's
+// vector grows only when its previous child is complete, so those pointers stay valid. hiredis
+// frees only the root (via FreeObject).
 RedisReply* Slot(const redisReadTask* task) {
   if (task->parent == nullptr) return static_cast<RedisReply*>(task->privdata);
-  auto* parent = static_cast<RedisReply*>(task->parent->obj);
-  return &parent->elements[static_cast<std::size_t>(task->idx)];
+  auto& siblings = static_cast<RedisReply*>(task->parent->obj)->elements;
+  const auto idx = static_cast<std::size_t>(task->idx);
+  if (idx >= siblings.size()) siblings.resize(idx + 1);
+  return &siblings[idx];
 }
 
 void* CreateString(const redisReadTask* task, char* str, std::size_t len) {
@@ -36,9 +46,11 @@ void* CreateString(const redisReadTask* task, char* str, std::size_t len) {
 }
 
 void* CreateArray(const redisReadTask* task, int elements) {
+  if (elements < 0) return nullptr;  // hiredis reports a null object as an error
   RedisReply* r = Slot(task);
   r->type = RedisReply::Type::kArray;
-  r->elements.resize(static_cast<std::size_t>(elements));
+  r->elements.clear();
+  r->elements.reserve(std::min(static_cast<std::size_t>(elements), kMaxReserve));
   return r;
 }
 

@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include <boost/json/parse.hpp>
 #include <string>
 
 #include "util/time_format.h"
@@ -169,6 +170,21 @@ TEST(ParseCreateKeyTest, MetadataSizeBound) {
   ASSERT_TRUE(max.ok()) << max.error().message;
   EXPECT_EQ(max.value().metadata_json.size(), 4096u);
   ExpectRejected(ParseCreateKey(body(4096 - 7), kNow), "metadata");
+}
+
+// Found by tests/fuzz/request_json: 1e400 parsed to infinity and was stored as
+// {"n":Infinity}, which is not JSON, so the key's metadata came back as null.
+TEST(ParseCreateKeyTest, RefusesMetadataNumbersBeyondTheRangeOfADouble) {
+  ExpectRejected(
+      ParseCreateKey(R"({"owner_id":"u","name":"n","scopes":[],"metadata":{"n":1e400}})", kNow),
+      "metadata");
+  ExpectRejected(ParsePatchKey(R"({"metadata":{"a":[{"b":-2.5e999}]}})", kNow), "metadata");
+  auto large = ParseCreateKey(
+      R"({"owner_id":"u","name":"n","scopes":[],"metadata":{"n":1e308,"m":1e-400}})", kNow);
+  ASSERT_TRUE(large.ok()) << large.error().message;
+  boost::system::error_code ec;
+  boost::json::parse(large.value().metadata_json, ec);
+  EXPECT_FALSE(ec) << large.value().metadata_json;
 }
 
 TEST(ParseCreateKeyTest, RefusesBodiesThatAreNotAJsonObject) {

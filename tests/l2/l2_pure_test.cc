@@ -53,6 +53,25 @@ TEST(InvalidationMessage, EveryKindRoundTrips) {
   }
 }
 
+// Found by tests/fuzz/invalidation_message: an "owner" on a type message was kept, though no
+// encoding of a type message carries one, so decoding, encoding and decoding again changed it.
+TEST(InvalidationMessage, OnlyKeyAndOwnerMessagesCarryAnOwner) {
+  auto type =
+      DecodeInvalidation(R"({"v":1,"kind":"type","src":"b","ts_us":1,"type":"usage","owner":"x"})");
+  ASSERT_TRUE(type);
+  EXPECT_EQ(type->owner, "");
+  auto again = DecodeInvalidation(EncodeInvalidation(*type));
+  ASSERT_TRUE(again);
+  EXPECT_EQ(again->kind, InvalidationMessage::Kind::kType);
+  EXPECT_EQ(again->type, CacheType::kUsage);
+  EXPECT_EQ(again->owner, type->owner);
+
+  auto key = DecodeInvalidation(
+      R"({"v":1,"kind":"key","src":"b","ts_us":1,"id":"0000000000A","owner":"o"})");
+  ASSERT_TRUE(key);
+  EXPECT_EQ(key->owner, "o");
+}
+
 TEST(InvalidationMessage, ForeignPayloadsAreRefused) {
   for (const char* bad : {"", "hello", "[]", "{}", R"({"v":2,"kind":"all","src":"a","ts_us":1})",
                           R"({"v":1,"kind":"nope","src":"a","ts_us":1})",
