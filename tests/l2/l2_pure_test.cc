@@ -59,17 +59,17 @@ TEST(InvalidationMessage, OnlyKeyAndOwnerMessagesCarryAnOwner) {
   auto type =
       DecodeInvalidation(R"({"v":1,"kind":"type","src":"b","ts_us":1,"type":"usage","owner":"x"})");
   ASSERT_TRUE(type);
-  EXPECT_EQ(type->owner, "");
+  EXPECT_EQ(type->change.owner, "");
   auto again = DecodeInvalidation(EncodeInvalidation(*type));
   ASSERT_TRUE(again);
-  EXPECT_EQ(again->kind, InvalidationMessage::Kind::kType);
-  EXPECT_EQ(again->type, CacheType::kUsage);
-  EXPECT_EQ(again->owner, type->owner);
+  EXPECT_EQ(again->change.kind, CacheChange::Kind::kType);
+  EXPECT_EQ(again->change.type, CacheType::kUsage);
+  EXPECT_EQ(again->change.owner, type->change.owner);
 
   auto key = DecodeInvalidation(
       R"({"v":1,"kind":"key","src":"b","ts_us":1,"id":"0000000000A","owner":"o"})");
   ASSERT_TRUE(key);
-  EXPECT_EQ(key->owner, "o");
+  EXPECT_EQ(key->change.owner, "o");
 }
 
 TEST(InvalidationMessage, ForeignPayloadsAreRefused) {
