@@ -65,6 +65,7 @@ inline KeyState StateFromRecord(const boost::json::object& record) {
   KeyState s;
   s.exists = true;
   s.scopes = Strings(record.if_contains("scopes"));
+  std::sort(s.scopes.begin(), s.scopes.end());  // the model keeps scope lists sorted
   const auto* enabled = record.if_contains("enabled");
   s.enabled = enabled == nullptr || !enabled->is_bool() || enabled->as_bool();
   s.expires_at = TimeOrNever(record, "expires_at");

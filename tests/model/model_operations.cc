@@ -339,6 +339,7 @@ void ModelDriver::DoChange(Client& c, const std::string& op) {
       if (c.Uniform(0, 2) == 0) scopes.push_back(g);
     }
     body["scopes"] = JsonStrings(scopes);
+    std::sort(scopes.begin(), scopes.end());
     would_be.scopes = scopes;
     method = http::verb::patch;
     target = "/v1/keys/" + id;
