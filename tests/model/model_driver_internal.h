@@ -73,6 +73,26 @@ inline KeyState StateFromRecord(const boost::json::object& record) {
   return s;
 }
 
+// "revoked_at: never -> 2026-...Z; enabled: true -> false": the fields in which two states differ.
+inline std::string Diff(const KeyState& a, const KeyState& b) {
+  auto time = [](Ms t) { return t == kNever ? std::string("never") : FormatRfc3339(t); };
+  auto list = [](const std::vector<std::string>& v) {
+    std::string s;
+    for (const auto& x : v) s += (s.empty() ? "" : ",") + x;
+    return "[" + s + "]";
+  };
+  std::string out;
+  auto add = [&out](const std::string& field, const std::string& x, const std::string& y) {
+    if (x != y) out += (out.empty() ? "" : "; ") + field + ": " + x + " -> " + y;
+  };
+  add("exists", a.exists ? "true" : "false", b.exists ? "true" : "false");
+  add("scopes", list(a.scopes), list(b.scopes));
+  add("enabled", a.enabled ? "true" : "false", b.enabled ? "true" : "false");
+  add("expires_at", time(a.expires_at), time(b.expires_at));
+  add("revoked_at", time(a.revoked_at), time(b.revoked_at));
+  return out;
+}
+
 inline const boost::json::object* RecordOf(const Reply& reply) {
   const auto* r = reply.Object().if_contains("record");
   return r != nullptr && r->is_object() ? &r->as_object() : nullptr;

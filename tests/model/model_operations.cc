@@ -469,7 +469,9 @@ void ModelDriver::DoChange(Client& c, const std::string& op) {
     }
     if (!(expect == after)) {
       Violation(what + " of " + id + where +
-                    ": the answer's record does not show exactly the change: " + Brief(reply),
+                    ": the answer's record does not show exactly the change (expected -> "
+                    "answered): " +
+                    Diff(expect, after),
                 k);
     }
     k->history.Acknowledge(after, r, fault);
