@@ -224,7 +224,7 @@ TEST(Model, InstancesStayCoherentUnderFaults) {
       injector.HealAll();
     }
     driver.ResolveAmbiguous();
-    pause(std::chrono::milliseconds(std::uniform_int_distribution<int>(1500, 2500)(rng)));
+    pause(std::chrono::milliseconds(std::uniform_int_distribution<int>(1000, 1500)(rng)));
   }
   if (kinds.empty())
     pause(std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()));
