@@ -247,7 +247,10 @@ void ModelDriver::ResolveAmbiguous() {
     const bool took_effect = k->history.versions().back().status == Version::Status::kAcked;
     ++(took_effect ? ambiguous_resolved_effect_ : ambiguous_resolved_void_);
     k->last_change = at;
-    k->changes.push_back(Rel(at) + " read back: " + Brief(reply) + " -> " +
+    k->changes.push_back(Rel(at) + " read back: " + std::to_string(reply.status) + " revoked_at=" +
+                         (read_back.revoked_at == kNever ? std::string("never")
+                                                         : FormatRfc3339(read_back.revoked_at)) +
+                         " enabled=" + (read_back.enabled ? "true" : "false") + " -> " +
                          (took_effect ? "the change took effect" : "the change did not happen"));
   }
 }

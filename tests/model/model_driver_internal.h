@@ -65,11 +65,32 @@ inline KeyState StateFromRecord(const boost::json::object& record) {
   KeyState s;
   s.exists = true;
   s.scopes = Strings(record.if_contains("scopes"));
+  std::sort(s.scopes.begin(), s.scopes.end());  // the model keeps scope lists sorted
   const auto* enabled = record.if_contains("enabled");
   s.enabled = enabled == nullptr || !enabled->is_bool() || enabled->as_bool();
   s.expires_at = TimeOrNever(record, "expires_at");
   s.revoked_at = TimeOrNever(record, "revoked_at");
   return s;
+}
+
+// "revoked_at: never -> 2026-...Z; enabled: true -> false": the fields in which two states differ.
+inline std::string Diff(const KeyState& a, const KeyState& b) {
+  auto time = [](Ms t) { return t == kNever ? std::string("never") : FormatRfc3339(t); };
+  auto list = [](const std::vector<std::string>& v) {
+    std::string s;
+    for (const auto& x : v) s += (s.empty() ? "" : ",") + x;
+    return "[" + s + "]";
+  };
+  std::string out;
+  auto add = [&out](const std::string& field, const std::string& x, const std::string& y) {
+    if (x != y) out += (out.empty() ? "" : "; ") + field + ": " + x + " -> " + y;
+  };
+  add("exists", a.exists ? "true" : "false", b.exists ? "true" : "false");
+  add("scopes", list(a.scopes), list(b.scopes));
+  add("enabled", a.enabled ? "true" : "false", b.enabled ? "true" : "false");
+  add("expires_at", time(a.expires_at), time(b.expires_at));
+  add("revoked_at", time(a.revoked_at), time(b.revoked_at));
+  return out;
 }
 
 inline const boost::json::object* RecordOf(const Reply& reply) {

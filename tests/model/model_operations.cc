@@ -339,6 +339,7 @@ void ModelDriver::DoChange(Client& c, const std::string& op) {
       if (c.Uniform(0, 2) == 0) scopes.push_back(g);
     }
     body["scopes"] = JsonStrings(scopes);
+    std::sort(scopes.begin(), scopes.end());
     would_be.scopes = scopes;
     method = http::verb::patch;
     target = "/v1/keys/" + id;
@@ -468,7 +469,9 @@ void ModelDriver::DoChange(Client& c, const std::string& op) {
     }
     if (!(expect == after)) {
       Violation(what + " of " + id + where +
-                    ": the answer's record does not show exactly the change: " + Brief(reply),
+                    ": the answer's record does not show exactly the change (expected -> "
+                    "answered): " +
+                    Diff(expect, after),
                 k);
     }
     k->history.Acknowledge(after, r, fault);

@@ -99,6 +99,13 @@ void KeyHistory::Acknowledge(KeyState state, Ms acked_at, std::string fault) {
   v.fault = std::move(fault);
 }
 
+const KeyState& KeyHistory::latest() const {
+  for (auto it = versions_.rbegin(); it != versions_.rend(); ++it) {
+    if (it->status != Version::Status::kVoid) return it->state;
+  }
+  return versions_.front().state;  // the absent version is never void
+}
+
 bool KeyHistory::unresolved() const {
   return versions_.back().status == Version::Status::kAmbiguous;
 }

@@ -102,8 +102,8 @@ class KeyHistory {
   // state before the change, else acknowledged at `now` with that state.
   void Resolve(const KeyState& read_back, Ms now);
 
-  // The newest version the driver believes in (acknowledged or ambiguous).
-  const KeyState& latest() const { return versions_.back().state; }
+  // The newest version the driver believes in (acknowledged or ambiguous; not void).
+  const KeyState& latest() const;
   const std::vector<Version>& versions() const { return versions_; }
 
   // Judges a verification with the right secret, sent at s and answered at r.

@@ -109,6 +109,7 @@ TEST(ModelOracle, AnAmbiguousChangeAllowsBothUntilResolved) {
   KeyHistory lost = h;
   lost.Resolve(Active(), 10'000);
   EXPECT_EQ(lost.versions().back().status, Version::Status::kVoid);
+  EXPECT_TRUE(lost.latest().enabled) << "a change that did not happen is not the latest state";
   EXPECT_TRUE(JudgeCode(lost, "VALID", 11'300, 11'310).allowed);
   EXPECT_FALSE(JudgeCode(lost, "DISABLED", 11'300, 11'310).allowed);
 }

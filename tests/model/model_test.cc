@@ -7,7 +7,8 @@
 //   KEYCACHE_MODEL_SEED      seed of the operation mix and the fault schedule (default: random;
 //                            printed). Thread interleavings are not reproducible, only the mix.
 //   KEYCACHE_MODEL_SECONDS   how long the clients and faults run (default 60)
-//   KEYCACHE_MODEL_FAULTS    comma-separated fault kinds to use (default: all; see faults.h)
+//   KEYCACHE_MODEL_FAULTS    comma-separated fault kinds to use (default: all; see faults.h;
+//                            "none": traffic without faults)
 //   KEYCACHE_MODEL_EXCLUDE   comma-separated key kinds / operations to leave out (model_driver.h)
 //   KEYCACHE_COHERENCE_LEASE passed to the instances; the bound is lease + 250 ms (default 1 s)
 //   KEYCACHE_MODEL_TRACE     a file to write every request to, one line each (for triage)
@@ -223,8 +224,10 @@ TEST(Model, InstancesStayCoherentUnderFaults) {
       injector.HealAll();
     }
     driver.ResolveAmbiguous();
-    pause(std::chrono::milliseconds(std::uniform_int_distribution<int>(1500, 2500)(rng)));
+    pause(std::chrono::milliseconds(std::uniform_int_distribution<int>(1000, 1500)(rng)));
   }
+  if (kinds.empty())
+    pause(std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()));
   injector.HealAll();
   if (!monitor.crashed()) {
     // Quiet down: healthy, past the last fault's stragglers, every ambiguous change settled.
