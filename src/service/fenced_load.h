@@ -7,7 +7,9 @@
 //   2. otherwise read the store on the database pool — one read per key at a time (single flight)
 //      — with a fresh ticket, fill L1 through it (retrying a bounded number of times when an
 //      invalidation overtook the read, so no waiter gets an answer older than a change that
-//      finished before it asked), and seal the answer into Redis under the generation seen in
+//      finished before it asked; if every attempt is overtaken, the waiters get Errc::kUnavailable
+//      rather than a read that may predate a change they must see), and seal the answer into
+//      Redis under the generation seen in
 //      step 1, before the store read: a fill that raced a change lands under an old generation
 //      and is never served. MISS when Redis was consulted, BYPASS when it was not.
 // Policy supplies the types and the cache-specific calls (see FactsPolicy in verifier.cc and
@@ -90,9 +92,10 @@ class FencedLoader {
   }
 
  private:
-  // A fill rejected by the fence means the entry changed while we read it; read again so that
-  // every waiter of this flight gets an answer at least as new as that change.
-  static constexpr int kMaxFillAttempts = 3;
+  // A fill rejected by the fence means the entry changed while we read it (or a change to another
+  // entry of the same generation stripe, or a clear, happened): read again so that every waiter
+  // of this flight gets an answer at least as new as that change.
+  static constexpr int kMaxFillAttempts = 4;
 
   boost::asio::awaitable<Result<Value>> LoadCoalesced(Key key,
                                                       std::optional<std::uint64_t> generation) {
@@ -120,15 +123,15 @@ class FencedLoader {
       auto ticket = policy_.BeginFill(key);
       Result<Value> read = policy_.ReadStore(key);
       if (!read) return read.error();
-      const bool filled = policy_.CompleteFill(key, *read, ticket);
-      if (filled || attempt == kMaxFillAttempts) {
+      if (policy_.CompleteFill(key, *read, ticket)) {
         // Sealed under the generation read before the store: stale if anything changed since.
-        if (filled && generation && shared_) {
-          policy_.WriteShared(*shared_, key, *generation, *read);
-        }
+        if (generation && shared_) policy_.WriteShared(*shared_, key, *generation, *read);
         return read;
       }
-      generation.reset();  // overtaken: that generation is already old
+      // Overtaken: this read may predate a change that a waiter who joined meanwhile must see
+      // (found by the model-based test under a write-locked database, where reads are slow).
+      if (attempt == kMaxFillAttempts) return make_error_code(Errc::kUnavailable);
+      generation.reset();  // that generation is already old
     }
   }
 

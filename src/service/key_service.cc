@@ -191,7 +191,8 @@ boost::asio::awaitable<Result<Committed<CreatedKey>>> KeyService::Rotate(KeyId i
       fresh.expires_at = (*old)->expires_at;
       fresh.enabled = (*old)->enabled;
       fresh.metadata_json = (*old)->metadata_json;
-      auto rotated = store_.Rotate(id, fresh, now + grace_ms, now);
+      const TimeMs old_revoked_at = now + grace_ms;
+      auto rotated = store_.Rotate(id, fresh, old_revoked_at, now);
       if (rotated.has_error() && rotated.error() == Errc::kConflict) {
         // Either the old key is already revoked or the new id collided; tell them apart.
         auto again = store_.FindById(id);
@@ -204,7 +205,7 @@ boost::asio::awaitable<Result<Committed<CreatedKey>>> KeyService::Rotate(KeyId i
       // The old key's end is what must be in force everywhere; the new one is like a create.
       invalidation_.Announce(CacheChange::Key(id, fresh.owner_id), Notify(wait));
       invalidation_.Announce(CacheChange::Key(fresh.id, fresh.owner_id), {});
-      return CreatedKey{std::move(generated->key), std::move(fresh)};
+      return CreatedKey{std::move(generated->key), std::move(fresh), old_revoked_at};
     }
     return make_error_code(Errc::kConflict);
   };

@@ -55,6 +55,7 @@ struct NewKey {
 struct CreatedKey {
   std::string key;  // plaintext, returned to the caller once
   KeyRecord record;
+  TimeMs replaced_revoked_at = kNever;  // Rotate: when the key it replaces stops working (stored)
 };
 
 // A committed change and whether it is in force on every instance.

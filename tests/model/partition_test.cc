@@ -54,11 +54,10 @@ TEST(Partition, ASilentlyCutInstanceRefusesAKeyRevokedElsewhereWithinTheLease) {
     }
     if (sent - acknowledged > kBound) {
       ++after_bound;
-      EXPECT_EQ(code, "REVOKED") << "B accepted a key revoked "
-                                 << std::chrono::duration_cast<std::chrono::milliseconds>(
-                                        sent - acknowledged)
-                                        .count()
-                                 << " ms earlier, beyond the lease";
+      EXPECT_EQ(code, "REVOKED")
+          << "B accepted a key revoked "
+          << std::chrono::duration_cast<std::chrono::milliseconds>(sent - acknowledged).count()
+          << " ms earlier, beyond the lease";
     } else {
       EXPECT_TRUE(code == "VALID" || code == "REVOKED") << code;
     }
@@ -71,7 +70,8 @@ TEST(Partition, ASilentlyCutInstanceRefusesAKeyRevokedElsewhereWithinTheLease) {
   EXPECT_GT(valid_answers, 10);
   std::printf("cut instance: first refusal %lld ms after the acknowledgement (bound %lld ms)\n",
               static_cast<long long>(first_refusal.count()),
-              static_cast<long long>(std::chrono::duration_cast<std::chrono::milliseconds>(kBound).count()));
+              static_cast<long long>(
+                  std::chrono::duration_cast<std::chrono::milliseconds>(kBound).count()));
   EXPECT_EQ(Verify(*api_b, fine.key).Header("X-Cache-Status"), "BYPASS")
       << "past the lease the database answers";
 

@@ -208,6 +208,9 @@ TEST_F(KeyServiceTest, RotateKeepsTheOldKeyValidUntilTheGraceEnds) {
   constexpr TimeMs kGrace = 60'000;
 
   CreatedKey fresh = Must(h_.io.Await(h_.keys.Rotate(old_key.record.id, kGrace)), "Rotate").value;
+  // The reported end of the grace is the stored one.
+  EXPECT_EQ(fresh.replaced_revoked_at,
+            Must(h_.io.Await(h_.keys.Get(old_key.record.id)), "Get").revoked_at);
   EXPECT_NE(fresh.record.id, old_key.record.id);
   EXPECT_EQ(fresh.record.owner_id, "owner-1");
   EXPECT_EQ(fresh.record.scopes, old_key.record.scopes);

@@ -18,6 +18,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <future>
 #include <memory>
 #include <mutex>
@@ -123,6 +124,9 @@ class TestStore final : public KeyStore {
   std::atomic<int> add_usage_calls{0};
   std::atomic<bool> fail_find{false};
   std::atomic<bool> fail_add_usage{false};
+  // Runs after each FindById has read (set before the reads start; e.g. to invalidate the key
+  // as a change racing the read would).
+  std::function<void(KeyId)> after_find;
 
   void HoldNextFindById() {
     std::lock_guard lock(mu_);
@@ -157,6 +161,7 @@ class TestStore final : public KeyStore {
     find_calls.fetch_add(1);
     if (fail_find.load()) return make_error_code(Errc::kDatabase);
     auto found = inner_.FindById(id);
+    if (after_find) after_find(id);
     MaybeHold(hold_find_);
     return found;
   }

@@ -169,4 +169,26 @@ TEST(FillFenceTest, AStaleNotFoundDoesNotHideAKeyCreatedMeanwhile) {
 }
 
 }  // namespace
+// Found by the model-based test (a write-locked database made reads slow while changes kept
+// coming): when every attempt of a flight was overtaken by an invalidation, the last read was
+// handed to every waiter, including requests that arrived after a change that read predates.
+TEST(FillFenceTest, AFlightOvertakenOnEveryAttemptAnswersAnErrorNotAStaleRead) {
+  ServiceHarness h;
+  const CreatedKey created = h.InsertDirect("owner-1");
+  std::atomic<int> reads{0};
+  h.store.after_find = [&](KeyId id) {
+    reads.fetch_add(1);
+    h.l1.InvalidateKey(id);  // a change lands while every read is in flight
+  };
+  auto r = h.Verify(created.key);
+  ASSERT_FALSE(r) << "an overtaken read was served";
+  EXPECT_EQ(r.error(), Errc::kUnavailable);
+  EXPECT_GE(reads.load(), 2) << "the flight read again before giving up";
+  EXPECT_FALSE(h.l1.GetFacts(created.record.id).has_value());
+  h.store.after_find = nullptr;
+  auto healed = h.Verify(created.key);
+  ASSERT_TRUE(healed);
+  EXPECT_EQ(healed->code, VerifyCode::kValid);
+}
+
 }  // namespace keycache
