@@ -1,7 +1,6 @@
 #include "api/request_parsing.h"
 
 #include <algorithm>
-#include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 #include <boost/json/value.hpp>
 #include <cmath>
@@ -9,6 +8,7 @@
 
 #include "core/key_record.h"
 #include "core/scope.h"
+#include "util/json.h"
 #include "util/time_format.h"
 
 namespace keycache {
@@ -24,7 +24,7 @@ Parsed<json::object> ParseObject(std::string_view body, bool empty_ok) {
     return BadRequest("the request body must be a JSON object");
   }
   boost::system::error_code ec;
-  json::value v = json::parse(body, ec);
+  json::value v = ParseJson(body, ec);  // numbers correctly rounded: metadata is stored as sent
   if (ec)
     return ApiError{400, "invalid_json", "the request body is not valid JSON: " + ec.message()};
   if (!v.is_object()) return BadRequest("the request body must be a JSON object");

@@ -29,7 +29,8 @@ struct HttpServerOptions {
   std::string host;   // an IP literal or a name resolved once at Start ("localhost")
   uint16_t port = 0;  // 0: the kernel picks one; see HttpServer::port()
   int threads = 1;
-  size_t max_header_bytes = 8192;  // request line + headers; above -> 431
+  size_t max_header_bytes = 8192;  // request line + headers; above -> 431. Also bounds a
+                                   // chunk-size line with extensions, and trailers (-> 413)
   size_t max_body_bytes = 65536;   // above -> 413
   // Bounds both an idle keep-alive connection waiting for its next request and the time to
   // receive one whole request (slow clients). Also bounds writing a response.

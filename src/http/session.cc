@@ -290,8 +290,17 @@ beast::error_code Session::ParseBuffered(bool header_only) {
     if (buffer_.size() == 0) return beast_http::error::need_more;
     const std::size_t used = parser_->put(buffer_.data(), ec);
     buffer_.consume(used);
+    if (ec == beast_http::error::need_more || (!ec && used == 0)) {
+      // Past the header, the parser takes body bytes as they come (body_limit bounds them), so
+      // what it leaves buffered is a chunk-size line with its extensions, or trailer fields.
+      // Boost 1.81's parser bounds neither: without this, a client could make the session
+      // buffer them without end.
+      if (parser_->is_header_done() && buffer_.size() > worker_.shared().options.max_header_bytes) {
+        return beast_http::error::body_limit;
+      }
+      return beast_http::error::need_more;
+    }
     if (ec) return ec;
-    if (used == 0) return beast_http::error::need_more;
   }
 }
 

@@ -187,6 +187,19 @@ TEST(ParseCreateKeyTest, RefusesMetadataNumbersBeyondTheRangeOfADouble) {
   EXPECT_FALSE(ec) << large.value().metadata_json;
 }
 
+// Found by tests/fuzz/request_json: boost::json 1.81 reads 2.1844674407370954 as
+// 2.184467440737095 (one unit in the last place low), so the metadata stored, and later
+// returned, was not the number sent, and its stored text did not read back as itself.
+TEST(ParseCreateKeyTest, MetadataNumbersAreStoredAsSent) {
+  auto p = ParseCreateKey(
+      R"({"owner_id":"u","name":"n","scopes":[],"metadata":{"x":2.1844674407370954}})", kNow);
+  ASSERT_TRUE(p.ok()) << p.error().message;
+  EXPECT_EQ(p.value().metadata_json, R"({"x":2.1844674407370954E0})");
+  auto again = ParsePatchKey(R"({"metadata":)" + p.value().metadata_json + "}", kNow);
+  ASSERT_TRUE(again.ok()) << again.error().message;
+  EXPECT_EQ(again.value().metadata_json, p.value().metadata_json);
+}
+
 TEST(ParseCreateKeyTest, RefusesBodiesThatAreNotAJsonObject) {
   ExpectRejected(ParseCreateKey("", kNow), "JSON object");
   ExpectRejected(ParseCreateKey("  \n", kNow), "JSON object");

@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cerrno>
 #include <thread>
 #include <utility>
 
@@ -28,6 +29,7 @@ std::string Upper(std::string s) {
 bool SendAll(int fd, std::string_view bytes) {
   while (!bytes.empty()) {
     const ssize_t n = ::send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL);
+    if (n < 0 && errno == EINTR) continue;  // libFuzzer's SIGALRM watchdog
     if (n <= 0) return false;
     bytes.remove_prefix(static_cast<std::size_t>(n));
   }
@@ -132,6 +134,7 @@ void FakeRedis::Serve(int fd, std::uint64_t epoch) {
   char buf[16384];
   for (;;) {
     const ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+    if (n < 0 && errno == EINTR) continue;  // libFuzzer's SIGALRM watchdog
     if (n <= 0) break;
     parser.Feed(std::string_view(buf, static_cast<std::size_t>(n)));
     bool open = true;

@@ -8,6 +8,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -22,6 +23,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <optional>
+#include <random>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -102,7 +104,7 @@ class Harness {
   Harness() : log_(std::tmpfile()), logger_(LogLevel::kError, log_) {
     AddRoutes(router_);
     HttpServerOptions options;
-    options.host = "127.0.0.1";
+    options.host = address_;
     options.port = 0;
     options.threads = 1;
     options.max_header_bytes = 1024;
@@ -113,6 +115,7 @@ class Harness {
     std::thread([this] { server_->Run(); }).detach();
   }
 
+  const std::string& address() const { return address_; }
   std::uint16_t port() const { return server_->port(); }
 
   // Log lines written since the last call.
@@ -129,6 +132,13 @@ class Harness {
   }
 
  private:
+  // A loopback address of our own: the server listens with SO_REUSEPORT, so another process of
+  // this user (a test run alongside) could otherwise bind its port and take connections.
+  const std::string address_ = [] {
+    std::random_device random;
+    return "127." + std::to_string(random() % 254 + 1) + "." + std::to_string(random() % 256) +
+           "." + std::to_string(random() % 254 + 1);
+  }();
   std::FILE* log_;
   Logger logger_;
   Router router_;
@@ -141,17 +151,35 @@ Harness& TheHarness() {
   return *harness;
 }
 
+// connect() interrupted by libFuzzer's SIGALRM watchdog (EINTR) goes on in the background:
+// wait for its outcome instead of failing.
+bool Connect(int fd, const sockaddr_in& addr) {
+  if (::connect(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof addr) == 0) return true;
+  if (errno != EINTR) return false;
+  pollfd p{fd, POLLOUT, 0};
+  int ready;
+  do {
+    ready = ::poll(&p, 1, 5000);
+  } while (ready < 0 && errno == EINTR);
+  int error = 0;
+  socklen_t len = sizeof error;
+  return ready == 1 && ::getsockopt(fd, SOL_SOCKET, SO_ERROR, &error, &len) == 0 && error == 0;
+}
+
 // Sends `pieces` on a fresh connection, half-closes, and returns everything received until the
 // server closes. `closed` is false when the server kept the connection open past kMaxWait.
-std::string Exchange(std::uint16_t port, const std::vector<std::string_view>& pieces,
+std::string Exchange(const Harness& server, const std::vector<std::string_view>& pieces,
                      bool& closed) {
   const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   FUZZ_CHECK(fd >= 0);
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
-  addr.sin_port = htons(port);
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  FUZZ_CHECK(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+  addr.sin_port = htons(server.port());
+  FUZZ_CHECK(::inet_pton(AF_INET, server.address().c_str(), &addr.sin_addr) == 1);
+  if (!Connect(fd, addr)) {
+    std::perror("connect to the fuzzed server");
+    FUZZ_CHECK(!"the server accepts connections");
+  }
   const int one = 1;
   ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
   // Close with a reset: no TIME_WAIT, so thousands of connections a second never run the
@@ -162,18 +190,22 @@ std::string Exchange(std::uint16_t port, const std::vector<std::string_view>& pi
   ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &slice, sizeof slice);
   ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &slice, sizeof slice);
 
+  const auto deadline = std::chrono::steady_clock::now() + kMaxWait;
+  bool open = true;
   for (std::string_view piece : pieces) {
-    while (!piece.empty()) {
+    while (open && !piece.empty() && std::chrono::steady_clock::now() < deadline) {
       const ssize_t n = ::send(fd, piece.data(), piece.size(), MSG_NOSIGNAL);
-      if (n <= 0) break;  // the server closed early (it may, after an error response)
-      piece.remove_prefix(static_cast<std::size_t>(n));
+      if (n > 0) {
+        piece.remove_prefix(static_cast<std::size_t>(n));
+      } else if (errno != EINTR && errno != EAGAIN && errno != EWOULDBLOCK) {
+        open = false;  // the server closed early (it may, after an error response)
+      }
     }
   }
   ::shutdown(fd, SHUT_WR);
 
   std::string reply;
   closed = false;
-  const auto deadline = std::chrono::steady_clock::now() + kMaxWait;
   char buf[16384];
   while (std::chrono::steady_clock::now() < deadline) {
     const ssize_t n = ::recv(fd, buf, sizeof buf, 0);
@@ -230,7 +262,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     pieces.push_back(request.substr(at[i], at[i + 1] - at[i]));
 
   bool closed = false;
-  CheckReply(Exchange(harness.port(), pieces, closed), request);
+  CheckReply(Exchange(harness, pieces, closed), request);
   FUZZ_CHECK(closed);
   const std::string log = harness.NewLogLines();
   if (log.find("http_session_failed") != std::string::npos) {
@@ -239,7 +271,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   }
 
   const std::string probe = "GET /sync HTTP/1.1\r\nHost: fuzz\r\nConnection: close\r\n\r\n";
-  const std::string answer = Exchange(harness.port(), {probe}, closed);
+  const std::string answer = Exchange(harness, {probe}, closed);
   FUZZ_CHECK(closed && answer.starts_with("HTTP/1.1 200 "));
   return 0;
 }

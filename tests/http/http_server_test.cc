@@ -218,6 +218,33 @@ TEST_F(HttpServerTest, BodyOverLimitIs413AndCloses) {
   EXPECT_EQ(r->status, 200u);
 }
 
+// Found while fuzzing (tests/fuzz/http_session): beast bounds neither a chunk's extensions nor
+// the trailer fields, and the session buffered them without end (64 MB of one extension: 167 MB
+// of memory, and no answer until the read timeout).
+TEST_F(HttpServerTest, ChunkFramingBeyondTheHeaderLimitIs413) {
+  HttpServerOptions options = TestOptions();
+  options.max_header_bytes = 1024;
+  TestServer server(router_, options);
+  HttpClient client("127.0.0.1", server.port());
+  const std::string head = "POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n";
+  for (const std::string& endless :
+       {"1;ext=" + std::string(200'000, 'e'), "0\r\nX-Trailer: " + std::string(200'000, 't')}) {
+    Result<std::string> raw = client.SendRaw(head + endless);
+    ASSERT_TRUE(raw) << raw.error().message();
+    std::vector<Response> responses = ParseResponses(*raw);
+    ASSERT_EQ(responses.size(), 1u) << raw->substr(0, 200);
+    EXPECT_EQ(responses[0].result_int(), 413u);
+  }
+
+  // Extensions and trailers within the limit are fine.
+  Result<std::string> raw = client.SendRaw(head + "3;a=b;c=\"d\"\r\nabc\r\n0\r\nX-T: 1\r\n\r\n");
+  ASSERT_TRUE(raw) << raw.error().message();
+  std::vector<Response> responses = ParseResponses(*raw);
+  ASSERT_EQ(responses.size(), 1u) << *raw;
+  EXPECT_EQ(responses[0].result_int(), 200u);
+  EXPECT_EQ(responses[0].body(), "abc");
+}
+
 TEST_F(HttpServerTest, HeaderOverLimitIs431) {
   TestServer server(router_);
   HttpClient client("127.0.0.1", server.port());
