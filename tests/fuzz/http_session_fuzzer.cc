@@ -88,14 +88,14 @@ void AddRoutes(Router& router) {
                            "{\"id\":" + JsonString(id) + ",\"body\":" + std::to_string(body) + "}");
   }));
   Must(router.AddFastPath(verb::get, "/fast",
-                          FastPathHandler{[](RequestContext& ctx) -> std::optional<Response> {
-                                            if (ctx.query != "hit") return std::nullopt;
-                                            return JsonResponse(200, R"({"path":"fast"})");
-                                          },
-                                          [](RequestContext&) -> asio::awaitable<Response> {
-                                            co_await YieldToTimer();
-                                            co_return JsonResponse(200, R"({"path":"slow"})");
-                                          }}));
+                          FastPathHandler{[](RequestContext& ctx) -> FastPathResult {
+                            if (ctx.query == "hit") return JsonResponse(200, R"({"path":"fast"})");
+                            // The rest of the work, owning what it needs (nothing here).
+                            return []() -> asio::awaitable<Response> {
+                              co_await YieldToTimer();
+                              co_return JsonResponse(200, R"({"path":"slow"})");
+                            }();
+                          }}));
 }
 
 // The server, started once per process and never stopped (the process ends with it).
