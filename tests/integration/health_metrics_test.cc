@@ -128,6 +128,18 @@ TEST_F(IntegHealth, MetricsPassPromtoolAndCarryTheGuideSeries) {
         << r.body;
   }
   EXPECT_GE(Sample(r.body, "cache_size_entries", {"cache_type=\"validation\""}), 1.0) << r.body;
+  // Per-route HTTP series exist for every route (the observer is built from the complete route
+  // table; built before the routes, it once labelled everything "unmatched").
+  EXPECT_GE(Sample(r.body, "keycache_http_requests_total",
+                   {"route=\"/v1/keys/verify\"", "status=\"2xx\""}),
+            4.0)
+      << r.body;
+  EXPECT_GE(
+      Sample(r.body, "keycache_http_requests_total", {"route=\"/v1/auth\"", "status=\"4xx\""}), 1.0)
+      << r.body;
+  EXPECT_GE(
+      Sample(r.body, "keycache_http_requests_total", {"route=\"/v1/keys\"", "status=\"2xx\""}), 1.0)
+      << r.body;
 }
 
 TEST_F(IntegDegradedHealth, LowHitRateMakesCacheHealthDegraded) {
