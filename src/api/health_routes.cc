@@ -99,7 +99,7 @@ Result<void> RegisterHealthRoutes(Router& router, ApiDeps& deps) {
       o["reason"] = "shutting down";
       co_return Json(503, o);
     }
-    auto ping = co_await deps.db.Run([&deps] { return deps.store.Ping(); });
+    auto ping = co_await deps.db.Read([&deps] { return deps.store.Ping(); });
     if (!ping) {
       o["status"] = "not_ready";
       o["reason"] = "database: " + ping.error().message();

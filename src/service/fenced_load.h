@@ -104,7 +104,7 @@ class FencedLoader {
     const bool leader = flights_.Join(key, [done](const Result<Value>& r) { done->Set(r); });
     if (leader) {
       metrics_.StoreRead();
-      db_.Post([this, key, generation] {
+      db_.PostRead([this, key, generation] {
         auto started = ServiceMetrics::StartTimer();
         Result<Value> loaded = LoadAndFill(key, generation);
         metrics_.ObserveOperation(CacheOp::kLoad, P::kType, started);

@@ -118,7 +118,7 @@ boost::asio::awaitable<Result<KeyRecord>> KeyService::Get(KeyId id) {
     if (!*found) return make_error_code(Errc::kNotFound);
     return std::move(**found);
   };
-  co_return co_await db_.Run(std::move(job));
+  co_return co_await db_.Read(std::move(job));
 }
 
 boost::asio::awaitable<Result<OwnerKeys>> KeyService::ListByOwner(std::string owner_id) {
@@ -126,7 +126,7 @@ boost::asio::awaitable<Result<OwnerKeys>> KeyService::ListByOwner(std::string ow
     auto job = [this, owner = std::move(owner_id)] {
       return OwnerListPolicy{l1_, store_, clock_}.ReadStore(owner);
     };
-    Result<RenderedList> list = co_await db_.Run(std::move(job));
+    Result<RenderedList> list = co_await db_.Read(std::move(job));
     if (!list) co_return list.error();
     co_return OwnerKeys{std::move(list->json), CacheStatus::kBypass};
   }
@@ -243,7 +243,7 @@ boost::asio::awaitable<Result<KeyUsage>> KeyService::Usage(KeyId id) {
     }
     return usage;
   };
-  Result<KeyUsage> usage = co_await db_.Run(std::move(job));
+  Result<KeyUsage> usage = co_await db_.Read(std::move(job));
   if (!usage) co_return usage.error();
   if (shared_) {
     // On this I/O thread, never a database thread: Redis may be slow.

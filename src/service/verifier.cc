@@ -70,7 +70,7 @@ boost::asio::awaitable<Result<VerifyOutcome>> Verifier::Verify(std::string key,
 boost::asio::awaitable<Result<VerifyOutcome>> Verifier::Complete(PendingVerify r) {
   if (!options_.cache_enabled) {
     auto job = [this, id = r.id] { return FactsPolicy{l1_, store_, false}.ReadStore(id); };
-    Result<FactsAnswer> read = co_await db_.Run(std::move(job));
+    Result<FactsAnswer> read = co_await db_.Read(std::move(job));
     if (!read) co_return read.error();
     co_return Answer(*read, CacheStatus::kBypass, r.key, r.scopes, r.client_ip);
   }

@@ -1,8 +1,12 @@
-// SqliteStore: the KeyStore over one SQLite file (WAL mode). Thread-safe: one connection and its
-// cached prepared statements are guarded by a mutex; SQLite serialises writers anyway, and write
-// transactions use BEGIN IMMEDIATE so other processes sharing the file cannot break the limits.
+// SqliteStore: the KeyStore over one SQLite file (WAL mode). Thread-safe. Writes go through one
+// connection guarded by a mutex (SQLite serialises writers anyway; write transactions use BEGIN
+// IMMEDIATE so other processes sharing the file cannot break the limits). Reads go through a
+// small pool of read-only connections, each with its own mutex and prepared statements, so
+// lookups run concurrently with each other and are never queued behind a writer that waits for
+// the file's write lock (WAL readers are not blocked by writers).
 #pragma once
 
+#include <atomic>
 #include <memory>
 #include <mutex>
 #include <span>
@@ -19,12 +23,21 @@ namespace keycache {
 
 class SqliteStatement;
 
+struct SqliteStoreOptions {
+  // Read-only connections for FindById, ListByOwner, TopByUsage, CountKeys and Ping (the
+  // service opens one per database thread). 0, and always for ":memory:" (a second connection
+  // would see another, empty database), reads share the write connection.
+  int readers = 2;
+};
+
 class SqliteStore final : public KeyStore {
  public:
   // Opens (creating the file and its parent directories) and migrates the schema.
-  // `path` is a file path or ":memory:". Errc::kBadInput for an empty path, Errc::kDatabase for
-  // any other failure (directory, open, pragmas, migration), with the reason logged.
-  static Result<std::unique_ptr<SqliteStore>> Open(const std::string& path, Logger& log);
+  // `path` is a file path or ":memory:". Errc::kBadInput for an empty path or a negative reader
+  // count, Errc::kDatabase for any other failure (directory, open, pragmas, migration), with the
+  // reason logged.
+  static Result<std::unique_ptr<SqliteStore>> Open(const std::string& path, Logger& log,
+                                                   SqliteStoreOptions options = {});
 
   // "sqlite:./var/x.db" -> "./var/x.db", "sqlite:///abs/x.db" -> "/abs/x.db",
   // "sqlite::memory:" -> ":memory:" (a bare relative path, "sqlite:var/x.db", is accepted too);
@@ -59,27 +72,33 @@ class SqliteStore final : public KeyStore {
   Result<std::uint64_t> CountKeys() override;  // all rows, revoked or not
 
  private:
-  struct Statements;
-  struct DbCloser {
-    void operator()(sqlite3* db) const;
-  };
+  struct Connection;       // a connection, its mutex and its read statements
+  struct WriteStatements;  // the statements only the write connection prepares
+  class ReadLease;         // a locked connection to read on
 
-  SqliteStore(std::unique_ptr<sqlite3, DbCloser> db, std::unique_ptr<Statements> stmts,
-              Logger& log);
+  SqliteStore(std::unique_ptr<Connection> writer, std::unique_ptr<WriteStatements> writes,
+              std::vector<std::unique_ptr<Connection>> readers, Logger& log);
 
-  boost::system::error_code Fail(int rc, std::string_view op);
-  // These run a bound statement to completion; the caller holds mu_ and a StatementScope.
-  Result<std::optional<KeyRecord>> QueryOne(SqliteStatement& stmt, std::string_view op);
-  Result<std::vector<KeyRecord>> QueryAll(SqliteStatement& stmt, std::string_view op);
-  Result<std::optional<KeyRecord>> FindByIdLocked(KeyId id);
+  // A free reader if there is one, else waits for one (the write connection when there are no
+  // readers).
+  ReadLease Read();
+
+  boost::system::error_code Fail(Connection& c, int rc, std::string_view op);
+  // These run a bound statement to completion; the caller holds c.mu and a StatementScope.
+  Result<std::optional<KeyRecord>> QueryOne(Connection& c, SqliteStatement& stmt,
+                                            std::string_view op);
+  Result<std::vector<KeyRecord>> QueryAll(Connection& c, SqliteStatement& stmt,
+                                          std::string_view op);
+  Result<std::optional<KeyRecord>> FindOn(Connection& c, KeyId id);  // caller holds c.mu
 
   // Immutable after construction.
   Logger& log_;
 
-  std::mutex mu_;
-  // Guarded by mu_. Declared so that the statements are finalized before the connection closes.
-  std::unique_ptr<sqlite3, DbCloser> db_;
-  std::unique_ptr<Statements> stmts_;
+  // Declared so that the write statements are finalized before the write connection closes.
+  std::unique_ptr<Connection> writer_;
+  std::unique_ptr<WriteStatements> writes_;  // guarded by writer_->mu
+  std::vector<std::unique_ptr<Connection>> readers_;
+  std::atomic<std::size_t> next_reader_{0};  // where the search for a free reader starts
 };
 
 }  // namespace keycache
