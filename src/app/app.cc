@@ -75,21 +75,48 @@ boost::asio::awaitable<void> HealthLogLoop(CacheHealth& health, Logger& log,
 }  // namespace
 
 std::unique_ptr<App> App::Create(AppOptions options, Logger& log, std::string& error) {
+  std::unique_ptr<SqliteInstanceLock> instance_lock;
   std::unique_ptr<KeyStore> owned;
   if (!options.store) {
     if (!options.config.is_sqlite()) {
       error = "DATABASE_URL: only sqlite:PATH is supported by this build";
       return nullptr;
     }
-    auto opened = SqliteStore::Open(options.config.sqlite_path(), log);
+    const Config& c = options.config;
+    const std::string path = c.sqlite_path();
+    if (path != ":memory:") {
+      // An L1 that hears of no other instance's changes is coherent only if this instance is
+      // the file's only server (see store/sqlite_instance_lock.h).
+      const bool alone = c.cache_enabled && !c.emergency_mode && !c.redis.enabled;
+      std::string detail;
+      auto locked = SqliteInstanceLock::Acquire(
+          path, alone ? SqliteInstanceLock::Mode::kExclusive : SqliteInstanceLock::Mode::kShared,
+          detail);
+      if (!locked && locked.error() == make_error_code(Errc::kConflict)) {
+        error = "DATABASE_URL: another keycached process serves " + path +
+                (alone ? ", and this one caches keys without REDIS_HOST"
+                       : " and caches keys without REDIS_HOST") +
+                ": one instance would keep accepting keys the other revoked. Instances sharing "
+                "one SQLite file must all set REDIS_HOST (or API_KEY_CACHE_ENABLED=false); "
+                "stop the other instance or configure both alike (" +
+                detail + ")";
+        return nullptr;
+      }
+      if (!locked) {
+        error = "DATABASE_URL: " + detail;
+        return nullptr;
+      }
+      instance_lock = std::move(*locked);
+    }
+    auto opened = SqliteStore::Open(path, log, {.readers = c.db_threads});
     if (!opened) {
-      error = "cannot open the database " + options.config.sqlite_path() + ": " +
-              opened.error().message();
+      error = "cannot open the database " + path + ": " + opened.error().message();
       return nullptr;
     }
     owned = std::move(*opened);
   }
-  std::unique_ptr<App> app(new App(std::move(options), std::move(owned), log));
+  std::unique_ptr<App> app(
+      new App(std::move(options), std::move(instance_lock), std::move(owned), log));
   if (auto routes = RegisterRoutes(app->router_, app->deps_); !routes) {
     error = "route table: " + routes.error().message();
     return nullptr;
@@ -100,11 +127,13 @@ std::unique_ptr<App> App::Create(AppOptions options, Logger& log, std::string& e
   return app;
 }
 
-App::App(AppOptions o, std::unique_ptr<KeyStore> owned_store, Logger& log)
+App::App(AppOptions o, std::unique_ptr<SqliteInstanceLock> instance_lock,
+         std::unique_ptr<KeyStore> owned_store, Logger& log)
     : config_(std::move(o.config)),
       log_(log),
       clock_(o.clock ? *o.clock : system_clock_),
       hasher_(config_.pepper),
+      instance_lock_(std::move(instance_lock)),
       owned_store_(std::move(owned_store)),
       store_(o.store ? *o.store : *owned_store_),
       window_(clock_),

@@ -35,6 +35,7 @@
 #include "service/usage_flusher.h"
 #include "service/verifier.h"
 #include "store/key_store.h"
+#include "store/sqlite_instance_lock.h"
 #include "util/clock.h"
 #include "util/log.h"
 
@@ -83,7 +84,8 @@ class App {
   RedisTier* redis() { return tier_.get(); }
 
  private:
-  App(AppOptions options, std::unique_ptr<KeyStore> owned_store, Logger& log);
+  App(AppOptions options, std::unique_ptr<SqliteInstanceLock> instance_lock,
+      std::unique_ptr<KeyStore> owned_store, Logger& log);
   bool cache_active() const { return config_.cache_enabled && !config_.emergency_mode; }
   void StartBackground();
   void StopBackground();
@@ -95,7 +97,8 @@ class App {
   const Clock& clock_;
   const KeyHasher hasher_;
 
-  // Components, in dependency order.
+  // Components, in dependency order. The instance lock outlives the store it guards.
+  const std::unique_ptr<SqliteInstanceLock> instance_lock_;
   const std::unique_ptr<KeyStore> owned_store_;
   KeyStore& store_;
   Registry registry_;
