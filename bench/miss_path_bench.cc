@@ -31,8 +31,7 @@ void BM_RawSqlitePointLookup(benchmark::State& state) {
   SeededStore& seeded = Stores().Get(kStoreKeys);
   sqlite3* db = nullptr;
   sqlite3_stmt* stmt = nullptr;
-  const std::string sql =
-      "SELECT " + std::string(kRecordColumns) + " FROM api_keys WHERE id = ?1";
+  const std::string sql = "SELECT " + std::string(kRecordColumns) + " FROM api_keys WHERE id = ?1";
   if (sqlite3_open_v2(seeded.path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr) != SQLITE_OK ||
       sqlite3_prepare_v2(db, sql.c_str(), -1, &stmt, nullptr) != SQLITE_OK) {
     sqlite3_close_v2(db);
@@ -90,8 +89,7 @@ void BM_VerifyColdConcurrent(benchmark::State& state) {
   for (auto _ : state) {
     // One batch: every hot key once, kInFlight verifications at a time.
     for (std::size_t c = 0; c < kInFlight; ++c) {
-      boost::asio::co_spawn(io, ColdWorker(stack, seeded.hot, c, all_valid),
-                            boost::asio::detached);
+      boost::asio::co_spawn(io, ColdWorker(stack, seeded.hot, c, all_valid), boost::asio::detached);
     }
     io.restart();
     io.run();

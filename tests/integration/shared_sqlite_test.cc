@@ -41,9 +41,9 @@ TEST(SharedSqliteFile, ASecondInstanceThatWouldServeStaleAnswersIsRefused) {
   // but share the file with the first (which hears nobody): all refused.
   TempDir work;
   ExpectRefused(RunKeycached({"serve"}, OnFile(db), work.path(), 20s), "both cache alone");
-  ExpectRefused(RunKeycached({"serve"}, OnFile(db, {{"API_KEY_CACHE_ENABLED", "false"}}),
-                             work.path(), 20s),
-                "second without cache");
+  ExpectRefused(
+      RunKeycached({"serve"}, OnFile(db, {{"API_KEY_CACHE_ENABLED", "false"}}), work.path(), 20s),
+      "second without cache");
   // The first instance kept serving through all of it.
   EXPECT_EQ(Verify(api, k.key).Str("code"), "VALID");
 
