@@ -2,10 +2,11 @@
 //   BM_RawSqlitePointLookup    the reference: one thread, one connection, a prepared point lookup
 //                              by id over the hot set, every column read (what any program that
 //                              reads this file pays per key);
-//   BM_VerifyColdConcurrent/T  cold verifications of distinct keys through Verifier::Verify: 64 in
-//                              flight on one I/O thread, T database threads over a store with T
-//                              read connections; each key's L1 entry is invalidated first, so
-//                              every call is an HMAC, a store read on the pool and a fill.
+//   BM_VerifyColdConcurrent/T/C  cold verifications of distinct keys through Verifier::Verify: 64
+//                              in flight on one I/O thread, T database threads over a store with
+//                              T read connections of C KiB page cache each; each key's L1 entry
+//                              is invalidated first, so every call is an HMAC, a store read on
+//                              the pool and a fill.
 // The store holds 1,000,000 keys; the hot set is 1,000 of them.
 #include <benchmark/benchmark.h>
 #include <sqlite3.h>
@@ -77,8 +78,10 @@ boost::asio::awaitable<void> ColdWorker(VerifyStack& stack, const SeededKeys& ho
 
 void BM_VerifyColdConcurrent(benchmark::State& state) {
   const int db_threads = static_cast<int>(state.range(0));
+  const int cache_kib = static_cast<int>(state.range(1));
   SeededStore& seeded = Stores().Get(kStoreKeys);
-  auto store = SqliteStore::Open(seeded.path, Stores().log(), {.readers = db_threads});
+  auto store = SqliteStore::Open(seeded.path, Stores().log(),
+                                 {.readers = db_threads, .reader_cache_kib = cache_kib});
   if (!store) {
     state.SkipWithError("cannot open the store");
     return;
@@ -97,8 +100,17 @@ void BM_VerifyColdConcurrent(benchmark::State& state) {
   if (!all_valid) state.SkipWithError("a verification was not a VALID miss");
   state.SetItemsProcessed(state.iterations() * static_cast<std::int64_t>(seeded.hot.keys.size()));
   state.counters["db_threads"] = db_threads;
+  state.counters["reader_cache_kib"] = cache_kib;
 }
-BENCHMARK(BM_VerifyColdConcurrent)->Arg(1)->Arg(2)->UseRealTime()->Unit(benchmark::kMillisecond);
+// The default reader cache (SqliteStoreOptions), then SQLite's own default and a tiny one.
+BENCHMARK(BM_VerifyColdConcurrent)
+    ->ArgNames({"db_threads", "cache_kib"})
+    ->Args({1, 256})
+    ->Args({2, 256})
+    ->Args({2, 2000})
+    ->Args({2, 64})
+    ->UseRealTime()
+    ->Unit(benchmark::kMillisecond);
 
 }  // namespace
 }  // namespace keycache::bench

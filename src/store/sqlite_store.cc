@@ -159,7 +159,7 @@ Result<std::unique_ptr<SqliteStore>> SqliteStore::Open(const std::string& path, 
     log.Warn("store_bad_path", {{"path", path}});
     return make_error_code(Errc::kBadInput);
   }
-  if (options.readers < 0) return make_error_code(Errc::kBadInput);
+  if (options.readers < 0 || options.reader_cache_kib < 0) return make_error_code(Errc::kBadInput);
   if (path != kMemoryPath) {
     std::filesystem::path parent = std::filesystem::path(path).parent_path();
     std::error_code ec;
@@ -196,7 +196,9 @@ Result<std::unique_ptr<SqliteStore>> SqliteStore::Open(const std::string& path, 
     reader->db.reset(raw);
     if (rc != SQLITE_OK) return SqliteError(log, raw, rc, "open_reader");
     sqlite3_extended_result_codes(raw, 1);
-    for (const char* pragma : {"PRAGMA busy_timeout = 5000", "PRAGMA query_only = ON"}) {
+    const std::string cache = "PRAGMA cache_size = -" + std::to_string(options.reader_cache_kib);
+    for (const char* pragma :
+         {"PRAGMA busy_timeout = 5000", "PRAGMA query_only = ON", cache.c_str()}) {
       if (rc = sqlite3_exec(raw, pragma, nullptr, nullptr, nullptr); rc != SQLITE_OK) {
         return SqliteError(log, raw, rc, "configure_reader");
       }

@@ -124,7 +124,7 @@ TEST(SqliteStoreReaders, AnInMemoryDatabaseReadsOnItsOnlyConnection) {
   EXPECT_EQ(*store->CountKeys(), 1u);
 }
 
-TEST(SqliteStoreReaders, ZeroReadersReadOnTheWriteConnectionAndNegativeIsRefused) {
+TEST(SqliteStoreReaders, ZeroReadersReadOnTheWriteConnectionAndNegativeSizesAreRefused) {
   TempDir dir;
   Logger log{LogLevel::kError};
   auto store = OpenStore(dir.File("keys.db"), log, 0);
@@ -136,6 +136,9 @@ TEST(SqliteStoreReaders, ZeroReadersReadOnTheWriteConnectionAndNegativeIsRefused
   auto refused = SqliteStore::Open(dir.File("other.db"), log, {.readers = -1});
   ASSERT_FALSE(refused);
   EXPECT_EQ(refused.error(), make_error_code(Errc::kBadInput));
+  auto bad_cache = SqliteStore::Open(dir.File("other.db"), log, {.reader_cache_kib = -1});
+  ASSERT_FALSE(bad_cache);
+  EXPECT_EQ(bad_cache.error(), make_error_code(Errc::kBadInput));
 }
 
 }  // namespace
