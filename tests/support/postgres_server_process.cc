@@ -9,6 +9,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -137,11 +138,37 @@ pid_t PostgresServerProcess::Spawn(const std::vector<std::string>& args) {
   if (port_ == 0) port_ = FreePort();
   if (port_ == 0) return ::testing::AssertionFailure() << "no free port";
   // Durability is not under test: skip the fsyncs that make a loaded machine slow.
-  pid_ = Spawn({BinDir(options_) + "/postgres", "-D", (dir_ / "data").string(), "-p",
-                std::to_string(port_), "-c", "listen_addresses=127.0.0.1", "-c",
-                "unix_socket_directories=" + dir_.string(), "-c", "fsync=off", "-c",
-                "synchronous_commit=off", "-c", "full_page_writes=off", "-c", "max_connections=60",
-                "-c", "shared_buffers=16MB"});
+  std::vector<std::string> args = {BinDir(options_) + "/postgres", "-D", (dir_ / "data").string(),
+                                   "-p", std::to_string(port_)};
+  for (const std::string& setting : std::vector<std::string>{
+           "listen_addresses=127.0.0.1", "unix_socket_directories=" + dir_.string(), "fsync=off",
+           "synchronous_commit=off", "full_page_writes=off", "max_connections=60",
+           "shared_buffers=16MB"}) {
+    args.insert(args.end(), {"-c", setting});
+  }
+  if (options_.tls) {
+    // postgres wants its key owned by its own user and private.
+    const std::filesystem::path cert = dir_ / "server.crt";
+    const std::filesystem::path key = dir_ / "server.key";
+    std::error_code ec;
+    std::filesystem::copy_file(options_.tls->cert, cert,
+                               std::filesystem::copy_options::overwrite_existing, ec);
+    if (!ec) {
+      std::filesystem::copy_file(options_.tls->key, key,
+                                 std::filesystem::copy_options::overwrite_existing, ec);
+    }
+    if (ec) return ::testing::AssertionFailure() << "cannot copy the TLS files: " << ec.message();
+    ::chmod(key.c_str(), 0600);
+    if (switch_user_) {
+      (void)::chown(cert.c_str(), uid_, gid_);
+      (void)::chown(key.c_str(), uid_, gid_);
+    }
+    for (const std::string& setting : {std::string("ssl=on"), "ssl_cert_file=" + cert.string(),
+                                       "ssl_key_file=" + key.string()}) {
+      args.insert(args.end(), {"-c", setting});
+    }
+  }
+  pid_ = Spawn(args);
   if (pid_ < 0) return ::testing::AssertionFailure() << "fork: " << std::strerror(errno);
 
   const std::string ping = "host=127.0.0.1 port=" + std::to_string(port_) +

@@ -11,7 +11,9 @@
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
+#include <optional>
 #include <string>
+#include <vector>
 
 namespace keycache::testing {
 
@@ -20,6 +22,10 @@ struct PostgresServerOptions {
   std::string bin_dir = "/usr/lib/postgresql/15/bin";
   std::string user = "keycache";
   std::string password = "kc-test-password";
+  struct Tls {
+    std::string cert, key;  // PEM files; copied into the server's directory
+  };
+  std::optional<Tls> tls;  // ssl=on; clients may still connect without TLS
 };
 
 class PostgresServerProcess {
