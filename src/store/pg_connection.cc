@@ -149,7 +149,12 @@ Result<void> PgConnection::Reset(PgDeadline deadline) {
   }
   if (auto r = PollConnect(conn_, true, deadline, log_); !r) return r;
   log_.Info("store_pg_reconnected", {});
-  return Prepare(statements_, deadline);
+  // A session without its statements is no use: reset it again next time.
+  if (auto r = Prepare(statements_, deadline); !r) {
+    abandoned_ = true;
+    return r;
+  }
+  return {};
 }
 
 Result<PgResult> PgConnection::Exec(const char* name, const PgParams& params, std::string_view op,
@@ -170,6 +175,7 @@ Result<PgResult> PgConnection::Query(const char* sql, std::string_view op, PgDea
 
 Result<PgResult> PgConnection::Finish(std::string_view op, PgDeadline deadline) {
   deadline += kClientSlack;
+  last_sqlstate_.clear();
   for (;;) {  // a non-blocking connection may not have sent everything yet
     const int flushed = PQflush(conn_);
     if (flushed == 0) break;
@@ -215,6 +221,7 @@ boost::system::error_code PgConnection::Abandon(std::string_view op) {
 boost::system::error_code PgConnection::Failed(const PGresult* result, std::string_view op) {
   const char* state_field = PQresultErrorField(result, PG_DIAG_SQLSTATE);
   const std::string state = state_field != nullptr ? state_field : "";
+  last_sqlstate_ = state;
   const std::string message = FirstLine(PQresultErrorField(result, PG_DIAG_MESSAGE_PRIMARY));
   if (state == "23505") {  // unique_violation
     log_.Debug("store_conflict", {{"op", op}, {"pg", message}});

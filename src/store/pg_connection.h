@@ -73,6 +73,9 @@ class PgConnection {
   Result<void> Reset(PgDeadline deadline);
 
   std::chrono::milliseconds timeout() const { return options_.timeout; }
+  // The SQLSTATE of the last statement that failed on the server ("" if none or not a server
+  // error), for callers that treat one error specially (a deadlock victim can run again).
+  const std::string& last_sqlstate() const { return last_sqlstate_; }
 
  private:
   PgConnection(PGconn* conn, PgConnectionOptions options, Logger& log);
@@ -90,6 +93,7 @@ class PgConnection {
   Logger& log_;
   std::span<const PgStatementDef> statements_;  // what Reset() prepares again
   bool abandoned_ = false;                      // a query may still be in flight
+  std::string last_sqlstate_;
 };
 
 }  // namespace keycache

@@ -82,6 +82,8 @@ Result<std::int64_t> Count(Result<PgResult> res) {
   return n;
 }
 
+constexpr std::chrono::milliseconds kOpenBound{10'000};
+
 std::int64_t ClampToInt64(std::uint64_t v) {
   return static_cast<std::int64_t>(std::min<std::uint64_t>(v, INT64_MAX));
 }
@@ -110,9 +112,13 @@ Result<std::unique_ptr<PgStore>> PgStore::Open(const std::string& url, Logger& l
     return make_error_code(Errc::kBadInput);
   }
   const PgConnectionOptions conn_options{.timeout = options.timeout};
+  // Start-up is not a request: a new session (a backend forked, a password checked) and the
+  // migration may take longer than one statement's bound on a loaded host, so opening gets at
+  // least kOpenBound a connection. The sessions' own bounds stay options.timeout.
+  const auto open_bound = std::max<std::chrono::milliseconds>(options.timeout, kOpenBound);
   std::vector<std::unique_ptr<Slot>> slots;
   for (int i = 0; i < options.connections; ++i) {
-    const PgDeadline deadline = PgClock::now() + options.timeout;
+    const PgDeadline deadline = PgClock::now() + open_bound;
     auto connected = PgConnection::Connect(url, conn_options, deadline, log);
     if (!connected) return connected.error();
     PgConnection& c = **connected;
@@ -305,9 +311,13 @@ Result<void> PgStore::AddUsage(std::span<const UsageDelta> deltas) {
                          .Text(PgIntArray(counts))
                          .Text(PgIntArray(times))
                          .Text(PgTextArray(ips));
-  // An id that no longer exists joins no row: its delta is dropped, as documented.
+  // An id that no longer exists joins no row: its delta is dropped, as documented. Batches
+  // from several instances can still lock rows in different orders (the plan decides); the
+  // victim of a deadlock was rolled back entirely, so it runs once more.
   return Call<void>("add_usage", false, [&](PgConnection& c, PgDeadline d) -> Result<void> {
-    if (auto r = c.Exec(pg::kAddUsage, p, "add_usage", d); !r) return r.error();
+    Result<PgResult> r = c.Exec(pg::kAddUsage, p, "add_usage", d);
+    if (!r && c.last_sqlstate() == "40P01") r = c.Exec(pg::kAddUsage, p, "add_usage_again", d);
+    if (!r) return r.error();
     return {};
   });
 }

@@ -29,7 +29,8 @@ struct PgStoreOptions {
 
 class PgStore final : public KeyStore {
  public:
-  // Connects every connection of the pool, migrates the schema and prepares the statements.
+  // Connects every connection of the pool, migrates the schema and prepares the statements,
+  // each connection bounded by the timeout but by no less than 10 s (start-up is no request).
   // `url` is a postgresql:// or postgres:// URI (libpq's syntax: user, password, host, port,
   // database, and parameters such as sslmode). Errc::kBadInput for another scheme or a
   // connection count below 1, Errc::kDatabase or kTimeout when the server cannot be reached or

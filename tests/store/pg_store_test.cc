@@ -148,7 +148,7 @@ TEST_F(PgStoreTest, ANewerSchemaIsRefused) {
 }
 
 TEST_F(PgStoreTest, ACallBlockedByAnotherSessionsRowLockReturnsATimeout) {
-  auto store = OpenOk(url_, log_, {.connections = 1, .timeout = 300ms});
+  auto store = OpenOk(url_, log_, {.connections = 1, .timeout = 1000ms});
   ASSERT_TRUE(store);
   ASSERT_TRUE(store->Insert(MakeRecord(1, "a", kT0), 10));
   PgSession locker(url_);
@@ -176,7 +176,7 @@ TEST_F(PgStoreTest, ACallBlockedByAnotherSessionsRowLockReturnsATimeout) {
 }
 
 TEST_F(PgStoreTest, AnInsertBlockedByTheOwnerLockReturnsATimeout) {
-  auto store = OpenOk(url_, log_, {.connections = 1, .timeout = 300ms});
+  auto store = OpenOk(url_, log_, {.connections = 1, .timeout = 1000ms});
   ASSERT_TRUE(store);
   PgSession locker(url_);
   ASSERT_TRUE(locker.Exec("BEGIN; SELECT pg_advisory_xact_lock(1263684419, hashtext('a'))"));
@@ -226,6 +226,71 @@ TEST_F(PgStoreTest, SessionsEndedByTheServerAreReplaced) {
     EXPECT_TRUE(inserted) << inserted.error().message();
   }
   EXPECT_EQ(*store->CountKeys(), 4u);
+}
+
+TEST_F(PgStoreTest, ConcurrentUsageFlushesAllCount) {
+  auto a = OpenOk(url_, log_, {.connections = 2});
+  auto b = OpenOk(url_, log_, {.connections = 2});
+  ASSERT_TRUE(a && b);
+  for (KeyId id = 1; id <= 5; ++id) ASSERT_TRUE(a->Insert(MakeRecord(id, "a", kT0), 10));
+  std::vector<std::thread> threads;
+  std::atomic<int> failed{0};
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      PgStore& store = t % 2 == 0 ? *a : *b;
+      for (int i = 0; i < 20; ++i) {
+        // Each batch in another order, and with an id twice.
+        std::vector<UsageDelta> batch;
+        for (KeyId id = 1; id <= 5; ++id) {
+          batch.push_back({(id + t + i) % 5 + 1, 1, kT0 + i, "10.0.0." + std::to_string(t)});
+        }
+        batch.push_back({3, 1, kT0, ""});
+        if (!store.AddUsage(batch)) ++failed;
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(failed.load(), 0);
+  for (KeyId id = 1; id <= 5; ++id) {
+    EXPECT_EQ((*a->FindById(id))->usage_count, id == 3 ? 160u : 80u) << id;
+    EXPECT_EQ((*a->FindById(id))->last_used_at, kT0 + 19) << id;
+  }
+}
+
+TEST_F(PgStoreTest, ErrorsAreValuesAndNeverLogARowOrItsHash) {
+  CapturingLogger capture(LogLevel::kDebug);
+  auto store = OpenOk(url_, capture.logger());
+  ASSERT_TRUE(store);
+  const KeyRecord r = MakeRecord(1, "a", kT0);
+  PgSession raw(url_);
+  // The server's detail line for a failed CHECK quotes the whole row, hash included.
+  ASSERT_TRUE(
+      raw.Exec("ALTER TABLE api_keys ADD CONSTRAINT refuse_all CHECK (created_at < 0) NOT VALID"));
+  auto refused = store->Insert(r, 10);
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error(), Errc::kDatabase);
+  ASSERT_TRUE(raw.Exec("ALTER TABLE api_keys DROP CONSTRAINT refuse_all"));
+  ASSERT_TRUE(store->Insert(r, 10));
+
+  ASSERT_TRUE(raw.Exec("DROP TABLE api_keys"));
+  auto found = store->FindById(1);
+  ASSERT_FALSE(found);
+  EXPECT_EQ(found.error(), Errc::kDatabase);
+  const std::vector<UsageDelta> deltas = {{1, 1, kT0, "10.0.0.1"}};
+  EXPECT_EQ(store->AddUsage(deltas).error(), Errc::kDatabase);
+  EXPECT_TRUE(store->Ping());  // the schema_version table is still there
+
+  const std::string text = capture.Text();
+  EXPECT_NE(text.find("23514"), std::string::npos) << text;  // check_violation
+  EXPECT_NE(text.find("42P01"), std::string::npos) << text;  // undefined_table
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string hex;
+  for (std::uint8_t b : r.hash) {
+    hex.push_back(kHex[b >> 4]);
+    hex.push_back(kHex[b & 15]);
+  }
+  EXPECT_EQ(text.find(hex.substr(0, 16)), std::string::npos) << text;
+  EXPECT_EQ(text.find("Failing row"), std::string::npos) << text;
 }
 
 TEST(PgStoreOpen, RefusesOtherSchemesAndAnEmptyPool) {
