@@ -6,7 +6,7 @@ set -euo pipefail
 packages=(
   build-essential g++ cmake ninja-build pkg-config git ca-certificates curl
   libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev
-  libssl-dev openssl libsqlite3-dev sqlite3 libpq-dev libhiredis-dev
+  libssl-dev openssl libsqlite3-dev sqlite3 libpq-dev postgresql-15 libhiredis-dev
   googletest libgtest-dev libgmock-dev libbenchmark-dev
   prometheus nginx-light wrk redis-server redis-tools
   clang-format iproute2 nftables

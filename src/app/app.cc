@@ -9,6 +9,7 @@
 
 #include "api/http_observer.h"
 #include "api/routes.h"
+#include "store/pg_store.h"
 #include "store/sqlite_store.h"
 
 namespace keycache {
@@ -77,11 +78,21 @@ boost::asio::awaitable<void> HealthLogLoop(CacheHealth& health, Logger& log,
 std::unique_ptr<App> App::Create(AppOptions options, Logger& log, std::string& error) {
   std::unique_ptr<SqliteInstanceLock> instance_lock;
   std::unique_ptr<KeyStore> owned;
-  if (!options.store) {
-    if (!options.config.is_sqlite()) {
-      error = "DATABASE_URL: only sqlite:PATH is supported by this build";
+  if (!options.store && !options.config.is_sqlite()) {
+    // Config validation admits only sqlite: and postgres(ql):// URLs.
+    const Config& c = options.config;
+    auto opened = PgStore::Open(
+        c.database_url, log,
+        // One connection per database thread of both lanes (DbExecutor), so a
+        // writer waiting on a row lock never holds a reader's connection.
+        {.connections = 2 * c.db_threads, .timeout = std::chrono::milliseconds(c.db_timeout_ms)});
+    if (!opened) {
+      // Not the URL: it can hold a password.
+      error = "cannot open the PostgreSQL database: " + opened.error().message();
       return nullptr;
     }
+    owned = std::move(*opened);
+  } else if (!options.store) {
     const Config& c = options.config;
     const std::string path = c.sqlite_path();
     if (path != ":memory:") {

@@ -45,12 +45,6 @@ int Serve() {
   if (!loaded) return 2;
   Config config = std::move(*loaded);
   Logger log(config.log_level);
-  if (!config.is_sqlite()) {
-    log.Error("startup_failed",
-              {{"reason", "only sqlite: DATABASE_URLs are supported by this build"}});
-    std::fprintf(stderr, "keycached: DATABASE_URL: only sqlite:PATH is supported by this build\n");
-    return 2;
-  }
   if (auto secrets = EnsureSecrets(config, log); !secrets) {
     std::fprintf(stderr, "keycached: cannot set up the admin token and pepper: %s\n",
                  secrets.error().message().c_str());

@@ -1,5 +1,6 @@
 // The mapping between a KeyRecord and a row of the api_keys table: column list, binding,
-// reading, and the encodings of ids, times and scopes. Pure functions; thread-compatible.
+// reading, and the encodings of ids and times (scopes: scope_text.h). Pure functions;
+// thread-compatible.
 #pragma once
 
 #include <bit>
@@ -10,6 +11,7 @@
 
 #include "core/key_id.h"
 #include "core/key_record.h"
+#include "store/scope_text.h"
 #include "store/sqlite_statement.h"
 #include "util/clock.h"
 #include "util/error.h"
@@ -25,13 +27,6 @@ inline constexpr int kRecordColumnCount = 16;
 // Key ids are random 64-bit values; SQLite integers are signed, so ids are stored bit-cast.
 inline std::int64_t IdToSql(KeyId id) { return std::bit_cast<std::int64_t>(id); }
 inline KeyId IdFromSql(std::int64_t v) { return std::bit_cast<KeyId>(v); }
-
-// Scopes are stored newline-separated: a valid scope never contains a newline, and the column
-// stays readable in the sqlite3 shell. An empty list is "".
-std::string EncodeScopes(const std::vector<std::string>& scopes);
-std::vector<std::string> DecodeScopes(std::string_view text);
-// False for lists the encoding cannot carry back unchanged (an empty scope, or a newline).
-bool ScopesEncodable(const std::vector<std::string>& scopes);
 
 // Binds `value` at `index`, or NULL when it equals `null_value` (kNever for expiry and
 // revocation, 0 for "never used", 0 for "no replacement").

@@ -1,11 +1,11 @@
-// Behaviour of SqliteStore's KeyStore operations on a real SQLite file.
-#include "store/sqlite_store.h"
-
+// The KeyStore contract: every case runs against each implementation (a real SQLite file, a
+// real PostgreSQL server), so that the service sees one behaviour whichever store it runs on.
 #include <gtest/gtest.h>
 
 #include <string>
 #include <vector>
 
+#include "store_backend.h"
 #include "store_test_util.h"
 
 namespace keycache {
@@ -13,18 +13,16 @@ namespace {
 
 using testing::ExpectSameRecord;
 using testing::MakeRecord;
-using testing::RawDb;
-using testing::TempDir;
 
 constexpr TimeMs kT0 = 1'700'000'000'000;
 constexpr KeyId kTopBitId = 0x8000'0000'0000'0001ULL;
 
-class SqliteStoreTest : public ::testing::Test {
+class KeyStoreContract : public ::testing::TestWithParam<std::string> {
  protected:
   void SetUp() override {
-    auto opened = SqliteStore::Open(path_, log_);
-    ASSERT_TRUE(opened) << opened.error().message();
-    store_ = std::move(*opened);
+    backend_ = testing::MakeBackend(GetParam());
+    store_ = backend_->Open(log_);
+    ASSERT_NE(store_, nullptr);
   }
 
   void InsertOk(const KeyRecord& r, std::size_t limit = 100) {
@@ -47,13 +45,12 @@ class SqliteStoreTest : public ::testing::Test {
     return ids;
   }
 
-  TempDir dir_;
-  std::string path_ = dir_.File("keys.db");
   Logger log_{LogLevel::kWarn};
-  std::unique_ptr<SqliteStore> store_;
+  std::unique_ptr<testing::StoreBackend> backend_;
+  std::unique_ptr<KeyStore> store_;
 };
 
-TEST_F(SqliteStoreTest, RoundTripsEveryField) {
+TEST_P(KeyStoreContract, RoundTripsEveryField) {
   KeyRecord r;
   r.id = kTopBitId;
   r.owner_id = "owner-1";
@@ -75,7 +72,7 @@ TEST_F(SqliteStoreTest, RoundTripsEveryField) {
   ExpectSameRecord(Find(r.id), r);
 }
 
-TEST_F(SqliteStoreTest, RoundTripsDefaultsAndStoresNoneAsNull) {
+TEST_P(KeyStoreContract, RoundTripsDefaultsAndStoresNoneAsNull) {
   KeyRecord r = MakeRecord(kTopBitId, "owner-1", kT0);
   r.scopes = {};
   InsertOk(r);
@@ -84,7 +81,7 @@ TEST_F(SqliteStoreTest, RoundTripsDefaultsAndStoresNoneAsNull) {
   EXPECT_EQ(back.expires_at, kNever);
   EXPECT_EQ(back.revoked_at, kNever);
 
-  RawDb raw(path_);
+  testing::StoreBackend& raw = *backend_;
   // The uint64 id is stored bit-cast to int64.
   EXPECT_EQ(raw.Text("SELECT id FROM api_keys"), "-9223372036854775807");
   EXPECT_EQ(raw.Text("SELECT expires_at FROM api_keys"), "NULL");
@@ -92,16 +89,17 @@ TEST_F(SqliteStoreTest, RoundTripsDefaultsAndStoresNoneAsNull) {
   EXPECT_EQ(raw.Text("SELECT replaced_by FROM api_keys"), "NULL");
   EXPECT_EQ(raw.Text("SELECT last_used_at FROM api_keys"), "NULL");
   EXPECT_EQ(raw.Text("SELECT metadata FROM api_keys"), "NULL");
-  EXPECT_EQ(raw.Text("SELECT typeof(key_hash) || length(key_hash) FROM api_keys"), "blob32");
+  EXPECT_EQ(raw.Text("SELECT revoked_reason FROM api_keys"), "NULL");
+  EXPECT_EQ(raw.Text("SELECT length(key_hash) FROM api_keys"), "32");  // a blob/bytea of 32
 }
 
-TEST_F(SqliteStoreTest, FindByIdOfUnknownIdIsEmpty) {
+TEST_P(KeyStoreContract, FindByIdOfUnknownIdIsEmpty) {
   auto found = store_->FindById(12345);
   ASSERT_TRUE(found);
   EXPECT_FALSE(found->has_value());
 }
 
-TEST_F(SqliteStoreTest, DuplicateIdIsConflict) {
+TEST_P(KeyStoreContract, DuplicateIdIsConflict) {
   InsertOk(MakeRecord(7, "a", kT0));
   auto again = store_->Insert(MakeRecord(7, "b", kT0 + 1), 100);
   ASSERT_FALSE(again);
@@ -109,7 +107,7 @@ TEST_F(SqliteStoreTest, DuplicateIdIsConflict) {
   EXPECT_EQ(Find(7).owner_id, "a");
 }
 
-TEST_F(SqliteStoreTest, ScopesTheEncodingCannotCarryAreRejected) {
+TEST_P(KeyStoreContract, ScopesTheEncodingCannotCarryAreRejected) {
   KeyRecord r = MakeRecord(1, "a", kT0);
   r.scopes = {"users:read\nadmin:*"};
   auto inserted = store_->Insert(r, 100);
@@ -120,7 +118,7 @@ TEST_F(SqliteStoreTest, ScopesTheEncodingCannotCarryAreRejected) {
   EXPECT_EQ(*store_->CountKeys(), 0u);
 }
 
-TEST_F(SqliteStoreTest, OwnerLimitCountsOnlyUnrevokedKeysOfThatOwner) {
+TEST_P(KeyStoreContract, OwnerLimitCountsOnlyUnrevokedKeysOfThatOwner) {
   InsertOk(MakeRecord(1, "a", kT0), 2);
   InsertOk(MakeRecord(2, "a", kT0), 2);
   auto third = store_->Insert(MakeRecord(3, "a", kT0), 2);
@@ -137,7 +135,7 @@ TEST_F(SqliteStoreTest, OwnerLimitCountsOnlyUnrevokedKeysOfThatOwner) {
   EXPECT_EQ(zero.error(), Errc::kLimitExceeded);
 }
 
-TEST_F(SqliteStoreTest, UpdateChangesOnlyThePatchedFields) {
+TEST_P(KeyStoreContract, UpdateChangesOnlyThePatchedFields) {
   KeyRecord r = MakeRecord(1, "a", kT0);
   r.expires_at = kT0 + 1000;
   r.metadata_json = R"({"x":1})";
@@ -173,7 +171,7 @@ TEST_F(SqliteStoreTest, UpdateChangesOnlyThePatchedFields) {
   EXPECT_EQ(missing.error(), Errc::kNotFound);
 }
 
-TEST_F(SqliteStoreTest, RevokeInTheFutureCanBeBroughtForwardButNotPostponed) {
+TEST_P(KeyStoreContract, RevokeInTheFutureCanBeBroughtForwardButNotPostponed) {
   InsertOk(MakeRecord(1, "a", kT0));
   auto first = store_->Revoke(1, kT0 + 3'600'000, "scheduled", kT0 + 1);
   ASSERT_TRUE(first);
@@ -200,7 +198,7 @@ TEST_F(SqliteStoreTest, RevokeInTheFutureCanBeBroughtForwardButNotPostponed) {
   EXPECT_EQ(store_->Revoke(1, kNever, "x", kT0).error(), Errc::kBadInput);
 }
 
-TEST_F(SqliteStoreTest, RotateInsertsReplacementAndSchedulesOldRevocation) {
+TEST_P(KeyStoreContract, RotateInsertsReplacementAndSchedulesOldRevocation) {
   InsertOk(MakeRecord(1, "a", kT0), 1);
   KeyRecord fresh = MakeRecord(kTopBitId, "a", kT0 + 10);
   // No owner limit applies: "a" is already at its limit of 1.
@@ -224,7 +222,7 @@ TEST_F(SqliteStoreTest, RotateInsertsReplacementAndSchedulesOldRevocation) {
   EXPECT_EQ(*store_->CountKeys(), 2u);
 }
 
-TEST_F(SqliteStoreTest, RotateIsAtomicWhenTheReplacementIdIsTaken) {
+TEST_P(KeyStoreContract, RotateIsAtomicWhenTheReplacementIdIsTaken) {
   InsertOk(MakeRecord(1, "a", kT0));
   InsertOk(MakeRecord(2, "b", kT0));
   auto rotated = store_->Rotate(1, MakeRecord(2, "a", kT0 + 10), kT0 + 60'000, kT0 + 10);
@@ -234,7 +232,7 @@ TEST_F(SqliteStoreTest, RotateIsAtomicWhenTheReplacementIdIsTaken) {
   EXPECT_EQ(Find(2).owner_id, "b");
 }
 
-TEST_F(SqliteStoreTest, DeleteReturnsTheDeletedRecord) {
+TEST_P(KeyStoreContract, DeleteReturnsTheDeletedRecord) {
   KeyRecord r = MakeRecord(kTopBitId, "a", kT0);
   r.metadata_json = R"({"k":"v"})";
   InsertOk(r);
@@ -251,7 +249,7 @@ TEST_F(SqliteStoreTest, DeleteReturnsTheDeletedRecord) {
   EXPECT_EQ(again.error(), Errc::kNotFound);
 }
 
-TEST_F(SqliteStoreTest, ListByOwnerIsNewestFirstAndOnlyThatOwner) {
+TEST_P(KeyStoreContract, ListByOwnerIsNewestFirstAndOnlyThatOwner) {
   InsertOk(MakeRecord(10, "a", kT0 + 1));
   InsertOk(MakeRecord(11, "a", kT0 + 3));
   InsertOk(MakeRecord(12, "b", kT0 + 4));
@@ -262,7 +260,7 @@ TEST_F(SqliteStoreTest, ListByOwnerIsNewestFirstAndOnlyThatOwner) {
   EXPECT_TRUE(Ids(store_->ListByOwner("nobody")).empty());
 }
 
-TEST_F(SqliteStoreTest, TopByUsageIsMostUsedFirstAndSkipsKeysRevokedByNow) {
+TEST_P(KeyStoreContract, TopByUsageIsMostUsedFirstAndSkipsKeysRevokedByNow) {
   const TimeMs now = kT0 + 1000;
   auto with_usage = [&](KeyId id, std::uint64_t count, TimeMs revoked_at) {
     KeyRecord r = MakeRecord(id, "a", kT0);
@@ -281,7 +279,7 @@ TEST_F(SqliteStoreTest, TopByUsageIsMostUsedFirstAndSkipsKeysRevokedByNow) {
   EXPECT_TRUE(Ids(store_->TopByUsage(0, now)).empty());
 }
 
-TEST_F(SqliteStoreTest, AddUsageSumsCountsAndKeepsTheNewestUse) {
+TEST_P(KeyStoreContract, AddUsageSumsCountsAndKeepsTheNewestUse) {
   InsertOk(MakeRecord(1, "a", kT0));
   InsertOk(MakeRecord(2, "a", kT0));
   const std::vector<UsageDelta> first = {
@@ -313,7 +311,7 @@ TEST_F(SqliteStoreTest, AddUsageSumsCountsAndKeepsTheNewestUse) {
   EXPECT_EQ(Find(1).usage_count, 17u);
 }
 
-TEST_F(SqliteStoreTest, AddUsageDropsDeltasForDeletedKeys) {
+TEST_P(KeyStoreContract, AddUsageDropsDeltasForDeletedKeys) {
   InsertOk(MakeRecord(1, "a", kT0));
   InsertOk(MakeRecord(2, "a", kT0));
   ASSERT_TRUE(store_->Delete(2));
@@ -327,7 +325,7 @@ TEST_F(SqliteStoreTest, AddUsageDropsDeltasForDeletedKeys) {
   EXPECT_EQ(*store_->CountKeys(), 1u);  // nothing was created for the unknown ids
 }
 
-TEST_F(SqliteStoreTest, AddUsageSaturatesInsteadOfOverflowing) {
+TEST_P(KeyStoreContract, AddUsageSaturatesInsteadOfOverflowing) {
   KeyRecord r = MakeRecord(1, "a", kT0);
   r.usage_count = INT64_MAX - 1;
   InsertOk(r);
@@ -336,7 +334,7 @@ TEST_F(SqliteStoreTest, AddUsageSaturatesInsteadOfOverflowing) {
   EXPECT_EQ(Find(1).usage_count, static_cast<std::uint64_t>(INT64_MAX));
 }
 
-TEST_F(SqliteStoreTest, PingAndCountKeys) {
+TEST_P(KeyStoreContract, PingAndCountKeys) {
   EXPECT_TRUE(store_->Ping());
   EXPECT_EQ(*store_->CountKeys(), 0u);
   InsertOk(MakeRecord(1, "a", kT0));
@@ -344,6 +342,11 @@ TEST_F(SqliteStoreTest, PingAndCountKeys) {
   InsertOk(MakeRecord(2, "a", kT0));
   EXPECT_EQ(*store_->CountKeys(), 2u);  // revoked keys are still rows
 }
+
+INSTANTIATE_TEST_SUITE_P(Backends, KeyStoreContract, ::testing::Values("sqlite", "postgres"),
+                         [](const ::testing::TestParamInfo<std::string>& info) {
+                           return info.param;
+                         });
 
 }  // namespace
 }  // namespace keycache
