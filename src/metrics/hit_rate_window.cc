@@ -21,14 +21,17 @@ void HitRateWindow::Record(bool hit) {
     std::lock_guard lock(turnover_mu_);
     const std::int64_t seen = b.epoch.load(std::memory_order_relaxed);
     if (seen < epoch) {  // never let a late thread roll a bucket back to an older epoch
-      b.hits.store(0, std::memory_order_relaxed);
-      b.misses.store(0, std::memory_order_relaxed);
+      for (Slot& s : b.slots) {
+        s.hits.store(0, std::memory_order_relaxed);
+        s.misses.store(0, std::memory_order_relaxed);
+      }
       b.epoch.store(epoch, std::memory_order_release);
     } else if (seen > epoch) {
       return;  // this interval already left the window
     }
   }
-  (hit ? b.hits : b.misses).fetch_add(1, std::memory_order_relaxed);
+  Slot& s = b.slots[ThisThreadSlot()];
+  (hit ? s.hits : s.misses).fetch_add(1, std::memory_order_relaxed);
 }
 
 HitRateSnapshot HitRateWindow::Snapshot() const {
@@ -38,8 +41,10 @@ HitRateSnapshot HitRateWindow::Snapshot() const {
     const Bucket& b = ring_[i];
     const std::int64_t epoch = b.epoch.load(std::memory_order_acquire);
     if (epoch > now_epoch - buckets_ && epoch <= now_epoch) {
-      snap.hits += b.hits.load(std::memory_order_relaxed);
-      snap.misses += b.misses.load(std::memory_order_relaxed);
+      for (const Slot& s : b.slots) {
+        snap.hits += s.hits.load(std::memory_order_relaxed);
+        snap.misses += s.misses.load(std::memory_order_relaxed);
+      }
     }
   }
   const std::uint64_t total = snap.hits + snap.misses;

@@ -67,6 +67,20 @@ TEST(HitRateWindow, ReusedBucketStartsFromZero) {
   EXPECT_EQ(s.misses, 0u);
 }
 
+TEST(HitRateWindow, AReusedBucketForgetsWhatEveryThreadCountedInIt) {
+  ManualClock clock(kStart);
+  HitRateWindow w(clock, 3, 1'000);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) threads.emplace_back([&w] { RecordMany(w, 5, 5); });
+  for (std::thread& t : threads) t.join();
+  EXPECT_EQ(w.Snapshot().hits, 20u);
+  clock.Advance(3'000);  // same ring position; this thread's slot is not the others'
+  RecordMany(w, 1, 0);
+  const auto s = w.Snapshot();
+  EXPECT_EQ(s.hits, 1u);
+  EXPECT_EQ(s.misses, 0u);
+}
+
 TEST(HitRateWindow, LongIdleGapForgetsEverything) {
   ManualClock clock(kStart);
   HitRateWindow w(clock);
