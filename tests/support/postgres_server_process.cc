@@ -20,27 +20,12 @@
 #include <thread>
 #include <vector>
 
+#include "support/free_port.h"
+
 namespace keycache::testing {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-
-// A port the kernel considers free right now (bind to port 0, read it, release it).
-std::uint16_t FreePort() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  if (fd < 0) return 0;
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof addr;
-  std::uint16_t port = 0;
-  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0 &&
-      ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0) {
-    port = ntohs(addr.sin_port);
-  }
-  ::close(fd);
-  return port;
-}
 
 std::string BinDir(const PostgresServerOptions& o) {
   const char* env = std::getenv("KEYCACHE_PG_BINDIR");
@@ -135,7 +120,7 @@ pid_t PostgresServerProcess::Spawn(const std::vector<std::string>& args) {
     if (auto r = RunInitdb(); !r) return r;
     initialized_ = true;
   }
-  if (port_ == 0) port_ = FreePort();
+  if (port_ == 0) port_ = FreeLoopbackPort();
   if (port_ == 0) return ::testing::AssertionFailure() << "no free port";
   // Durability is not under test: skip the fsyncs that make a loaded machine slow.
   std::vector<std::string> args = {BinDir(options_) + "/postgres", "-D", (dir_ / "data").string(),

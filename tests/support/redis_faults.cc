@@ -12,6 +12,7 @@
 
 #include "redis/redis_request.h"
 #include "redis/resp_parser.h"
+#include "support/free_port.h"
 
 namespace keycache::testing {
 namespace {
@@ -21,23 +22,6 @@ using Clock = std::chrono::steady_clock;
 int MillisLeft(Clock::time_point deadline) {
   const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
   return left.count() < 0 ? 0 : static_cast<int>(left.count());
-}
-
-// A loopback port nothing listens on right now.
-std::uint16_t ClosedPort() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return 0;
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof addr;
-  std::uint16_t port = 0;
-  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0 &&
-      ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0) {
-    port = ntohs(addr.sin_port);
-  }
-  ::close(fd);
-  return port;
 }
 
 std::string Describe(const Result<RedisReply>& r) {
@@ -190,7 +174,7 @@ Result<RedisReply> RedisCommand(const RedisServerProcess& server,
 }
 
 ::testing::AssertionResult RedisFaults::MakeReadOnly() {
-  const std::uint16_t port = ClosedPort();
+  const std::uint16_t port = FreeLoopbackPort();
   if (port == 0) return ::testing::AssertionFailure() << "no closed port found";
   return Expect({"REPLICAOF", "127.0.0.1", std::to_string(port)});
 }

@@ -17,6 +17,7 @@
 #include <thread>
 #include <vector>
 
+#include "support/free_port.h"
 #include "support/keycached_process.h"
 
 extern char** environ;
@@ -26,24 +27,6 @@ namespace keycache::testing {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-
-// A port the kernel considers free right now (bind to port 0, read it, release it).
-std::uint16_t FreePort() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  if (fd < 0) return 0;
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = 0;
-  socklen_t len = sizeof addr;
-  std::uint16_t port = 0;
-  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0 &&
-      ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0) {
-    port = ntohs(addr.sin_port);
-  }
-  ::close(fd);
-  return port;
-}
 
 bool Accepts(std::uint16_t port) {
   const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
@@ -84,7 +67,7 @@ bool RedisServerProcess::running() {
 
 ::testing::AssertionResult RedisServerProcess::Start() {
   if (running()) return ::testing::AssertionFailure() << "redis-server is already running";
-  if (port_ == 0) port_ = FreePort();
+  if (port_ == 0) port_ = FreeLoopbackPort();
   if (port_ == 0) return ::testing::AssertionFailure() << "no free port";
   if (shutdown_name_.empty()) shutdown_name_ = RandomName();
 
