@@ -9,26 +9,32 @@
 
 namespace keycache {
 
+// Drops what `c` changed from `l1`: this instance's own changes (L1Invalidator) and those heard
+// from other instances (l2/InvalidationListener) go through this one mapping.
+inline void ApplyToL1(L1Cache& l1, const CacheChange& c) {
+  switch (c.kind) {
+    case CacheChange::Kind::kKey:
+      l1.InvalidateKey(c.id);
+      if (!c.owner.empty()) l1.InvalidateOwner(c.owner);
+      break;
+    case CacheChange::Kind::kOwner:
+      l1.InvalidateOwner(c.owner);
+      break;
+    case CacheChange::Kind::kType:
+      l1.Clear(c.type);
+      break;
+    case CacheChange::Kind::kAll:
+      l1.ClearAll();
+      break;
+  }
+}
+
 class L1Invalidator final : public InvalidationSink {
  public:
   explicit L1Invalidator(L1Cache& l1) : l1_(l1) {}
 
   void Announce(const CacheChange& c, PropagationDone done) override {
-    switch (c.kind) {
-      case CacheChange::Kind::kKey:
-        l1_.InvalidateKey(c.id);
-        l1_.InvalidateOwner(c.owner);
-        break;
-      case CacheChange::Kind::kOwner:
-        l1_.InvalidateOwner(c.owner);
-        break;
-      case CacheChange::Kind::kType:
-        l1_.Clear(c.type);
-        break;
-      case CacheChange::Kind::kAll:
-        l1_.ClearAll();
-        break;
-    }
+    ApplyToL1(l1_, c);
     if (done) done(Propagation::InForce());
   }
 

@@ -1,5 +1,6 @@
 #include "l2/invalidation_listener.h"
 
+#include "cache/l1_invalidator.h"
 #include "l2/invalidation_message.h"
 #include "util/clock.h"
 
@@ -35,23 +36,7 @@ void InvalidationListener::OnMessage(std::string_view payload) {
   lag_seconds_.Observe(lag_us > 0 ? static_cast<double>(lag_us) / 1e6 : 0.0);
 }
 
-void InvalidationListener::Apply(const CacheChange& c) {
-  switch (c.kind) {
-    case CacheChange::Kind::kKey:
-      l1_.InvalidateKey(c.id);
-      if (!c.owner.empty()) l1_.InvalidateOwner(c.owner);
-      break;
-    case CacheChange::Kind::kOwner:
-      l1_.InvalidateOwner(c.owner);
-      break;
-    case CacheChange::Kind::kType:
-      l1_.Clear(c.type);
-      break;
-    case CacheChange::Kind::kAll:
-      l1_.ClearAll();
-      break;
-  }
-}
+void InvalidationListener::Apply(const CacheChange& c) { ApplyToL1(l1_, c); }
 
 void InvalidationListener::OnAnomaly(std::string_view what) {
   anomalies_.fetch_add(1, std::memory_order_relaxed);
