@@ -90,7 +90,7 @@ Result<SeededKeys> BulkSeed(const SeedOptions& o, Logger& log) {
   SqliteStatement insert;
   rc = insert.Prepare(raw, "INSERT INTO api_keys (" + std::string(kRecordColumns) +
                                ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12,"
-                               " ?13, ?14, ?15, ?16)");
+                               " ?13, ?14, ?15, ?16, ?17)");
   if (rc != SQLITE_OK) return SqliteError(log, raw, rc, "bench_seed_prepare");
 
   // Ascending ids turn a million random B-tree inserts into appends.
@@ -106,11 +106,11 @@ Result<SeededKeys> BulkSeed(const SeedOptions& o, Logger& log) {
   if (auto r = Exec(raw, "BEGIN", log); !r) return r.error();
   for (std::uint64_t n = 0; n < o.count; ++n) {
     const auto [id, i] = order[n];
-    auto generated = GenerateKeyWithId(o.prefix, id);
+    auto generated = GenerateKeyWithId(o.prefix, id, hasher);
     if (!generated) return generated.error();
     {
       StatementScope scope(insert);
-      BindRecord(insert, 1, MakeRecord(o, i, id, hasher.Hash(generated->key), now));
+      BindRecord(insert, 1, MakeRecord(o, i, id, generated->hash, now));
       if (rc = insert.Step(); rc != SQLITE_DONE) {
         auto ec = SqliteError(log, raw, rc, "bench_seed_insert");  // kConflict: seeded twice
         sqlite3_exec(raw, "ROLLBACK", nullptr, nullptr, nullptr);
@@ -141,9 +141,9 @@ Result<SeededKeys> SeedThroughStore(const SeedOptions& o, Logger& log) {
   const TimeMs now = SystemClock().NowMs();
   for (std::uint64_t i = 0; i < o.count; ++i) {
     const KeyId id = SeedId(o.id_seed, i);
-    auto generated = GenerateKeyWithId(o.prefix, id);
+    auto generated = GenerateKeyWithId(o.prefix, id, hasher);
     if (!generated) return generated.error();
-    auto inserted = (*store)->Insert(MakeRecord(o, i, id, hasher.Hash(generated->key), now),
+    auto inserted = (*store)->Insert(MakeRecord(o, i, id, generated->hash, now),
                                      std::numeric_limits<std::size_t>::max());
     if (!inserted) return inserted.error();
     if (i < o.keep) {

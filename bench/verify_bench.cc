@@ -21,7 +21,10 @@ namespace {
 
 constexpr std::size_t kHotKeys = 1'000;
 
-std::string MakeKey(KeyId id) { return GenerateKeyWithId("ak", id).value().key; }
+GeneratedKey MakeGenerated(KeyId id, std::string_view pepper = kBenchPepper) {
+  return GenerateKeyWithId("ak", id, KeyHasher(pepper)).value();
+}
+std::string MakeKey(KeyId id) { return MakeGenerated(id).key; }
 
 // The L1 holds kHotKeys valid keys (scopes kSeedScopes-like); nothing is read from the store.
 // Built once, on first use, and shared by the threads of a multi-threaded run.
@@ -32,15 +35,19 @@ struct HotVerifier {
         stack(*store, kBenchPepper) {
     for (std::size_t i = 0; i < kHotKeys; ++i) {
       const KeyId id = MixHash(i + 1);
-      keys.push_back(MakeKey(id));
-      FillL1(stack.l1,
-             MakeFacts(id, stack.hasher.Hash(keys.back()), {"reports:read", "users:write"}));
+      GeneratedKey g = MakeGenerated(id);
+      keys.push_back(std::move(g.key));
+      FillL1(stack.l1, MakeFacts(id, g.hash, {"reports:read", "users:write"}));
+      // The same ids under a pepper that is not the server's: what an attacker can mint.
+      forged.push_back(
+          MakeGenerated(MixHash(kHotKeys + i + 1), "an attacker's guess, 32+ bytes").key);
     }
   }
   Logger log;
   std::unique_ptr<SqliteStore> store;
   VerifyStack stack;
   std::vector<std::string> keys;
+  std::vector<std::string> forged;  // well-formed, tags minted without the pepper
 };
 
 HotVerifier& SharedHotVerifier() {
@@ -101,6 +108,28 @@ void BM_VerifyCachedHit(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations());
 }
 BENCHMARK(BM_VerifyCachedHit)->Threads(1)->Threads(2)->UseRealTime();
+
+// A flood of forged keys (issue 8: ≥ 0.8× the rate of BM_VerifyCachedHit, database reads per
+// forged key ≤ 1 %): parse, checksum, HMAC, tag mismatch, NOT_FOUND. Every answer must come from
+// the fast path with no lookup at all (no PendingVerify), which the benchmark checks.
+void BM_VerifyForgedKey(benchmark::State& state) {
+  HotVerifier& hot = SharedHotVerifier();
+  const std::vector<std::string> scopes = {"reports:read"};
+  std::size_t i = static_cast<std::size_t>(state.thread_index()) * (kHotKeys / 2);
+  std::size_t slow = 0;
+  for (auto _ : state) {
+    auto r = hot.stack.verifier.VerifyCached(hot.forged[i % kHotKeys], scopes, "127.0.0.1");
+    const auto* outcome = std::get_if<VerifyOutcome>(&r);
+    slow += outcome == nullptr || outcome->code != VerifyCode::kNotFound ? 1 : 0;
+    benchmark::DoNotOptimize(r);
+    ++i;
+  }
+  if (slow != 0) state.SkipWithError("a forged key needed a lookup or was not NOT_FOUND");
+  state.counters["lookups_per_key"] =
+      benchmark::Counter(static_cast<double>(slow) / static_cast<double>(state.iterations()));
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_VerifyForgedKey)->Threads(1)->Threads(2)->UseRealTime();
 
 // Raw validation-cache lookups: 100,000 cached keys, lookups drawn from a Zipf(0.99) law over
 // them (the top 100 keys take 41% of lookups, the top 1,000 60%), so some shard mutexes and some

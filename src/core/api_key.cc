@@ -12,9 +12,11 @@
 namespace keycache {
 namespace {
 
-static_assert(kKeyBodyChars == 49);
+static_assert(kLegacyBodyChars == 49 && kTaggedBodyChars == 58);
 // 62^6 = 56,800,235,584 > 2^32, so six digits hold any CRC32.
 static_assert(62ull * 62 * 62 * 62 * 62 * 62 > 0xFFFFFFFFull);
+// 62^8 = 218,340,105,584,896 > 2^47, so eight digits hold any tag.
+static_assert(62ull * 62 * 62 * 62 * 62 * 62 * 62 * 62 > (1ull << kTagBits));
 
 // ParseKey's alphabet check, derived from base62::kAlphabet. A local table rather than calls to
 // base62::DigitValue: those are out of line, and 49 calls were ~half of ParseKey's cost.
@@ -46,6 +48,34 @@ bool AppendSecret(std::string& out) {
   return true;
 }
 
+// "<prefix>_" + (the version digit) + id + secret: everything a key holds before its tag.
+Result<std::string> StartKey(std::string_view prefix, KeyId id, KeyFormat format) {
+  if (!IsValidKeyPrefix(prefix)) return Errc::kBadInput;
+  std::string key;
+  key.reserve(prefix.size() + 1 + kKeyBodyChars);
+  key.append(prefix);
+  key.push_back('_');
+  if (format == KeyFormat::kTagged) key.push_back(kTaggedVersionChar);
+  base62::AppendFixed(key, id, kKeyIdChars);
+  if (!AppendSecret(key)) {
+    OPENSSL_cleanse(key.data(), key.size());
+    return Errc::kUnavailable;
+  }
+  return key;
+}
+
+void AppendChecksum(std::string& key) { base62::AppendFixed(key, Crc32(key), kChecksumChars); }
+
+// Length, prefix, separator, alphabet and checksum: the checks both formats share.
+bool Wellformed(std::string_view prefix, std::string_view key, std::string_view body) {
+  if (key.substr(0, prefix.size()) != prefix || key[prefix.size()] != '_') return false;
+  bool all_digits = true;  // no early exit: one predictable branch instead of ~50
+  for (char c : body) all_digits &= kIsDigit[static_cast<unsigned char>(c)];
+  if (!all_digits) return false;
+  const auto checksum = base62::DecodeFixed(body.substr(body.size() - kChecksumChars));
+  return checksum && *checksum == Crc32(key.substr(0, key.size() - kChecksumChars));
+}
+
 }  // namespace
 
 bool IsValidKeyPrefix(std::string_view prefix) {
@@ -56,23 +86,37 @@ bool IsValidKeyPrefix(std::string_view prefix) {
   return true;
 }
 
-Result<GeneratedKey> GenerateKeyWithId(std::string_view prefix, KeyId id) {
-  if (!IsValidKeyPrefix(prefix)) return Errc::kBadInput;
-  GeneratedKey g;
-  g.id = id;
-  g.key.reserve(prefix.size() + 1 + kKeyBodyChars);
-  g.key.append(prefix);
-  g.key.push_back('_');
-  base62::AppendFixed(g.key, id, kKeyIdChars);
-  if (!AppendSecret(g.key)) {
-    OPENSSL_cleanse(g.key.data(), g.key.size());
-    return Errc::kUnavailable;
-  }
-  base62::AppendFixed(g.key, Crc32(g.key), kChecksumChars);
+std::uint64_t KeyTag(const KeyHash& hash) {
+  std::uint64_t v = 0;
+  for (int i = 0; i < 6; ++i) v = (v << 8) | hash[static_cast<std::size_t>(i)];
+  return v >> (48 - kTagBits);
+}
+
+bool TagMatches(const ParsedKey& key, const KeyHash& hash) {
+  return key.format == KeyFormat::kLegacy || key.tag == KeyTag(hash);
+}
+
+Result<GeneratedKey> GenerateKeyWithId(std::string_view prefix, KeyId id, const KeyHasher& hasher) {
+  auto key = StartKey(prefix, id, KeyFormat::kTagged);
+  if (!key) return key.error();
+  GeneratedKey g{.key = std::move(*key), .id = id, .format = KeyFormat::kTagged};
+  g.hash = hasher.Hash(g.key);
+  base62::AppendFixed(g.key, KeyTag(g.hash), kTagChars);
+  AppendChecksum(g.key);
   return g;
 }
 
-Result<GeneratedKey> GenerateKey(std::string_view prefix) {
+Result<GeneratedKey> GenerateLegacyKeyWithId(std::string_view prefix, KeyId id,
+                                             const KeyHasher& hasher) {
+  auto key = StartKey(prefix, id, KeyFormat::kLegacy);
+  if (!key) return key.error();
+  GeneratedKey g{.key = std::move(*key), .id = id, .format = KeyFormat::kLegacy};
+  AppendChecksum(g.key);
+  g.hash = hasher.Hash(g.key);
+  return g;
+}
+
+Result<GeneratedKey> GenerateKey(std::string_view prefix, const KeyHasher& hasher) {
   // Id 0 means "none" elsewhere (KeyRecord::replaced_by), so it is never issued.
   KeyId id = 0;
   while (id == 0) {
@@ -80,26 +124,40 @@ Result<GeneratedKey> GenerateKey(std::string_view prefix) {
     if (RAND_bytes(raw.data(), static_cast<int>(raw.size())) != 1) return Errc::kUnavailable;
     std::memcpy(&id, raw.data(), sizeof id);
   }
-  return GenerateKeyWithId(prefix, id);
+  return GenerateKeyWithId(prefix, id, hasher);
+}
+
+Result<ParsedKey> ParseKeyParts(std::string_view prefix, std::string_view key) {
+  // Runs on every verification: checks only, no allocation, cheapest checks first.
+  if (key.size() <= prefix.size() + 1) return Errc::kBadInput;
+  const std::size_t body_chars = key.size() - prefix.size() - 1;
+  if (body_chars != kTaggedBodyChars && body_chars != kLegacyBodyChars) return Errc::kBadInput;
+  const std::string_view body = key.substr(prefix.size() + 1);
+  if (!Wellformed(prefix, key, body)) return Errc::kBadInput;
+  ParsedKey parsed;
+  std::string_view rest = body;
+  if (body_chars == kTaggedBodyChars) {
+    if (body[0] != kTaggedVersionChar) return Errc::kBadInput;
+    const auto tag = base62::DecodeFixed(body.substr(1 + kKeyIdChars + kSecretChars, kTagChars));
+    if (!tag || *tag >> kTagBits != 0) return Errc::kBadInput;
+    parsed.format = KeyFormat::kTagged;
+    parsed.tag = *tag;
+    parsed.hashed = key.substr(0, prefix.size() + 2 + kKeyIdChars + kSecretChars);
+    rest = body.substr(1);
+  } else {
+    parsed.format = KeyFormat::kLegacy;
+    parsed.hashed = key;
+  }
+  const auto id = base62::DecodeFixed(rest.substr(0, kKeyIdChars));
+  if (!id) return Errc::kBadInput;
+  parsed.id = *id;
+  return parsed;
 }
 
 Result<KeyId> ParseKey(std::string_view prefix, std::string_view key) {
-  // Runs on every verification: checks only, no allocation, cheapest checks first.
-  if (key.size() != prefix.size() + 1 + kKeyBodyChars) return Errc::kBadInput;
-  if (key.substr(0, prefix.size()) != prefix || key[prefix.size()] != '_') {
-    return Errc::kBadInput;
-  }
-  const std::string_view body = key.substr(prefix.size() + 1);
-  bool all_digits = true;  // no early exit: one predictable branch instead of 49
-  for (char c : body) all_digits &= kIsDigit[static_cast<unsigned char>(c)];
-  if (!all_digits) return Errc::kBadInput;
-  const auto checksum = base62::DecodeFixed(body.substr(kKeyIdChars + kSecretChars));
-  if (!checksum || *checksum != Crc32(key.substr(0, key.size() - kChecksumChars))) {
-    return Errc::kBadInput;
-  }
-  const auto id = base62::DecodeFixed(body.substr(0, kKeyIdChars));
-  if (!id) return Errc::kBadInput;
-  return *id;
+  auto parsed = ParseKeyParts(prefix, key);
+  if (!parsed) return parsed.error();
+  return parsed->id;
 }
 
 }  // namespace keycache

@@ -7,6 +7,7 @@
 #include <string_view>
 #include <vector>
 
+#include "core/api_key.h"
 #include "core/key_hasher.h"
 #include "core/key_id.h"
 #include "util/clock.h"
@@ -23,7 +24,9 @@ struct KeyRecord {
   std::string owner_id;
   std::string name;
   std::vector<std::string> scopes;
-  KeyHash hash{};  // HMAC-SHA256(pepper, key); never leaves the service
+  KeyHash
+      hash{};  // HMAC-SHA256(pepper, key's hashed part: core/api_key.h); never leaves the service
+  KeyFormat format = KeyFormat::kTagged;  // the format of the key it was issued as
   TimeMs created_at = 0;
   TimeMs updated_at = 0;
   TimeMs expires_at = kNever;

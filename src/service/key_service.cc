@@ -87,7 +87,7 @@ boost::asio::awaitable<Propagation> KeyService::Await(PropagationWait wait) {
 boost::asio::awaitable<Result<CreatedKey>> KeyService::Create(NewKey request) {
   auto job = [this, request = std::move(request)]() -> Result<CreatedKey> {
     for (int attempt = 0; attempt < kMaxIdAttempts; ++attempt) {
-      auto generated = GenerateKey(options_.key_prefix);
+      auto generated = GenerateKey(options_.key_prefix, hasher_);
       if (!generated) return generated.error();
       const TimeMs now = clock_.NowMs();
       KeyRecord record;
@@ -95,7 +95,8 @@ boost::asio::awaitable<Result<CreatedKey>> KeyService::Create(NewKey request) {
       record.owner_id = request.owner_id;
       record.name = request.name;
       record.scopes = request.scopes;
-      record.hash = hasher_.Hash(generated->key);
+      record.hash = generated->hash;
+      record.format = generated->format;
       record.created_at = record.updated_at = now;
       record.expires_at = request.expires_at;
       record.metadata_json = request.metadata_json;
@@ -178,7 +179,7 @@ boost::asio::awaitable<Result<Committed<CreatedKey>>> KeyService::Rotate(KeyId i
     if (!old) return old.error();
     if (!*old) return make_error_code(Errc::kNotFound);
     for (int attempt = 0; attempt < kMaxIdAttempts; ++attempt) {
-      auto generated = GenerateKey(options_.key_prefix);
+      auto generated = GenerateKey(options_.key_prefix, hasher_);
       if (!generated) return generated.error();
       const TimeMs now = clock_.NowMs();
       KeyRecord fresh;
@@ -186,7 +187,8 @@ boost::asio::awaitable<Result<Committed<CreatedKey>>> KeyService::Rotate(KeyId i
       fresh.owner_id = (*old)->owner_id;
       fresh.name = (*old)->name;
       fresh.scopes = (*old)->scopes;
-      fresh.hash = hasher_.Hash(generated->key);
+      fresh.hash = generated->hash;
+      fresh.format = generated->format;
       fresh.created_at = fresh.updated_at = now;
       fresh.expires_at = (*old)->expires_at;
       fresh.enabled = (*old)->enabled;

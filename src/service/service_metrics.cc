@@ -64,6 +64,17 @@ ServiceMetrics::ServiceMetrics(Registry& registry, HitRateWindow& window) : wind
            .AddCounter("keycache_store_reads_total",
                        "Store reads made to fill the validation cache (after coalescing).")
            .With({});
+  auto& refused = registry.AddCounter(
+      "keycache_forged_keys_total",
+      "Well-formed keys refused without a lookup: a tagged key whose tag is wrong, or a legacy "
+      "key whose id was never issued in the legacy format.",
+      {"format"});
+  forged_tagged_ = &refused.With({"tagged"});
+  forged_legacy_ = &refused.With({"legacy"});
+  legacy_reloads_ = &registry
+                         .AddCounter("keycache_legacy_ids_reloads_total",
+                                     "Reloads of the legacy key ids from the store.")
+                         .With({});
 
   auto& durations = registry.AddHistogram(
       "cache_operation_duration_seconds",

@@ -8,6 +8,7 @@
 
 #include "cache/l1_cache.h"
 #include "cache/usage_counter.h"
+#include "core/api_key.h"
 #include "core/verify_code.h"
 #include "metrics/hit_rate_window.h"
 #include "metrics/registry.h"
@@ -33,6 +34,10 @@ class ServiceMetrics {
   void ScopeLookup(bool hit) { (hit ? scope_hit_ : scope_miss_)->Inc(); }
   void UserListLookup(bool hit) { (hit ? user_list_hit_ : user_list_miss_)->Inc(); }
   void StoreRead() { store_reads_->Inc(); }
+  void ForgedKey(KeyFormat format) {
+    (format == KeyFormat::kTagged ? forged_tagged_ : forged_legacy_)->Inc();
+  }
+  void LegacyIdsReload() { legacy_reloads_->Inc(); }
 
   static Timer StartTimer() { return std::chrono::steady_clock::now(); }
   void ObserveOperation(CacheOp op, CacheType type, Timer start);
@@ -55,6 +60,9 @@ class ServiceMetrics {
   Counter* user_list_hit_ = nullptr;
   Counter* user_list_miss_ = nullptr;
   Counter* store_reads_ = nullptr;
+  Counter* forged_tagged_ = nullptr;
+  Counter* forged_legacy_ = nullptr;
+  Counter* legacy_reloads_ = nullptr;
   std::array<std::array<Histogram*, kCacheTypeCount>, kCacheOpCount> durations_{};
   std::array<std::array<Counter*, kCacheOpCount>, kCacheTypeCount> errors_{};
 };

@@ -39,21 +39,39 @@ VerifyOutcome Verifier::Record(VerifyOutcome outcome) {
   return outcome;
 }
 
+VerifyOutcome Verifier::Forged(KeyFormat format) {
+  metrics_.ForgedKey(format);
+  return Record({VerifyCode::kNotFound, CacheStatus::kBypass, nullptr});
+}
+
 std::variant<VerifyOutcome, PendingVerify> Verifier::VerifyCached(
     std::string_view key, std::span<const std::string> scopes, std::string_view client_ip) {
-  auto id = ParseKey(options_.key_prefix, key);
-  if (!id) return Record({VerifyCode::kMalformed, CacheStatus::kBypass, nullptr});
+  auto parsed = ParseKeyParts(options_.key_prefix, key);
+  if (!parsed) return Record({VerifyCode::kMalformed, CacheStatus::kBypass, nullptr});
+  const KeyId id = parsed->id;
+  const KeyHash hash = hasher_.Hash(parsed->hashed);
+  if (!TagMatches(*parsed, hash)) return Forged(KeyFormat::kTagged);
   if (options_.cache_enabled && options_.l1_enabled && Trusted()) {
-    if (auto facts = l1_.GetFacts(*id)) {
+    if (auto facts = l1_.GetFacts(id)) {
       metrics_.ValidationLookup(LookupResult::kHit);
-      return Finish(std::move(*facts), CachedStatus(), key, scopes, client_ip);
+      return Finish(std::move(*facts), CachedStatus(), hash, scopes, client_ip);
     }
-    if (l1_.IsKnownMissing(*id)) {
+    if (l1_.IsKnownMissing(id)) {
       metrics_.ValidationLookup(LookupResult::kNegativeHit);
       return Record({VerifyCode::kNotFound, CachedStatus(), nullptr});
     }
   }
-  return PendingVerify{*id, std::string(key),
+  // A legacy key reaches the caches and the store only if its id was issued as legacy. An id the
+  // set lacks (or a set not loaded yet) reloads it, once per interval; meanwhile it is refused.
+  bool reload = false;
+  if (parsed->format == KeyFormat::kLegacy && !legacy_.Contains(id)) {
+    reload = legacy_.ClaimReload(clock_.NowMs());
+    if (!reload && legacy_.known()) return Forged(KeyFormat::kLegacy);
+  }
+  return PendingVerify{id,
+                       parsed->format,
+                       hash,
+                       reload,
                        std::vector<std::string>(scopes.begin(), scopes.end()),
                        std::string(client_ip)};
 }
@@ -68,30 +86,37 @@ boost::asio::awaitable<Result<VerifyOutcome>> Verifier::Verify(std::string key,
 }
 
 boost::asio::awaitable<Result<VerifyOutcome>> Verifier::Complete(PendingVerify r) {
+  if (r.reload_legacy) {
+    Result<std::vector<KeyId>> ids = co_await db_.Read([this] { return store_.ListLegacyIds(); });
+    if (!ids) co_return ids.error();
+    metrics_.LegacyIdsReload();
+    legacy_.Replace(std::move(*ids));
+    if (!legacy_.Contains(r.id)) co_return Forged(KeyFormat::kLegacy);
+  }
   if (!options_.cache_enabled) {
     auto job = [this, id = r.id] { return FactsPolicy{l1_, store_, false}.ReadStore(id); };
     Result<FactsAnswer> read = co_await db_.Read(std::move(job));
     if (!read) co_return read.error();
-    co_return Answer(*read, CacheStatus::kBypass, r.key, r.scopes, r.client_ip);
+    co_return Answer(*read, CacheStatus::kBypass, r.hash, r.scopes, r.client_ip);
   }
   metrics_.ValidationLookup(LookupResult::kMiss);
   auto loaded = co_await loader_.Load(r.id);
   if (!loaded) co_return loaded.error();
-  co_return Answer(loaded->value, loaded->status, r.key, r.scopes, r.client_ip);
+  co_return Answer(loaded->value, loaded->status, r.hash, r.scopes, r.client_ip);
 }
 
-VerifyOutcome Verifier::Answer(const FactsAnswer& answer, CacheStatus status, std::string_view key,
+VerifyOutcome Verifier::Answer(const FactsAnswer& answer, CacheStatus status, const KeyHash& hash,
                                std::span<const std::string> scopes, std::string_view client_ip) {
   if (!answer.found()) return Record({VerifyCode::kNotFound, status, nullptr});
-  return Finish(answer.shared_facts(), status, key, scopes, client_ip);
+  return Finish(answer.shared_facts(), status, hash, scopes, client_ip);
 }
 
 VerifyOutcome Verifier::Finish(std::shared_ptr<const KeyFacts> facts, CacheStatus status,
-                               std::string_view key, std::span<const std::string> scopes,
+                               const KeyHash& hash, std::span<const std::string> scopes,
                                std::string_view client_ip) {
   KC_CHECK(facts != nullptr);
   const TimeMs now = clock_.NowMs();
-  VerifyCode code = Decide(*facts, hasher_.Hash(key), now, {});
+  VerifyCode code = Decide(*facts, hash, now, {});
   if (code == VerifyCode::kNotFound) facts = nullptr;  // wrong secret: reveal nothing
   if (code == VerifyCode::kValid && !ScopesAllowed(*facts, scopes)) {
     code = VerifyCode::kInsufficientScope;

@@ -1,6 +1,8 @@
-// Verifier: the life of a verification. Parse and checksum (no lookup for garbage), L1 lookup by
-// key id, HMAC of the presented key compared in constant time, state and scope decision, usage
-// counted in memory. On an L1 miss it loads the key's facts through the fill-fence protocol
+// Verifier: the life of a verification. Parse and checksum (no lookup for garbage), HMAC of the
+// presented key and its tag checked (no lookup for a key keycache never issued: tagged keys carry
+// 47 bits of their HMAC, legacy keys must have an id in LegacyKeyIds), L1 lookup by key id, the
+// HMAC compared with the stored one in constant time, state and scope decision, usage counted in
+// memory. On an L1 miss it loads the key's facts through the fill-fence protocol
 // (FencedLoader: the shared L2, then one coalesced store read per key id), so a read that began
 // before a revocation never lands after it.
 // With the Redis tier, cached answers are trusted only while this instance holds its coherence
@@ -28,6 +30,7 @@
 #include "service/cache_status.h"
 #include "service/db_executor.h"
 #include "service/fenced_load.h"
+#include "service/legacy_key_ids.h"
 #include "service/service_metrics.h"
 #include "store/key_store.h"
 #include "util/clock.h"
@@ -54,7 +57,9 @@ struct VerifyOutcome {
 // it; the slow path (Verifier::Complete) takes it over, so nothing is parsed twice.
 struct PendingVerify {
   KeyId id = 0;
-  std::string key;
+  KeyFormat format = KeyFormat::kTagged;
+  KeyHash hash{};              // of the presented key (its hashed part); the plaintext is not kept
+  bool reload_legacy = false;  // reload LegacyKeyIds first (a legacy id the set lacks)
   std::vector<std::string> scopes;
   std::string client_ip;
 };
@@ -82,6 +87,7 @@ class Verifier {
                                                        std::string client_ip);
 
   bool cache_enabled() const { return options_.cache_enabled; }
+  const LegacyKeyIds& legacy_ids() const { return legacy_; }
 
  private:
   // The validation entry's side of the fill-fence protocol.
@@ -109,10 +115,12 @@ class Verifier {
 
   // Precondition: `facts` is non-null (a found key).
   VerifyOutcome Finish(std::shared_ptr<const KeyFacts> facts, CacheStatus status,
-                       std::string_view key, std::span<const std::string> scopes,
+                       const KeyHash& hash, std::span<const std::string> scopes,
                        std::string_view client_ip);
-  VerifyOutcome Answer(const FactsAnswer& answer, CacheStatus status, std::string_view key,
+  VerifyOutcome Answer(const FactsAnswer& answer, CacheStatus status, const KeyHash& hash,
                        std::span<const std::string> scopes, std::string_view client_ip);
+  // A well-formed key keycache never issued: NOT_FOUND, no lookup made.
+  VerifyOutcome Forged(KeyFormat format);
   bool ScopesAllowed(const KeyFacts& facts, std::span<const std::string> scopes);
   // May cached answers be used right now? Without the tier always; with it, only under the lease.
   bool Trusted() const { return !shared_ || shared_->Coherent(); }
@@ -132,6 +140,7 @@ class Verifier {
   const Clock& clock_;
   SharedCache* const shared_;
   FencedLoader<FactsPolicy> loader_;
+  LegacyKeyIds legacy_;
 };
 
 }  // namespace keycache

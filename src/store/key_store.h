@@ -68,6 +68,10 @@ class KeyStore {
   virtual Result<void> AddUsage(std::span<const UsageDelta> deltas) = 0;
 
   virtual Result<std::uint64_t> CountKeys() = 0;
+
+  // The ids of every stored key issued in the legacy format (KeyFormat::kLegacy), in ascending
+  // order; read through an index that holds only those rows.
+  virtual Result<std::vector<KeyId>> ListLegacyIds() = 0;
 };
 
 }  // namespace keycache

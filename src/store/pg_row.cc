@@ -60,18 +60,21 @@ void BindRecord(PgParams& p, const KeyRecord& r) {
       .TextOrNull(r.last_used_ip)
       // BIGINT: counts past INT64_MAX cannot occur in practice; saturate anyway.
       .Int(static_cast<std::int64_t>(std::min<std::uint64_t>(r.usage_count, INT64_MAX)))
-      .TextOrNull(r.metadata_json);
+      .TextOrNull(r.metadata_json)
+      .Int(static_cast<std::int64_t>(r.format));
 }
 
 Result<KeyRecord> ReadRecord(const PGresult* res, int row, Logger& log) {
   KeyRecord r;
   std::int64_t id = 0;
   std::int64_t usage = -1;
+  std::int64_t format = 0;
   const bool ids_ok = PgInt(res, row, 0, id);
   r.id = IdFromPg(id);
-  const bool ok = ids_ok && PQnfields(res) == 16 && DecodeHash(Text(res, row, 4), r.hash) &&
+  const bool ok = ids_ok && PQnfields(res) == 17 && DecodeHash(Text(res, row, 4), r.hash) &&
                   PgInt(res, row, 14, usage) && usage >= 0 && PgInt(res, row, 5, r.created_at) &&
-                  PgInt(res, row, 6, r.updated_at);
+                  PgInt(res, row, 6, r.updated_at) && PgInt(res, row, 16, format) &&
+                  (format == 1 || format == 2);
   if (!ok) {
     // The schema's constraints make this unreachable unless the table was edited by hand.
     log.Warn("store_corrupt_row", {{"id", std::to_string(r.id)}});
@@ -90,6 +93,7 @@ Result<KeyRecord> ReadRecord(const PGresult* res, int row, Logger& log) {
   r.last_used_ip = Text(res, row, 13);
   r.usage_count = static_cast<std::uint64_t>(usage);
   r.metadata_json = Text(res, row, 15);
+  r.format = static_cast<KeyFormat>(format);
   return r;
 }
 

@@ -20,7 +20,7 @@ namespace keycache {
 inline std::int64_t PgId(KeyId id) { return std::bit_cast<std::int64_t>(id); }
 inline KeyId IdFromPg(std::int64_t v) { return std::bit_cast<KeyId>(v); }
 
-// Appends the record's 16 fields in kRecordColumns order (store/sqlite_row.h names the same
+// Appends the record's 17 fields in kRecordColumns order (store/sqlite_row.h names the same
 // columns): NULL for "none" (kNever, 0, ""), the hash as binary bytea.
 void BindRecord(PgParams& params, const KeyRecord& r);
 

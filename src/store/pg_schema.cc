@@ -1,5 +1,6 @@
 #include "store/pg_schema.h"
 
+#include <iterator>
 #include <string>
 
 #include "store/pg_row.h"
@@ -42,7 +43,16 @@ CREATE TABLE api_keys (
 CREATE INDEX api_keys_owner_created ON api_keys (owner_id, created_at DESC, id DESC);
 CREATE INDEX api_keys_usage ON api_keys (usage_count DESC, id);
 )sql"},
+    // Version 2: tagged keys (docs/adr/0006-tagged-keys.md). Every key stored before is legacy;
+    // a partial index holds exactly those ids, so the service can load them cheaply.
+    {2, R"sql(
+ALTER TABLE api_keys ADD COLUMN key_format SMALLINT NOT NULL DEFAULT 1
+  CHECK (key_format IN (1, 2));
+CREATE INDEX api_keys_legacy ON api_keys (id) WHERE key_format = 1;
+)sql"},
 };
+static_assert(std::size(kMigrations) == kPgSchemaVersion &&
+              kMigrations[std::size(kMigrations) - 1].version == kPgSchemaVersion);
 
 // The one-key advisory lock every instance takes before it looks at the schema.
 constexpr const char* kLockSql = "SELECT pg_advisory_xact_lock(4917245304405426953)";

@@ -9,7 +9,7 @@
 namespace keycache {
 
 // The schema version this build writes and understands.
-inline constexpr int kPgSchemaVersion = 1;
+inline constexpr int kPgSchemaVersion = 2;
 
 // Creates or upgrades the schema on `c`. Errc::kDatabase (logged) on failure, and when the
 // database's schema is newer than this build's (it refuses to run against it); the previous

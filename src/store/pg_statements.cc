@@ -25,6 +25,7 @@ std::vector<PgStatementDef> Build() {
       {kTopByUsage, Select("WHERE revoked_at IS NULL OR revoked_at > $1::bigint"
                            " ORDER BY usage_count DESC, id LIMIT $2::bigint")},
       {kCountAll, "SELECT COUNT(*) FROM api_keys"},
+      {kLegacyIds, "SELECT id FROM api_keys WHERE key_format = 1"},
       // The owner limit: inserts for one owner take this transaction-scoped lock before they
       // count, so two of them cannot both see room for one more key (READ COMMITTED alone
       // would let both counts miss the other's uncommitted row). An advisory lock needs no
@@ -37,7 +38,7 @@ std::vector<PgStatementDef> Build() {
       {kInsert, "INSERT INTO api_keys (" + std::string(kRecordColumns) +
                     ") VALUES ($1::bigint, $2::text, $3::text, $4::text, $5::bytea, $6::bigint,"
                     " $7::bigint, $8::bigint, $9::bigint, $10::text, $11::boolean, $12::bigint,"
-                    " $13::bigint, $14::text, $15::bigint, $16::text)"},
+                    " $13::bigint, $14::text, $15::bigint, $16::text, $17::smallint)"},
       // Each patch field is a (present?, value) pair, so "absent" and "set to NULL" differ.
       {kUpdate, Returning("UPDATE api_keys SET"
                           " name = CASE WHEN $2::boolean THEN $3::text ELSE name END,"

@@ -331,4 +331,25 @@ Result<std::uint64_t> PgStore::CountKeys() {
       });
 }
 
+Result<std::vector<KeyId>> PgStore::ListLegacyIds() {
+  return Call<std::vector<KeyId>>(
+      "list_legacy_ids", true, [&](PgConnection& c, PgDeadline d) -> Result<std::vector<KeyId>> {
+        Result<PgResult> r = c.Exec(pg::kLegacyIds, PgParams(), "list_legacy_ids", d);
+        if (!r) return r.error();
+        std::vector<KeyId> ids;
+        const int rows = PQntuples(r->get());
+        ids.reserve(static_cast<std::size_t>(rows));
+        for (int i = 0; i < rows; ++i) {
+          std::int64_t id = 0;
+          if (!PgInt(r->get(), i, 0, id)) {
+            log_.Warn("store_corrupt_row", {{"op", "list_legacy_ids"}});
+            return make_error_code(Errc::kDatabase);
+          }
+          ids.push_back(IdFromPg(id));
+        }
+        std::sort(ids.begin(), ids.end());
+        return ids;
+      });
+}
+
 }  // namespace keycache

@@ -59,6 +59,7 @@ class PgStore final : public KeyStore {
   Result<std::vector<KeyRecord>> TopByUsage(std::size_t limit, TimeMs now) override;
   Result<void> AddUsage(std::span<const UsageDelta> deltas) override;
   Result<std::uint64_t> CountKeys() override;
+  Result<std::vector<KeyId>> ListLegacyIds() override;
 
  private:
   struct Slot;  // a connection and its mutex

@@ -32,6 +32,7 @@ void BindRecord(SqliteStatement& stmt, int first, const KeyRecord& r) {
   stmt.BindInt64(first + 14,
                  static_cast<std::int64_t>(std::min<std::uint64_t>(r.usage_count, INT64_MAX)));
   stmt.BindTextOrNull(first + 15, r.metadata_json);
+  stmt.BindInt64(first + 16, static_cast<std::int64_t>(r.format));
 }
 
 Result<KeyRecord> ReadRecord(const SqliteStatement& stmt, Logger& log) {
@@ -42,7 +43,8 @@ Result<KeyRecord> ReadRecord(const SqliteStatement& stmt, Logger& log) {
   r.scopes = DecodeScopes(stmt.ColumnText(3));
   std::span<const std::uint8_t> hash = stmt.ColumnBlob(4);
   std::int64_t usage = stmt.ColumnInt64(14);
-  if (hash.size() != r.hash.size() || usage < 0) {
+  const std::int64_t format = stmt.ColumnInt64(16);
+  if (hash.size() != r.hash.size() || usage < 0 || (format != 1 && format != 2)) {
     // The schema's CHECK constraints make this unreachable unless the file was edited by hand.
     log.Warn("store_corrupt_row", {{"id", std::to_string(r.id)}});
     return make_error_code(Errc::kDatabase);
@@ -59,6 +61,7 @@ Result<KeyRecord> ReadRecord(const SqliteStatement& stmt, Logger& log) {
   r.last_used_ip = stmt.ColumnText(13);
   r.usage_count = static_cast<std::uint64_t>(usage);
   r.metadata_json = stmt.ColumnText(15);
+  r.format = static_cast<KeyFormat>(format);
   return r;
 }
 

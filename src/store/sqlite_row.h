@@ -21,8 +21,9 @@ namespace keycache {
 // Every statement that returns records selects exactly these columns, in this order.
 inline constexpr std::string_view kRecordColumns =
     "id, owner_id, name, scopes, key_hash, created_at, updated_at, expires_at, revoked_at, "
-    "revoked_reason, enabled, replaced_by, last_used_at, last_used_ip, usage_count, metadata";
-inline constexpr int kRecordColumnCount = 16;
+    "revoked_reason, enabled, replaced_by, last_used_at, last_used_ip, usage_count, metadata, "
+    "key_format";
+inline constexpr int kRecordColumnCount = 17;
 
 // Key ids are random 64-bit values; SQLite integers are signed, so ids are stored bit-cast.
 inline std::int64_t IdToSql(KeyId id) { return std::bit_cast<std::int64_t>(id); }
@@ -32,7 +33,7 @@ inline KeyId IdFromSql(std::int64_t v) { return std::bit_cast<KeyId>(v); }
 // revocation, 0 for "never used", 0 for "no replacement").
 void BindInt64OrNull(SqliteStatement& stmt, int index, std::int64_t value, std::int64_t null_value);
 
-// Binds the record's fields to parameters first_index .. first_index + 15, in kRecordColumns
+// Binds the record's fields to parameters first_index .. first_index + 16, in kRecordColumns
 // order.
 void BindRecord(SqliteStatement& stmt, int first_index, const KeyRecord& r);
 

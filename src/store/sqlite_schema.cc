@@ -1,5 +1,6 @@
 #include "store/sqlite_schema.h"
 
+#include <iterator>
 #include <string>
 
 #include "store/sqlite_statement.h"
@@ -44,7 +45,16 @@ CREATE TABLE api_keys (
 CREATE INDEX api_keys_owner_created ON api_keys (owner_id, created_at DESC);
 CREATE INDEX api_keys_usage ON api_keys (usage_count DESC);
 )sql"},
+    // Version 2: tagged keys (docs/adr/0006-tagged-keys.md). Every key stored before is legacy;
+    // a partial index holds exactly those ids, so the service can load them cheaply.
+    {2, R"sql(
+ALTER TABLE api_keys ADD COLUMN key_format INTEGER NOT NULL DEFAULT 1
+  CHECK (key_format IN (1, 2));
+CREATE INDEX api_keys_legacy ON api_keys (id) WHERE key_format = 1;
+)sql"},
 };
+static_assert(std::size(kMigrations) == kSqliteSchemaVersion &&
+              kMigrations[std::size(kMigrations) - 1].version == kSqliteSchemaVersion);
 
 Result<void> Exec(sqlite3* db, const char* sql, Logger& log, std::string_view op) {
   int rc = sqlite3_exec(db, sql, nullptr, nullptr, nullptr);

@@ -10,7 +10,7 @@
 namespace keycache {
 
 // The schema version this build writes and understands.
-inline constexpr int kSqliteSchemaVersion = 1;
+inline constexpr int kSqliteSchemaVersion = 2;
 
 // Brings the database up to kSqliteSchemaVersion inside one write transaction, so two processes
 // opening a fresh file at once apply each migration exactly once. Idempotent. Fails with

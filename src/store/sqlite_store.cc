@@ -44,6 +44,7 @@ struct ReadStatements {
   SqliteStatement list_by_owner;
   SqliteStatement top_by_usage;
   SqliteStatement count_all;
+  SqliteStatement legacy_ids;
 
   int Prepare(sqlite3* db) {
     auto select = [](std::string_view rest) {
@@ -56,6 +57,7 @@ struct ReadStatements {
         {&top_by_usage, select("WHERE revoked_at IS NULL OR revoked_at > ?1"
                                " ORDER BY usage_count DESC, id LIMIT ?2")},
         {&count_all, "SELECT COUNT(*) FROM api_keys"},
+        {&legacy_ids, "SELECT id FROM api_keys WHERE key_format = 1 ORDER BY id"},
     };
     for (const auto& [stmt, sql] : all) {
       if (int rc = stmt->Prepare(db, sql); rc != SQLITE_OK) return rc;
@@ -94,7 +96,7 @@ struct SqliteStore::WriteStatements {
         {&count_live, "SELECT COUNT(*) FROM api_keys WHERE owner_id = ?1 AND revoked_at IS NULL"},
         {&insert, "INSERT INTO api_keys (" + cols +
                       ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14,"
-                      " ?15, ?16)"},
+                      " ?15, ?16, ?17)"},
         // Each patch field is a (present?, value) pair, so "absent" and "set to NULL" differ.
         {&update, returning("UPDATE api_keys SET"
                             " name = CASE WHEN ?2 THEN ?3 ELSE name END,"
@@ -448,6 +450,19 @@ Result<std::uint64_t> SqliteStore::CountKeys() {
   StatementScope scope(s);
   if (int rc = s.Step(); rc != SQLITE_ROW) return Fail(lease.connection(), rc, "count_keys");
   return static_cast<std::uint64_t>(s.ColumnInt64(0));
+}
+
+Result<std::vector<KeyId>> SqliteStore::ListLegacyIds() {
+  ReadLease lease = Read();
+  SqliteStatement& s = lease.reads().legacy_ids;
+  StatementScope scope(s);
+  std::vector<KeyId> ids;
+  int rc;
+  while ((rc = s.Step()) == SQLITE_ROW) ids.push_back(IdFromSql(s.ColumnInt64(0)));
+  if (rc != SQLITE_DONE) return Fail(lease.connection(), rc, "list_legacy_ids");
+  // Stored bit-cast into signed integers, so SQLite's order is not KeyId's.
+  std::sort(ids.begin(), ids.end());
+  return ids;
 }
 
 }  // namespace keycache

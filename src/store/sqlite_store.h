@@ -75,6 +75,7 @@ class SqliteStore final : public KeyStore {
   Result<std::vector<KeyRecord>> TopByUsage(std::size_t limit, TimeMs now) override;
   Result<void> AddUsage(std::span<const UsageDelta> deltas) override;
   Result<std::uint64_t> CountKeys() override;  // all rows, revoked or not
+  Result<std::vector<KeyId>> ListLegacyIds() override;
 
  private:
   struct Connection;       // a connection, its mutex and its read statements

@@ -31,6 +31,11 @@ std::string WithChecksum(std::string_view prefix, std::string_view id_text,
 
 const std::string kSecret(kSecretChars, 'a');
 
+const KeyHasher& Hasher() {
+  static const KeyHasher hasher("the server's pepper, at least 32 bytes long");
+  return hasher;
+}
+
 // ParseKey's id, or nullopt on any error (optional compares and prints cleanly in gtest).
 std::optional<KeyId> ParsedId(std::string_view prefix, std::string_view key) {
   auto r = ParseKey(prefix, key);
@@ -41,39 +46,98 @@ std::optional<KeyId> ParsedId(std::string_view prefix, std::string_view key) {
 bool IsBadInput(const Result<KeyId>& r) { return !r && r.error() == Errc::kBadInput; }
 
 TEST(ApiKey, GeneratedKeyHasTheDocumentedLayoutAndParses) {
-  auto g = GenerateKey(kPrefix);
+  auto g = GenerateKey(kPrefix, Hasher());
   ASSERT_TRUE(g) << g.error().message();
+  EXPECT_EQ(g->format, KeyFormat::kTagged);
   const std::string& key = g->key;
-  ASSERT_EQ(key.size(), kPrefix.size() + 1 + 49);
-  EXPECT_EQ(key.substr(0, 3), "kc_");
-  EXPECT_EQ(key.substr(3, kKeyIdChars), KeyIdToString(g->id));
+  ASSERT_EQ(key.size(), kPrefix.size() + 1 + 58);
+  EXPECT_EQ(key.substr(0, 4), "kc_2");
+  EXPECT_EQ(key.substr(4, kKeyIdChars), KeyIdToString(g->id));
   for (char c : key.substr(3)) EXPECT_GE(base62::DigitValue(c), 0) << key;
+  // The stored hash covers everything before the tag; the tag is its first 47 bits.
+  const std::string hashed = key.substr(0, 4 + kKeyIdChars + kSecretChars);
+  EXPECT_EQ(g->hash, Hasher().Hash(hashed));
+  EXPECT_EQ(base62::DecodeFixed(key.substr(hashed.size(), kTagChars)), KeyTag(g->hash));
+  EXPECT_LT(KeyTag(g->hash), 1ull << 47);
   // The checksum is CRC32 over everything before it, as 6 base62 digits.
   const std::string body = key.substr(0, key.size() - kChecksumChars);
   EXPECT_EQ(base62::DecodeFixed(key.substr(key.size() - kChecksumChars)), Crc32(body));
 
-  auto parsed = ParseKey(kPrefix, key);
+  auto parsed = ParseKeyParts(kPrefix, key);
   ASSERT_TRUE(parsed);
-  EXPECT_EQ(*parsed, g->id);
+  EXPECT_EQ(parsed->id, g->id);
+  EXPECT_EQ(parsed->format, KeyFormat::kTagged);
+  EXPECT_EQ(parsed->hashed, hashed);
+  EXPECT_TRUE(TagMatches(*parsed, Hasher().Hash(parsed->hashed)));
   EXPECT_NE(g->id, 0u);
+}
+
+TEST(ApiKey, OnlyThePepperMintsAMatchingTag) {
+  const KeyHasher attacker("somebody else's pepper, also 32 bytes+");
+  int matched = 0;
+  for (int i = 0; i < 1000; ++i) {
+    auto forged = GenerateKey(kPrefix, attacker);
+    ASSERT_TRUE(forged);
+    auto parsed = ParseKeyParts(kPrefix, forged->key);
+    ASSERT_TRUE(parsed) << "a forged key is well-formed: the checksum is public";
+    EXPECT_TRUE(TagMatches(*parsed, attacker.Hash(parsed->hashed)));
+    matched += TagMatches(*parsed, Hasher().Hash(parsed->hashed)) ? 1 : 0;
+  }
+  EXPECT_EQ(matched, 0) << "a 47-bit tag matched by chance";
+}
+
+TEST(ApiKey, LegacyKeysKeepTheirLayoutAndParse) {
+  auto g = GenerateLegacyKeyWithId(kPrefix, 1234567, Hasher());
+  ASSERT_TRUE(g);
+  EXPECT_EQ(g->format, KeyFormat::kLegacy);
+  ASSERT_EQ(g->key.size(), kPrefix.size() + 1 + 49);
+  EXPECT_EQ(g->key.substr(3, kKeyIdChars), KeyIdToString(1234567));
+  EXPECT_EQ(g->hash, Hasher().Hash(g->key)) << "a legacy key's stored hash covers all of it";
+  auto parsed = ParseKeyParts(kPrefix, g->key);
+  ASSERT_TRUE(parsed);
+  EXPECT_EQ(parsed->format, KeyFormat::kLegacy);
+  EXPECT_EQ(parsed->id, KeyId{1234567});
+  EXPECT_EQ(parsed->hashed, g->key);
+  EXPECT_TRUE(TagMatches(*parsed, KeyHash{})) << "legacy keys carry no tag to check";
+}
+
+TEST(ApiKey, TaggedKeysNeedTheVersionDigitAndATagBelow2To47) {
+  auto g = GenerateKeyWithId(kPrefix, 5, Hasher());
+  ASSERT_TRUE(g);
+  auto rechecksummed = [](std::string key) {
+    key.resize(key.size() - kChecksumChars);
+    base62::AppendFixed(key, Crc32(key), kChecksumChars);
+    return key;
+  };
+  std::string version = g->key;
+  version[3] = '3';
+  EXPECT_TRUE(IsBadInput(ParseKey(kPrefix, rechecksummed(version))));
+  std::string big_tag = g->key;
+  const std::size_t tag_at = big_tag.size() - kChecksumChars - kTagChars;
+  big_tag.replace(tag_at, kTagChars, "zzzzzzzz");
+  EXPECT_TRUE(IsBadInput(ParseKey(kPrefix, rechecksummed(big_tag))));
+  std::string top_tag = g->key.substr(0, tag_at);
+  base62::AppendFixed(top_tag, (1ull << 47) - 1, kTagChars);
+  top_tag += std::string(kChecksumChars, '0');
+  EXPECT_TRUE(ParseKey(kPrefix, rechecksummed(top_tag)));
 }
 
 TEST(ApiKey, GenerateWithIdKeepsTheIdIncludingEdgeValues) {
   for (KeyId id : {KeyId{0}, KeyId{1}, KeyId{123456789}, kMaxId}) {
-    auto g = GenerateKeyWithId("live", id);
+    auto g = GenerateKeyWithId("live", id, Hasher());
     ASSERT_TRUE(g);
     EXPECT_EQ(g->id, id);
-    EXPECT_EQ(g->key.substr(5, kKeyIdChars), KeyIdToString(id));
+    EXPECT_EQ(g->key.substr(6, kKeyIdChars), KeyIdToString(id));
     EXPECT_EQ(ParsedId("live", g->key), id);
   }
 }
 
 TEST(ApiKey, GenerateRejectsInvalidPrefixes) {
   for (std::string_view p : {"", "KC", "k_c", "a-b", "abcdefghijklmnopq", "k c"}) {
-    auto g = GenerateKey(p);
+    auto g = GenerateKey(p, Hasher());
     ASSERT_FALSE(g) << p;
     EXPECT_EQ(g.error(), Errc::kBadInput);
-    EXPECT_FALSE(GenerateKeyWithId(p, 5));
+    EXPECT_FALSE(GenerateKeyWithId(p, 5, Hasher()));
   }
 }
 
@@ -94,7 +158,7 @@ TEST(ApiKey, TenThousandGeneratedKeysAreDistinctAndAllParse) {
   std::unordered_set<std::string> keys;
   std::unordered_set<KeyId> ids;
   for (int i = 0; i < 10'000; ++i) {
-    auto g = GenerateKey(kPrefix);
+    auto g = GenerateKey(kPrefix, Hasher());
     ASSERT_TRUE(g);
     ASSERT_EQ(ParsedId(kPrefix, g->key), g->id);
     keys.insert(g->key);
@@ -110,9 +174,9 @@ TEST(ApiKey, SecretCharactersAreUniform) {
   constexpr int kKeys = 10'000;
   std::array<int, 62> counts{};
   for (int i = 0; i < kKeys; ++i) {
-    auto g = GenerateKeyWithId(kPrefix, 1);
+    auto g = GenerateKeyWithId(kPrefix, 1, Hasher());
     ASSERT_TRUE(g);
-    for (char c : std::string_view(g->key).substr(3 + kKeyIdChars, kSecretChars)) {
+    for (char c : std::string_view(g->key).substr(4 + kKeyIdChars, kSecretChars)) {
       ++counts[static_cast<std::size_t>(base62::DigitValue(c))];
     }
   }
@@ -123,7 +187,7 @@ TEST(ApiKey, SecretCharactersAreUniform) {
 }
 
 TEST(ApiKey, ParseRejectsWrongPrefix) {
-  auto g = GenerateKeyWithId("kc", 77);
+  auto g = GenerateKeyWithId("kc", 77, Hasher());
   ASSERT_TRUE(g);
   EXPECT_TRUE(IsBadInput(ParseKey("kd", g->key)));
   EXPECT_TRUE(IsBadInput(ParseKey("k", g->key)));
@@ -147,7 +211,7 @@ TEST(ApiKey, ParseRejectsMissingUnderscore) {
 }
 
 TEST(ApiKey, ParseRejectsWrongLength) {
-  auto g = GenerateKeyWithId(kPrefix, 9);
+  auto g = GenerateKeyWithId(kPrefix, 9, Hasher());
   ASSERT_TRUE(g);
   const std::string& key = g->key;
   EXPECT_TRUE(IsBadInput(ParseKey(kPrefix, "")));
@@ -191,7 +255,7 @@ TEST(ApiKey, ParseRejectsBadChecksum) {
 }
 
 TEST(ApiKey, EverySingleCharacterSubstitutionIsRejected) {
-  auto g = GenerateKeyWithId("live", 0x0123456789abcdefULL);
+  auto g = GenerateKeyWithId("live", 0x0123456789abcdefULL, Hasher());
   ASSERT_TRUE(g);
   const std::string& key = g->key;
   ASSERT_TRUE(ParseKey("live", key));
@@ -209,7 +273,7 @@ TEST(ApiKey, EverySingleCharacterSubstitutionIsRejected) {
 }
 
 TEST(ApiKey, AdjacentTranspositionsAreRejected) {
-  auto g = GenerateKeyWithId(kPrefix, 42);
+  auto g = GenerateKeyWithId(kPrefix, 42, Hasher());
   ASSERT_TRUE(g);
   for (std::size_t i = 0; i + 1 < g->key.size(); ++i) {
     std::string typo = g->key;

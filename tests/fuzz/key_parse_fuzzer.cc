@@ -1,7 +1,9 @@
-// Fuzzes ParseKey (core/api_key.h). Properties: a key that parses is exactly
-// "<prefix>_<id><secret><crc>" with the id re-rendering to the same 11 characters and the
-// checksum recomputing to the same 6; changing any one character of it makes it unparseable;
-// GenerateKeyWithId/GenerateKey output always parses back to its id.
+// Fuzzes ParseKeyParts (core/api_key.h). Properties: a key that parses is exactly
+// "<prefix>_2<id><secret><tag><crc>" (tagged) or "<prefix>_<id><secret><crc>" (legacy), with the
+// id re-rendering to the same 11 characters, the tag below 2^47, the hashed part a prefix of the
+// key and the checksum recomputing to the same 6; changing any one character of it makes it
+// unparseable; generated keys (both formats) parse back to their id, and a tagged one's tag
+// matches only under the pepper that minted it.
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -17,38 +19,54 @@
 namespace keycache {
 namespace {
 
-void CheckParsed(std::string_view prefix, std::string_view key, KeyId id, std::size_t mutate_at,
-                 std::uint8_t mutate_to) {
-  FUZZ_CHECK(key.size() == prefix.size() + 1 + kKeyBodyChars);
+const KeyHasher& Server() {
+  static const KeyHasher h("the fuzzed server's pepper, 32 bytes or more");
+  return h;
+}
+
+void CheckParsed(std::string_view prefix, std::string_view key, const ParsedKey& parsed,
+                 std::size_t mutate_at, std::uint8_t mutate_to) {
+  const bool tagged = parsed.format == KeyFormat::kTagged;
+  FUZZ_CHECK(key.size() == prefix.size() + 1 + (tagged ? kTaggedBodyChars : kLegacyBodyChars));
   FUZZ_CHECK(key.substr(0, prefix.size()) == prefix && key[prefix.size()] == '_');
   const std::string_view body = key.substr(prefix.size() + 1);
-  FUZZ_CHECK(KeyIdToString(id) == body.substr(0, kKeyIdChars));
-  FUZZ_CHECK(ParseKeyId(body.substr(0, kKeyIdChars)) == id);
+  const std::string_view id_text = body.substr(tagged ? 1 : 0, kKeyIdChars);
+  FUZZ_CHECK(!tagged || body[0] == kTaggedVersionChar);
+  FUZZ_CHECK(KeyIdToString(parsed.id) == id_text);
+  FUZZ_CHECK(ParseKeyId(id_text) == parsed.id);
+  FUZZ_CHECK(key.substr(0, parsed.hashed.size()) == parsed.hashed);
+  FUZZ_CHECK(tagged ? parsed.tag < (1ull << kTagBits) : parsed.hashed.size() == key.size());
   std::string rendered(key.substr(0, key.size() - kChecksumChars));
   base62::AppendFixed(rendered, Crc32(rendered), kChecksumChars);
   FUZZ_CHECK(rendered == key);
 
-  // One substituted character anywhere (prefix, separator, id, secret or checksum) is refused:
-  // a CRC32 catches every error burst shorter than 33 bits.
+  // One substituted character anywhere (prefix, separator, version, id, secret, tag or checksum)
+  // is refused: a CRC32 catches every error burst shorter than 33 bits.
   std::string typo(key);
   const std::size_t at = mutate_at % typo.size();
   const char replacement = static_cast<char>(mutate_to);
   if (typo[at] != replacement) {
     typo[at] = replacement;
-    FUZZ_CHECK(!ParseKey(prefix, typo));
+    FUZZ_CHECK(!ParseKeyParts(prefix, typo));
   }
 }
 
 void CheckGenerated(std::string_view prefix, KeyId id) {
-  const Result<GeneratedKey> made = GenerateKeyWithId(prefix, id);
+  const Result<GeneratedKey> made = GenerateKeyWithId(prefix, id, Server());
+  const Result<GeneratedKey> legacy = GenerateLegacyKeyWithId(prefix, id, Server());
   FUZZ_CHECK(made.has_value() == IsValidKeyPrefix(prefix));
+  FUZZ_CHECK(legacy.has_value() == IsValidKeyPrefix(prefix));
   if (!made) {
-    FUZZ_CHECK(made.error() == Errc::kBadInput);
+    FUZZ_CHECK(made.error() == Errc::kBadInput && legacy.error() == Errc::kBadInput);
     return;
   }
-  FUZZ_CHECK(made->id == id);
-  const Result<KeyId> parsed = ParseKey(prefix, made->key);
-  FUZZ_CHECK(parsed && *parsed == id);
+  for (const GeneratedKey* g : {&*made, &*legacy}) {
+    FUZZ_CHECK(g->id == id);
+    const Result<ParsedKey> parsed = ParseKeyParts(prefix, g->key);
+    FUZZ_CHECK(parsed && parsed->id == id && parsed->format == g->format);
+    FUZZ_CHECK(Server().Hash(parsed->hashed) == g->hash);
+    FUZZ_CHECK(TagMatches(*parsed, g->hash));
+  }
 }
 
 }  // namespace
@@ -66,18 +84,18 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   std::memcpy(&seed, data, std::min(size, sizeof seed));
 
   for (const std::string_view prefix : {claimed, std::string_view("ak")}) {
-    const Result<KeyId> id = ParseKey(prefix, input);
-    if (id) {
-      CheckParsed(prefix, input, *id, static_cast<std::size_t>(seed),
+    const Result<ParsedKey> parsed = ParseKeyParts(prefix, input);
+    if (parsed) {
+      CheckParsed(prefix, input, *parsed, static_cast<std::size_t>(seed),
                   static_cast<std::uint8_t>(seed >> 56));
     } else {
-      FUZZ_CHECK(id.error() == Errc::kBadInput);
+      FUZZ_CHECK(parsed.error() == Errc::kBadInput);
     }
   }
 
   CheckGenerated(claimed.substr(0, 2 * kMaxPrefixChars), seed);
   if (size > 0 && data[0] == 'G') {  // now and then, a fresh key from the CSPRNG
-    const Result<GeneratedKey> fresh = GenerateKey("ak");
+    const Result<GeneratedKey> fresh = GenerateKey("ak", Server());
     FUZZ_CHECK(fresh && fresh->id != 0);
     const Result<KeyId> parsed = ParseKey("ak", fresh->key);
     FUZZ_CHECK(parsed && *parsed == fresh->id);

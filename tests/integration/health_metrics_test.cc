@@ -144,13 +144,13 @@ TEST_F(IntegHealth, MetricsPassPromtoolAndCarryTheGuideSeries) {
 
 TEST_F(IntegDegradedHealth, LowHitRateMakesCacheHealthDegraded) {
   for (int i = 0; i < 10; ++i)
-    ASSERT_EQ(Verify(api(), UnknownWellFormedKey()).Str("code"), "NOT_FOUND");
+    ASSERT_EQ(Verify(api(), UnknownIssuedKey(server().pepper())).Str("code"), "NOT_FOUND");
   const Reply few = api().Send(http::verb::get, "/health/cache");
   EXPECT_EQ(few.status, 200u) << "10 lookups are fewer than KEYCACHE_HEALTH_MIN_LOOKUPS=20: "
                               << few.Describe();
 
   for (int i = 0; i < 20; ++i)
-    ASSERT_EQ(Verify(api(), UnknownWellFormedKey()).Str("code"), "NOT_FOUND");
+    ASSERT_EQ(Verify(api(), UnknownIssuedKey(server().pepper())).Str("code"), "NOT_FOUND");
   Reply r;
   EXPECT_TRUE(PollUntil([&] {
     return (r = api().Send(http::verb::get, "/health/cache")).status == 503;

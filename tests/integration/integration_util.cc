@@ -2,6 +2,7 @@
 
 #include <boost/json/array.hpp>
 #include <random>
+#include <sstream>
 
 #include "core/api_key.h"
 #include "util/clock.h"
@@ -88,9 +89,34 @@ std::int64_t RequestCount(ApiClient& api, const std::string& id) {
   return -1;
 }
 
-std::string UnknownWellFormedKey(std::string_view prefix) {
-  auto generated = GenerateKey(prefix);
+double MetricValue(ApiClient& api, const std::string& series) {
+  const Reply r = api.Send(http::verb::get, "/metrics");
+  std::istringstream in(r.body);
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind(series + " ", 0) == 0) return std::stod(line.substr(series.size() + 1));
+  }
+  return -1;
+}
+
+std::string UnknownIssuedKey(std::string_view pepper, std::string_view prefix) {
+  EXPECT_GE(pepper.size(), kMinPepperBytes) << "the server's pepper is unknown";
+  if (pepper.size() < kMinPepperBytes) return std::string();
+  auto generated = GenerateKey(prefix, KeyHasher(pepper));
   EXPECT_TRUE(generated) << "GenerateKey failed";
+  return generated ? generated->key : std::string();
+}
+
+std::string UnknownWellFormedKey(std::string_view prefix) {
+  return UnknownIssuedKey("an attacker's guess at the pepper, 32+ bytes", prefix);
+}
+
+std::string UnknownLegacyKey(std::string_view prefix) {
+  KeyId id = 0;
+  while (id == 0) id = std::random_device()() * 0x100000001ull + std::random_device()();
+  auto generated =
+      GenerateLegacyKeyWithId(prefix, id, KeyHasher("any pepper will do: no tag, 32 bytes"));
+  EXPECT_TRUE(generated) << "GenerateLegacyKeyWithId failed";
   return generated ? generated->key : std::string();
 }
 

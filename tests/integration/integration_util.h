@@ -93,8 +93,20 @@ Reply Auth(ApiClient& api, const std::string& key, const std::string& required_s
 // The request_count of GET /v1/keys/{id}/usage, or -1 on any other answer.
 std::int64_t RequestCount(ApiClient& api, const std::string& id);
 
-// A well-formed key ("ak_...") whose random id no stored key has.
+// A well-formed tagged key ("ak_2...") with a random id, minted under a pepper that is not the
+// server's: what anyone can forge. The server refuses it (NOT_FOUND) without any lookup.
 std::string UnknownWellFormedKey(std::string_view prefix = "ak");
+
+// A well-formed legacy-format key with a random id (anyone can mint these too).
+std::string UnknownLegacyKey(std::string_view prefix = "ak");
+
+// A key minted under the server's `pepper` with a random id no stored key has: it passes the tag
+// check, so the server looks it up (caches, then the store) and answers NOT_FOUND.
+std::string UnknownIssuedKey(std::string_view pepper, std::string_view prefix = "ak");
+
+// A counter or gauge value from /metrics (the first sample whose line starts with `series`);
+// -1 when absent.
+double MetricValue(ApiClient& api, const std::string& series);
 
 // `key` with the character at `pos` replaced by another base62 character.
 std::string FlipChar(std::string key, std::size_t pos);

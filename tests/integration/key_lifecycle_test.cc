@@ -70,9 +70,9 @@ TEST_F(IntegLifecycle, CreateReturnsThePlaintextKeyOnceAndRecordsNeverHoldIt) {
   ASSERT_EQ(k.reply.status, 201u);
 
   EXPECT_EQ(k.key.rfind("ak_", 0), 0u) << k.key;
-  EXPECT_EQ(k.key.size(), 3u + 49u) << k.key;
+  EXPECT_EQ(k.key.size(), 3u + 58u) << k.key;
   EXPECT_EQ(k.id.size(), 11u);
-  EXPECT_EQ(k.key.substr(3, 11), k.id) << "the key embeds its id";
+  EXPECT_EQ(k.key.substr(4, 11), k.id) << "the key embeds its id";
   EXPECT_EQ(k.record.at("id"), JsonStr(k.id));
   EXPECT_EQ(k.record.at("owner_id"), JsonStr(owner));
   EXPECT_EQ(k.record.at("name"), "integration key");

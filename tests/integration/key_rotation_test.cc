@@ -20,7 +20,7 @@ TEST_F(IntegRotation, RotateWithoutGraceRefusesTheOldKeyAtOnce) {
   const std::string new_id = rotated.Str("id");
   EXPECT_NE(new_key, old.key);
   EXPECT_NE(new_id, old.id);
-  EXPECT_EQ(new_key.substr(3, 11), new_id);
+  EXPECT_EQ(new_key.substr(4, 11), new_id);
   const auto* from = Member(rotated.json, {"rotated_from", "id"});
   ASSERT_NE(from, nullptr) << rotated.Describe();
   EXPECT_EQ(*from, JsonStr(old.id));

@@ -52,7 +52,7 @@ TEST_P(CacheBypassed, VerificationsStayCorrectAndSayBypass) {
   EXPECT_EQ(auth.status, 200u) << auth.Describe();
   EXPECT_EQ(auth.Header("X-Cache-Status"), "BYPASS");
 
-  const std::string unknown = UnknownWellFormedKey();
+  const std::string unknown = UnknownIssuedKey(server_->pepper());
   ExpectBypass(Verify(api(), unknown), "NOT_FOUND", "unknown");
   ExpectBypass(Verify(api(), unknown), "NOT_FOUND", "unknown again");
   ExpectBypass(Verify(api(), "garbage"), "MALFORMED", "garbage");

@@ -110,7 +110,9 @@ TEST_F(RedisHardening, AForgedKeyCachedAsMissingByOneInstanceIsNotFoundEverywher
   auto api_c = SharedRedisDeployment::Client(*c);
   for (ApiClient* api : {api_a_.get(), api_b_.get(), api_c.get()}) ASSERT_TRUE(WaitCoherent(*api));
 
-  const std::string forged = UnknownWellFormedKey();
+  // Minted under the deployment's pepper: it passes the tag check and reaches Redis and the store
+  // (a key forged without the pepper would be refused before any lookup).
+  const std::string forged = UnknownIssuedKey(kSharedPepper);
   EXPECT_EQ(Verify(*api_a_, forged).Str("code"), "NOT_FOUND");
   ASSERT_TRUE(PollUntil([&] {
     return MetricValue(*api_a_,

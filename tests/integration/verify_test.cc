@@ -7,6 +7,8 @@
 #include <sstream>
 
 #include "core/api_key.h"
+#include "core/base62.h"
+#include "core/crc32.h"
 #include "integration/integration_util.h"
 
 namespace keycache::testing {
@@ -98,7 +100,7 @@ TEST_F(IntegVerification, UnknownKeysAreNotFoundAndRevealNothing) {
   EXPECT_EQ(second.Header("X-Cache-Status"), "HIT") << "unknown ids are cached as missing";
   ExpectAuth401(Auth(api(), deleted.key), "NOT_FOUND", "deleted key on /v1/auth");
 
-  ExpectVerifyCode(Verify(api(), UnknownWellFormedKey()), "NOT_FOUND", "random id");
+  ExpectVerifyCode(Verify(api(), UnknownIssuedKey(server().pepper())), "NOT_FOUND", "random id");
 
   // A real id with a secret that is not the key's: refused as unknown, identity withheld.
   const std::string owner = UniqueOwner("forged");
@@ -106,13 +108,48 @@ TEST_F(IntegVerification, UnknownKeysAreNotFoundAndRevealNothing) {
   ASSERT_EQ(Verify(api(), real.key).Str("code"), "VALID");
   auto id = ParseKey("ak", real.key);
   ASSERT_TRUE(id);
-  auto forged = GenerateKeyWithId("ak", *id);
+  auto forged = GenerateKeyWithId("ak", *id, KeyHasher(server().pepper()));
   ASSERT_TRUE(forged);
   const Reply r = Verify(api(), forged->key);
   ExpectVerifyCode(r, "NOT_FOUND", "forged secret");
   EXPECT_EQ(r.body.find(owner), std::string::npos) << r.Describe();
   EXPECT_FALSE(r.Object().contains("key_id")) << r.Describe();
   ExpectAuth401(Auth(api(), forged->key), "NOT_FOUND", "forged secret on /v1/auth");
+  EXPECT_EQ(Verify(api(), real.key).Str("code"), "VALID") << "the real key is unaffected";
+}
+
+// Keys keycache never issued, in either format, are refused without a cache or store lookup: a
+// tagged key minted without the pepper fails its tag; a legacy-format key's id is not among the
+// legacy ids (there are none here). The refusal looks like any unknown key's.
+TEST_F(IntegVerification, ForgedKeysAreRefusedWithoutALookup) {
+  const CreatedKey real = CreateKey(api(), UniqueOwner("real"));
+  ASSERT_EQ(Verify(api(), real.key).Str("code"), "VALID");
+  const double reads_before = MetricValue(api(), "keycache_store_reads_total");
+  constexpr int kEach = 40;
+  for (int i = 0; i < kEach; ++i) {
+    for (const std::string& forged : {UnknownWellFormedKey(), UnknownLegacyKey()}) {
+      const Reply r = Verify(api(), forged);
+      ExpectVerifyCode(r, "NOT_FOUND", forged);
+      EXPECT_EQ(r.Header("X-Cache-Status"), "BYPASS") << r.Describe();
+      EXPECT_FALSE(r.Object().contains("key_id")) << r.Describe();
+      ExpectAuth401(Auth(api(), forged), "NOT_FOUND", "forged key on /v1/auth");
+    }
+  }
+  // A forged tag on a real id and secret: the tag is checked before the id is looked up.
+  std::string retagged = real.key;
+  const std::size_t tag_at = retagged.size() - kChecksumChars - kTagChars;
+  retagged.replace(tag_at, kTagChars, std::string(kTagChars, '0'));
+  retagged.resize(retagged.size() - kChecksumChars);
+  base62::AppendFixed(retagged, Crc32(retagged), kChecksumChars);
+  ExpectVerifyCode(Verify(api(), retagged), "NOT_FOUND", "real id and secret, forged tag");
+
+  EXPECT_EQ(MetricValue(api(), "keycache_store_reads_total"), reads_before)
+      << "a forged key reached the store";
+  EXPECT_EQ(MetricValue(api(), "keycache_forged_keys_total{format=\"tagged\"}"), 2 * kEach + 1);
+  EXPECT_EQ(MetricValue(api(), "keycache_forged_keys_total{format=\"legacy\"}"), 2 * kEach);
+  // The legacy ids were read from the store (an index over legacy rows only), not per key.
+  EXPECT_GE(MetricValue(api(), "keycache_legacy_ids_reloads_total"), 1);
+  EXPECT_LE(MetricValue(api(), "keycache_legacy_ids_reloads_total"), 2 * kEach);
   EXPECT_EQ(Verify(api(), real.key).Str("code"), "VALID") << "the real key is unaffected";
 }
 

@@ -2,8 +2,10 @@
 
 #include <sstream>
 
+#include "core/api_key.h"
 #include "core/key_id.h"
 #include "integration/integration_util.h"
+#include "integration/redis_tier_util.h"
 #include "model/model_driver_internal.h"
 
 namespace keycache::testing::model {
@@ -28,10 +30,15 @@ ModelDriver::ModelDriver(ModelCluster& cluster, const FaultTimeline& timeline,
       in_flight_(static_cast<std::size_t>(cluster.size())),
       unanswered_(static_cast<std::size_t>(cluster.size())) {
   if (!options_.trace_file.empty()) trace_.open(options_.trace_file);
+  // Unknown keys of three kinds: minted under the deployment's pepper (they reach the caches and
+  // the store), forged without it (refused at the tag) and forged in the legacy format (refused
+  // from the legacy ids).
   for (int i = 0; i < 16; ++i) {
     auto f = std::make_unique<Forged>();
-    f->key = UnknownWellFormedKey(kPrefix);
-    f->id = f->key.substr(kPrefix.size() + 1, kKeyIdChars);
+    f->key = i % 2 == 0   ? UnknownIssuedKey(kSharedPepper, kPrefix)
+             : i % 4 == 1 ? UnknownWellFormedKey(kPrefix)
+                          : UnknownLegacyKey(kPrefix);
+    f->id = KeyIdToString(ParseKey(kPrefix, f->key).value());
     forged_.push_back(std::move(f));
   }
 }

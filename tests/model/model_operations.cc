@@ -8,6 +8,7 @@
 #include "core/api_key.h"
 #include "core/key_id.h"
 #include "integration/integration_util.h"
+#include "integration/redis_tier_util.h"
 #include "model/model_driver_internal.h"
 
 namespace keycache::testing::model {
@@ -291,8 +292,8 @@ void ModelDriver::DoCreate(Client& c) {
     k->key = key;
     k->owner = owner;
     const auto parsed = ParseKeyId(id);
-    auto wrong =
-        parsed ? GenerateKeyWithId(kPrefix, *parsed) : Result<GeneratedKey>(Errc::kBadInput);
+    auto wrong = parsed ? GenerateKeyWithId(kPrefix, *parsed, KeyHasher(kSharedPepper))
+                        : Result<GeneratedKey>(Errc::kBadInput);
     k->wrong_secret = wrong ? wrong->key : UnknownWellFormedKey(kPrefix);
     k->last_change = r;
     k->history.Acked(StateFromRecord(*record), s, r, "create", timeline_.ActiveAt(r));
@@ -411,8 +412,8 @@ void ModelDriver::DoChange(Client& c, const std::string& op) {
     fresh->key = key;
     fresh->owner = k->owner;
     const auto parsed = ParseKeyId(new_id);
-    auto wrong =
-        parsed ? GenerateKeyWithId(kPrefix, *parsed) : Result<GeneratedKey>(Errc::kBadInput);
+    auto wrong = parsed ? GenerateKeyWithId(kPrefix, *parsed, KeyHasher(kSharedPepper))
+                        : Result<GeneratedKey>(Errc::kBadInput);
     fresh->wrong_secret = wrong ? wrong->key : UnknownWellFormedKey(kPrefix);
     fresh->last_change = r;
     KeyState state = record ? StateFromRecord(*record) : before;

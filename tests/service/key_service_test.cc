@@ -49,15 +49,20 @@ TEST_F(KeyServiceTest, CreateStoresTheHashAndReturnsAWorkingKey) {
   request.metadata_json = R"({"team":"billing"})";
   CreatedKey created = Must(h_.io.Await(h_.keys.Create(request)), "Create");
 
-  EXPECT_EQ(created.key.rfind("ak_", 0), 0u);
-  EXPECT_EQ(created.record.hash, h_.hasher.Hash(created.key));
+  EXPECT_EQ(created.key.rfind("ak_2", 0), 0u) << "a tagged key";
+  const ParsedKey parsed = Must(ParseKeyParts("ak", created.key), "ParseKeyParts");
+  const KeyHash expected = h_.hasher.Hash(parsed.hashed);
+  EXPECT_EQ(created.record.hash, expected);
+  EXPECT_EQ(created.record.format, KeyFormat::kTagged);
+  EXPECT_TRUE(TagMatches(parsed, expected));
   KeyRecord stored = Must(h_.io.Await(h_.keys.Get(created.record.id)), "Get");
   EXPECT_EQ(stored.owner_id, "owner-1");
   EXPECT_EQ(stored.name, "ci");
   EXPECT_EQ(stored.scopes, request.scopes);
   EXPECT_EQ(stored.expires_at, request.expires_at);
   EXPECT_EQ(stored.metadata_json, request.metadata_json);
-  EXPECT_EQ(stored.hash, h_.hasher.Hash(created.key));
+  EXPECT_EQ(stored.hash, expected);
+  EXPECT_EQ(stored.format, KeyFormat::kTagged);
   EXPECT_EQ(stored.created_at, h_.clock.NowMs());
   EXPECT_EQ(stored.revoked_at, kNever);
 

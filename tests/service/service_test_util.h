@@ -122,6 +122,7 @@ class TestStore final : public KeyStore {
 
   std::atomic<int> find_calls{0};
   std::atomic<int> add_usage_calls{0};
+  std::atomic<int> legacy_calls{0};
   std::atomic<bool> fail_find{false};
   std::atomic<bool> fail_add_usage{false};
   // Runs after each FindById has read (set before the reads start; e.g. to invalidate the key
@@ -137,6 +138,11 @@ class TestStore final : public KeyStore {
     std::lock_guard lock(mu_);
     hold_list_ = true;
   }
+  // The same for ListLegacyIds.
+  void HoldNextListLegacyIds() {
+    std::lock_guard lock(mu_);
+    hold_legacy_ = true;
+  }
   // True once a call is held; false if none arrived within kBound.
   bool WaitUntilHeld() {
     std::unique_lock lock(mu_);
@@ -150,7 +156,7 @@ class TestStore final : public KeyStore {
   // Ends every hold for good (teardown must never wait on a held database thread).
   void ReleaseForever() {
     std::lock_guard lock(mu_);
-    hold_find_ = hold_list_ = false;
+    hold_find_ = hold_list_ = hold_legacy_ = false;
     released_ = true;
     forever_ = true;
     cv_.notify_all();
@@ -193,6 +199,12 @@ class TestStore final : public KeyStore {
     return inner_.AddUsage(deltas);
   }
   Result<std::uint64_t> CountKeys() override { return inner_.CountKeys(); }
+  Result<std::vector<KeyId>> ListLegacyIds() override {
+    legacy_calls.fetch_add(1);
+    auto ids = inner_.ListLegacyIds();
+    MaybeHold(hold_legacy_);
+    return ids;
+  }
 
  private:
   // Blocks the calling thread if `armed` (one of the hold_* flags) is set, disarming it.
@@ -210,11 +222,12 @@ class TestStore final : public KeyStore {
   KeyStore& inner_;
   std::mutex mu_;
   std::condition_variable cv_;
-  bool hold_find_ = false;  // guarded by mu_
-  bool hold_list_ = false;  // guarded by mu_
-  bool held_ = false;       // guarded by mu_
-  bool released_ = false;   // guarded by mu_
-  bool forever_ = false;    // guarded by mu_
+  bool hold_find_ = false;    // guarded by mu_
+  bool hold_list_ = false;    // guarded by mu_
+  bool hold_legacy_ = false;  // guarded by mu_
+  bool held_ = false;         // guarded by mu_
+  bool released_ = false;     // guarded by mu_
+  bool forever_ = false;      // guarded by mu_
 };
 
 // One io_context run by one thread: the single-threaded executor the service's coroutines need.
@@ -353,13 +366,13 @@ class ServiceHarness {
   // Writes a fresh key straight to SqliteStore: no database pool, no invalidation, no timeout.
   CreatedKey InsertDirect(const std::string& owner,
                           std::vector<std::string> scopes = {"users:read"}) {
-    auto generated = Must(GenerateKey("ak"), "GenerateKey");
+    auto generated = Must(GenerateKey("ak", KeyHasher(kPepper)), "GenerateKey");
     KeyRecord r;
     r.id = generated.id;
     r.owner_id = owner;
     r.name = "direct key";
     r.scopes = std::move(scopes);
-    r.hash = hasher.Hash(generated.key);
+    r.hash = generated.hash;
     r.created_at = r.updated_at = clock.NowMs();
     auto inserted = sqlite->Insert(r, 1000);
     if (!inserted) throw std::runtime_error("Insert: " + inserted.error().message());

@@ -26,7 +26,9 @@ HarnessOptions WithL2(bool l1_enabled = true) {
 }
 
 // A well-formed key (checksum and all) whose id no stored key has: anyone can mint these.
-std::string Forged() { return Must(GenerateKey("ak"), "generate").key; }
+std::string Forged() {
+  return Must(GenerateKey("ak", KeyHasher(testing::kPepper)), "generate").key;
+}
 KeyId IdOf(const std::string& key) { return *ParseKey("ak", key); }
 
 class VerifierL2Test : public ::testing::TestWithParam<bool> {
@@ -77,7 +79,9 @@ TEST_P(VerifierL2Test, FactsFromL2AnswerWithoutTheStore) {
   EXPECT_EQ(r->cache, CacheStatus::kHit);
   EXPECT_EQ(h_.store.find_calls.load(), 0);
   // A wrong secret for that id reveals nothing, from L2 as from anywhere.
-  auto other = h_.Verify(Must(GenerateKeyWithId("ak", created.record.id), "generate").key);
+  auto other = h_.Verify(
+      Must(GenerateKeyWithId("ak", created.record.id, KeyHasher(testing::kPepper)), "generate")
+          .key);
   ASSERT_TRUE(other);
   EXPECT_EQ(other->code, VerifyCode::kNotFound);
   EXPECT_EQ(other->facts, nullptr);

@@ -142,7 +142,7 @@ TEST(FillFenceTest, AStaleReadDoesNotFillTheCacheAfterARevocation) {
 // that was created meanwhile (creation invalidates the id, like any change).
 TEST(FillFenceTest, AStaleNotFoundDoesNotHideAKeyCreatedMeanwhile) {
   ServiceHarness h;
-  auto generated = testing::Must(GenerateKey("ak"), "GenerateKey");
+  auto generated = testing::Must(GenerateKey("ak", h.hasher), "GenerateKey");
 
   h.store.HoldNextFindById();
   auto a = h.SpawnVerify(generated.key);
@@ -152,7 +152,7 @@ TEST(FillFenceTest, AStaleNotFoundDoesNotHideAKeyCreatedMeanwhile) {
   r.id = generated.id;
   r.owner_id = "owner-1";
   r.name = "late";
-  r.hash = h.hasher.Hash(generated.key);
+  r.hash = generated.hash;
   r.created_at = r.updated_at = h.clock.NowMs();
   ASSERT_TRUE(h.sqlite->Insert(r, 10));
   L1Invalidator(h.l1).Announce(CacheChange::Key(r.id, r.owner_id), {});  // as Create does

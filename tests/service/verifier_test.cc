@@ -21,7 +21,9 @@ constexpr const char* kScopeMisses =
     "cache_misses_total{cache_type=\"scope\",key_type=\"api_key\"}";
 
 // A well-formed key for `id` whose secret differs from the stored one.
-std::string OtherSecretFor(KeyId id) { return Must(GenerateKeyWithId("ak", id), "generate").key; }
+std::string OtherSecretFor(KeyId id) {
+  return Must(GenerateKeyWithId("ak", id, KeyHasher(testing::kPepper)), "generate").key;
+}
 
 class VerifierTest : public ::testing::Test {
  protected:
@@ -92,7 +94,7 @@ TEST_F(VerifierTest, VerifyCachedAnswersAnL1HitWithoutTheStore) {
 }
 
 TEST_F(VerifierTest, UnknownIdIsReadOnceThenAnsweredFromTheNegativeCache) {
-  const std::string unknown = Must(GenerateKey("ak"), "generate").key;
+  const std::string unknown = Must(GenerateKey("ak", KeyHasher(testing::kPepper)), "generate").key;
   auto first = h_.Verify(unknown);
   ASSERT_TRUE(first);
   EXPECT_EQ(first->code, VerifyCode::kNotFound);
@@ -112,7 +114,7 @@ TEST_F(VerifierTest, UnknownIdIsReadOnceThenAnsweredFromTheNegativeCache) {
 }
 
 TEST_F(VerifierTest, NegativeEntryExpiresAfterItsTtl) {
-  const std::string unknown = Must(GenerateKey("ak"), "generate").key;
+  const std::string unknown = Must(GenerateKey("ak", KeyHasher(testing::kPepper)), "generate").key;
   ASSERT_EQ(h_.Verify(unknown).value().code, VerifyCode::kNotFound);
   h_.clock.Advance(L1Options{}.negative_ttl_ms + 1);
   EXPECT_FALSE(h_.VerifyCached(unknown).has_value());
@@ -328,7 +330,7 @@ TEST(VerifierBypassTest, CacheDisabledReadsTheStoreEveryTime) {
   options.cache_enabled = false;
   ServiceHarness h(options);
   const CreatedKey created = h.Create("owner-1", {"users:read"});
-  const std::string unknown = Must(GenerateKey("ak"), "generate").key;
+  const std::string unknown = Must(GenerateKey("ak", KeyHasher(testing::kPepper)), "generate").key;
 
   for (int i = 1; i <= 3; ++i) {
     EXPECT_FALSE(h.VerifyCached(created.key).has_value());
@@ -359,6 +361,114 @@ TEST(VerifierBypassTest, CacheDisabledReadsTheStoreEveryTime) {
   auto revoked = h.Verify(created.key);
   ASSERT_TRUE(revoked);
   EXPECT_EQ(revoked->code, VerifyCode::kRevoked);
+}
+
+// Keys keycache never issued are refused after the HMAC, before any cache or store lookup: a
+// tagged key minted without the pepper fails its tag, whatever id it names.
+TEST_F(VerifierTest, ForgedTaggedKeysAreRefusedWithoutALookup) {
+  const CreatedKey created = h_.Create("owner-1");
+  const KeyHasher attacker("an attacker's guess at the pepper, 32+ bytes");
+  std::vector<std::string> forged;
+  for (int i = 0; i < 20; ++i) forged.push_back(Must(GenerateKey("ak", attacker), "generate").key);
+  forged.push_back(Must(GenerateKeyWithId("ak", created.record.id, attacker), "generate").key);
+  for (const std::string& key : forged) {
+    SCOPED_TRACE(key);
+    auto cached = h_.VerifyCached(key);
+    ASSERT_TRUE(cached.has_value()) << "a forged key needs no slow path";
+    EXPECT_EQ(cached->code, VerifyCode::kNotFound);
+    EXPECT_EQ(cached->cache, CacheStatus::kBypass);
+    EXPECT_EQ(cached->facts, nullptr);
+  }
+  EXPECT_EQ(h_.store.find_calls.load(), 0);
+  EXPECT_EQ(h_.store.legacy_calls.load(), 0);
+  const L1Sizes sizes = h_.l1.Sizes();
+  EXPECT_EQ(sizes.negative, 0u) << "forged keys must not fill the negative cache";
+  EXPECT_EQ(h_.Verify(created.key).value().code, VerifyCode::kValid);
+}
+
+// Keys issued in the legacy format (before tags) keep verifying; legacy-format keys with other
+// ids are refused from the set of legacy ids, which is read from the store at most once per
+// interval however many arrive.
+TEST_F(VerifierTest, LegacyKeysStillVerifyAndForgedOnesCostOneReloadPerInterval) {
+  const GeneratedKey legacy = Must(GenerateLegacyKeyWithId("ak", 4242, h_.hasher), "legacy");
+  KeyRecord r;
+  r.id = legacy.id;
+  r.owner_id = "owner-legacy";
+  r.name = "issued before tags";
+  r.scopes = {"users:read"};
+  r.hash = legacy.hash;
+  r.format = KeyFormat::kLegacy;
+  r.created_at = r.updated_at = h_.clock.NowMs();
+  ASSERT_TRUE(h_.sqlite->Insert(r, 10));
+
+  auto first = h_.Verify(legacy.key, {"users:read"});
+  ASSERT_TRUE(first);
+  EXPECT_EQ(first->code, VerifyCode::kValid);
+  EXPECT_EQ(first->cache, CacheStatus::kMiss);
+  EXPECT_EQ(h_.store.legacy_calls.load(), 1);
+  EXPECT_EQ(h_.verifier.legacy_ids().size(), 1u);
+  auto again = h_.VerifyCached(legacy.key, {"users:read"});
+  ASSERT_TRUE(again.has_value());
+  EXPECT_EQ(again->code, VerifyCode::kValid);
+  EXPECT_EQ(again->cache, CacheStatus::kHit);
+
+  // A legacy key with a wrong secret for that id reaches the lookup (its id is legacy) and
+  // reveals nothing.
+  const std::string wrong = Must(GenerateLegacyKeyWithId("ak", 4242, h_.hasher), "legacy").key;
+  auto refused = h_.Verify(wrong);
+  ASSERT_TRUE(refused);
+  EXPECT_EQ(refused->code, VerifyCode::kNotFound);
+  EXPECT_EQ(refused->facts, nullptr);
+
+  const int finds = h_.store.find_calls.load();
+  for (KeyId id = 1; id <= 50; ++id) {
+    const std::string forged = Must(GenerateLegacyKeyWithId("ak", id * 7919, h_.hasher), "l").key;
+    auto v = h_.Verify(forged);
+    ASSERT_TRUE(v);
+    EXPECT_EQ(v->code, VerifyCode::kNotFound);
+    EXPECT_EQ(v->cache, CacheStatus::kBypass);
+  }
+  EXPECT_EQ(h_.store.find_calls.load(), finds) << "a forged legacy key reached the store";
+  EXPECT_EQ(h_.store.legacy_calls.load(), 1) << "the clock did not move: no reload is due";
+
+  // A legacy key stored by another instance (an older version during a rolling upgrade) after the
+  // last reload is refused until the next reload is due, then found.
+  const GeneratedKey late = Must(GenerateLegacyKeyWithId("ak", 777, h_.hasher), "legacy");
+  r.id = late.id;
+  r.hash = late.hash;
+  ASSERT_TRUE(h_.sqlite->Insert(r, 10));
+  EXPECT_EQ(h_.Verify(late.key).value().code, VerifyCode::kNotFound);
+  h_.clock.Advance(1000);
+  auto found = h_.Verify(late.key);
+  ASSERT_TRUE(found);
+  EXPECT_EQ(found->code, VerifyCode::kValid);
+  EXPECT_EQ(h_.store.legacy_calls.load(), 2);
+}
+
+// Until the legacy ids have been read once, legacy keys are looked up as before (a key must not
+// be refused because the set is still loading).
+TEST_F(VerifierTest, LegacyKeysAreLookedUpWhileTheLegacyIdsAreUnknown) {
+  const GeneratedKey legacy = Must(GenerateLegacyKeyWithId("ak", 99, h_.hasher), "legacy");
+  KeyRecord r;
+  r.id = legacy.id;
+  r.owner_id = "owner-legacy";
+  r.name = "old";
+  r.hash = legacy.hash;
+  r.format = KeyFormat::kLegacy;
+  r.created_at = r.updated_at = h_.clock.NowMs();
+  ASSERT_TRUE(h_.sqlite->Insert(r, 10));
+  h_.store.HoldNextListLegacyIds();
+  auto reloading = h_.SpawnVerify(legacy.key);  // claims the reload, which stalls
+  ASSERT_TRUE(h_.store.WaitUntilHeld());
+  EXPECT_FALSE(h_.verifier.legacy_ids().known());
+  auto meanwhile = h_.Verify(legacy.key);
+  ASSERT_TRUE(meanwhile);
+  EXPECT_EQ(meanwhile->code, VerifyCode::kValid);
+  h_.store.Release();
+  auto done = reloading.get();
+  ASSERT_TRUE(done);
+  EXPECT_EQ(done->code, VerifyCode::kValid);
+  EXPECT_TRUE(h_.verifier.legacy_ids().known());
 }
 
 }  // namespace

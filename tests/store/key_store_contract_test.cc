@@ -72,6 +72,27 @@ TEST_P(KeyStoreContract, RoundTripsEveryField) {
   ExpectSameRecord(Find(r.id), r);
 }
 
+TEST_P(KeyStoreContract, KeepsEachKeysFormatAndListsTheLegacyIdsInOrder) {
+  for (KeyId id : {KeyId{30}, kTopBitId, KeyId{10}, KeyId{20}}) {
+    KeyRecord r = MakeRecord(id, "owner-1", kT0);
+    r.format = id == 20 ? KeyFormat::kTagged : KeyFormat::kLegacy;
+    InsertOk(r);
+    EXPECT_EQ(Find(id).format, r.format);
+  }
+  auto legacy = store_->ListLegacyIds();
+  ASSERT_TRUE(legacy);
+  EXPECT_EQ(*legacy, (std::vector<KeyId>{10, 30, kTopBitId}));
+  ASSERT_TRUE(store_->Delete(30));
+  legacy = store_->ListLegacyIds();
+  ASSERT_TRUE(legacy);
+  EXPECT_EQ(*legacy, (std::vector<KeyId>{10, kTopBitId}));
+  // Rotation issues a tagged key whatever the old one was.
+  KeyRecord fresh = MakeRecord(40, "owner-1", kT0 + 1);
+  ASSERT_TRUE(store_->Rotate(10, fresh, kT0 + 1, kT0 + 1));
+  EXPECT_EQ(Find(40).format, KeyFormat::kTagged);
+  EXPECT_EQ(Find(10).format, KeyFormat::kLegacy);
+}
+
 TEST_P(KeyStoreContract, RoundTripsDefaultsAndStoresNoneAsNull) {
   KeyRecord r = MakeRecord(kTopBitId, "owner-1", kT0);
   r.scopes = {};

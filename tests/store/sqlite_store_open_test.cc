@@ -77,7 +77,46 @@ TEST(SqliteStoreOpen, ReopeningKeepsDataAndMigratesOnce) {
     ExpectSameRecord(**found, r);
   }
   RawDb raw(path);
-  EXPECT_EQ(raw.Text("SELECT COUNT(*) || ':' || MAX(version) FROM schema_version"), "1:1");
+  EXPECT_EQ(raw.Text("SELECT COUNT(*) || ':' || MAX(version) FROM schema_version"), "2:2");
+}
+
+// A database made by a build before tagged keys (schema 1): opening it migrates to schema 2 and
+// every existing key is a legacy one, listed by ListLegacyIds through the partial index.
+TEST(SqliteStoreOpen, MigratesASchemaOneDatabaseAndItsKeysBecomeLegacy) {
+  TempDir dir;
+  Logger log(LogLevel::kOff);
+  const std::string path = dir.File("keys.db");
+  std::ofstream(path).flush();  // an empty file is an empty database
+  {
+    RawDb raw(path);
+    raw.Exec(
+        "CREATE TABLE schema_version (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL);"
+        "INSERT INTO schema_version VALUES (1, 0);"
+        "CREATE TABLE api_keys (id INTEGER PRIMARY KEY, owner_id TEXT NOT NULL, name TEXT NOT NULL,"
+        " scopes TEXT NOT NULL, key_hash BLOB NOT NULL CHECK (length(key_hash) = 32),"
+        " created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL, expires_at INTEGER,"
+        " revoked_at INTEGER, revoked_reason TEXT, enabled INTEGER NOT NULL DEFAULT 1"
+        " CHECK (enabled IN (0, 1)), replaced_by INTEGER, last_used_at INTEGER, last_used_ip TEXT,"
+        " usage_count INTEGER NOT NULL DEFAULT 0 CHECK (usage_count >= 0), metadata TEXT) STRICT;"
+        "INSERT INTO api_keys (id, owner_id, name, scopes, key_hash, created_at, updated_at)"
+        " VALUES (-5, 'o', 'old', 'users:read', zeroblob(32), 1, 1),"
+        " (7, 'o', 'older', 'users:read', zeroblob(32), 1, 1);");
+  }
+  auto store = OpenOrDie(path, log);
+  ASSERT_NE(store, nullptr);
+  auto found = store->FindById(7);
+  ASSERT_TRUE(found && found->has_value());
+  EXPECT_EQ((*found)->format, KeyFormat::kLegacy);
+  KeyRecord fresh = MakeRecord(9, "o", 2);
+  ASSERT_TRUE(store->Insert(fresh, 100));
+  auto legacy = store->ListLegacyIds();
+  ASSERT_TRUE(legacy);
+  EXPECT_EQ(*legacy, (std::vector<KeyId>{7, static_cast<KeyId>(-5)})) << "ascending as KeyIds";
+  RawDb raw(path);
+  EXPECT_EQ(raw.Text("SELECT COUNT(*) || ':' || MAX(version) FROM schema_version"), "2:2");
+  EXPECT_NE(raw.Text("SELECT sql FROM sqlite_master WHERE name = 'api_keys_legacy'")
+                .find("WHERE key_format = 1"),
+            std::string::npos);
 }
 
 TEST(SqliteStoreOpen, RefusesASchemaNewerThanThisBuild) {

@@ -92,6 +92,7 @@ inline void ExpectSameRecord(const KeyRecord& a, const KeyRecord& b) {
   EXPECT_EQ(a.name, b.name);
   EXPECT_EQ(a.scopes, b.scopes);
   EXPECT_EQ(a.hash, b.hash);
+  EXPECT_EQ(a.format, b.format);
   EXPECT_EQ(a.created_at, b.created_at);
   EXPECT_EQ(a.updated_at, b.updated_at);
   EXPECT_EQ(a.expires_at, b.expires_at);

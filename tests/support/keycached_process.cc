@@ -243,6 +243,16 @@ std::string KeycachedProcess::admin_token() const {
   return token;
 }
 
+std::string KeycachedProcess::pepper() const {
+  auto it = env_.find("KEYCACHE_PEPPER");
+  if (it != env_.end() && !it->second.empty()) return it->second;
+  std::string pepper = ReadFile(data_dir() / "pepper");
+  while (!pepper.empty() && std::isspace(static_cast<unsigned char>(pepper.back()))) {
+    pepper.pop_back();
+  }
+  return pepper;
+}
+
 std::optional<std::uint16_t> KeycachedProcess::PortFromLog() const {
   std::istringstream lines(log());
   std::string line;

@@ -102,6 +102,8 @@ class KeycachedProcess {
   std::string log() const;
   // ADMIN_TOKEN when the test set it, else the content of <data dir>/admin-token.
   std::string admin_token() const;
+  // KEYCACHE_PEPPER, or the pepper the server created in its data directory.
+  std::string pepper() const;
   // The data directory (KEYCACHE_DATA_DIR resolved against the workdir; default workdir/var).
   std::filesystem::path data_dir() const;
   // The environment the child was (or will be) started with.
