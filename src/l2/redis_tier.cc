@@ -230,6 +230,7 @@ void RedisTier::Stop() {
   // No thread runs the pool's executors any more (the owner stopped the HTTP server first):
   // frames still queued there may keep connections alive past this tier and past io_.
   client_.ReleaseIo();
+  if (locator_) locator_->ReleaseIo();  // the pool's frames may hold it past io_
 }
 
 void RedisTier::OnPrimaryChanged() {

@@ -48,7 +48,10 @@ std::vector<std::string_view> Words(std::string_view s) {
 
 SentinelLocator::SentinelLocator(asio::any_io_executor executor, SentinelOptions options,
                                  Logger& log)
-    : executor_(std::move(executor)), options_(std::move(options)), log_(log), timer_(executor_) {
+    : executor_(std::move(executor)),
+      options_(std::move(options)),
+      log_(log),
+      timer_(std::in_place, executor_) {
   if (options_.connection.tls.active()) {
     tls_ = redis_detail::MakeTlsContext(options_.connection.tls, tls_error_);
   }
@@ -98,18 +101,30 @@ void SentinelLocator::Start() {
     self->running_ = false;
     self->run_cv_.notify_all();
   });
+  std::lock_guard lock(subscriptions_mu_);
   for (auto& s : subscriptions_) s->Start();
 }
 
 void SentinelLocator::Stop() {
   if (stopping_.exchange(true)) return;
   if (!started_.load()) return;
-  for (auto& s : subscriptions_) s->Stop();
+  {
+    std::lock_guard lock(subscriptions_mu_);
+    for (auto& s : subscriptions_) s->Stop();
+  }
   asio::post(executor_, [weak = weak_from_this()] {
-    if (auto self = weak.lock()) self->timer_.cancel();
+    if (auto self = weak.lock(); self && self->timer_) self->timer_->cancel();
   });
   std::unique_lock lock(run_mu_);
   run_cv_.wait_for(lock, std::chrono::seconds(2), [this] { return !running_; });
+}
+
+void SentinelLocator::ReleaseIo() {
+  {
+    std::lock_guard lock(subscriptions_mu_);
+    subscriptions_.clear();
+  }
+  timer_.reset();
 }
 
 std::optional<RedisEndpoint> SentinelLocator::Current() const {
@@ -144,7 +159,7 @@ void SentinelLocator::RemoveListener(int id) {
 }
 
 std::size_t SentinelLocator::subscribed_sentinels() const {
-  if (!started_.load()) return 0;
+  std::lock_guard lock(subscriptions_mu_);
   return static_cast<std::size_t>(std::count_if(subscriptions_.begin(), subscriptions_.end(),
                                                 [](const auto& s) { return s->subscribed(); }));
 }
@@ -157,7 +172,7 @@ std::string SentinelLocator::last_error() const {
 void SentinelLocator::Wake() {
   if (wake_pending_.exchange(true)) return;  // one wake-up is enough
   asio::post(executor_, [weak = weak_from_this()] {
-    if (auto self = weak.lock()) self->timer_.cancel();
+    if (auto self = weak.lock(); self && self->timer_) self->timer_->cancel();
   });
 }
 
@@ -177,12 +192,12 @@ asio::awaitable<void> SentinelLocator::Run() {
       backoff = std::min(backoff * 2, c.reconnect_max);
     }
     if (!wake_pending_.load()) {
-      timer_.expires_after(wait);
-      co_await timer_.async_wait(kTuple);
+      timer_->expires_after(wait);
+      co_await timer_->async_wait(kTuple);
     }
     // Woken early (a report, a new subscription): still space the questions out.
-    timer_.expires_after(std::max(c.reconnect_min, kMinSpacing));
-    co_await timer_.async_wait(kTuple);
+    timer_->expires_after(std::max(c.reconnect_min, kMinSpacing));
+    co_await timer_->async_wait(kTuple);
   }
 }
 

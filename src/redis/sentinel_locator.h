@@ -54,6 +54,10 @@ class SentinelLocator final : public RedisEndpointSource,
   // Ends the polling loop and the subscriptions; blocks up to ~2 s. Idempotent. Not from the
   // executor's thread.
   void Stop();
+  // After Stop(), once no thread runs the executor: destroys the timer and the subscriptions
+  // now, since the locator itself may outlive the executor's io_context (the pool's connections
+  // hold it through their options, and frames queued elsewhere may hold them).
+  void ReleaseIo();
 
   // RedisEndpointSource.
   std::optional<RedisEndpoint> Current() const override;
@@ -92,14 +96,15 @@ class SentinelLocator final : public RedisEndpointSource,
   std::map<int, std::function<void()>> listeners_;
   int next_listener_ = 0;
 
-  std::vector<std::unique_ptr<RedisSubscriber>> subscriptions_;  // Start/Stop only
+  mutable std::mutex subscriptions_mu_;  // guards subscriptions_ (Start, ReleaseIo, readers)
+  std::vector<std::unique_ptr<RedisSubscriber>> subscriptions_;
   std::atomic<bool> started_{false};
   std::atomic<bool> stopping_{false};
   std::atomic<bool> wake_pending_{false};
   std::mutex run_mu_;  // guards running_
   std::condition_variable run_cv_;
   bool running_ = false;
-  boost::asio::steady_timer timer_;  // executor-only
+  std::optional<boost::asio::steady_timer> timer_;  // executor-only; engaged until ReleaseIo
 };
 
 }  // namespace keycache
