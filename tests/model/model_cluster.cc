@@ -42,7 +42,10 @@ pid_t ModelCluster::pid(int i) const {
   }
   deployment_ = std::make_unique<SharedRedisDeployment>(o);  // its database, env (and Redis)
   faults_ = std::make_unique<RedisFaults>(deployment_->redis());
-  EnvVars env = deployment_->InstanceEnv();
+  if (!sentinel_mode()) {
+    if (auto r = deployment_->StartRedis(); !r) return r;
+  }
+  EnvVars env = deployment_->InstanceEnv();  // REDIS_PORT is known once Redis runs
   if (sentinel_mode()) {
     sentinel_ = std::make_unique<SentinelDeployment>();
     if (auto r = sentinel_->Start(); !r) return r;
@@ -56,7 +59,6 @@ pid_t ModelCluster::pid(int i) const {
     env["REDIS_CONNECT_TIMEOUT"] = "500ms";
     env["REDIS_COMMAND_TIMEOUT"] = "1s";
   } else {
-    if (auto r = deployment_->StartRedis(); !r) return r;
     env["REDIS_USERNAME"] = kRedisUser;
     env["REDIS_PASSWORD"] = kRedisUserPassword;
   }
