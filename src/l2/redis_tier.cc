@@ -205,6 +205,10 @@ Result<void> RedisTier::Start(std::chrono::milliseconds wait, std::string& error
     error_message = client_.last_error();
     return make_error_code(Errc::kUnavailable);
   }
+  if (locator_ && locator_->auth_failed()) {
+    error_message = "Redis Sentinel authentication failed: " + locator_->last_error();
+    return make_error_code(Errc::kUnavailable);
+  }
   if (!lease_.Held()) {
     log_.Warn("redis_unavailable_at_startup",
               {{"error", client_.last_error().empty() ? breaker_.reason() : client_.last_error()},

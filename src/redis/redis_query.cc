@@ -17,7 +17,7 @@ asio::awaitable<RedisQueryResult> QueryRedisOnce(const RedisOptions& options,
   redis_detail::RedisStream stream(executor, tls);
   RespParser parser;
   if (auto failure = co_await redis_detail::OpenRedisStream(stream, options, parser)) {
-    co_return RedisQueryResult{std::nullopt, failure->message};
+    co_return RedisQueryResult{std::nullopt, failure->message, failure->auth_failed};
   }
   redis_detail::StreamWatchdog watchdog(executor, stream, options.command_timeout);
   const std::string where = options.host + ":" + std::to_string(options.port) + ": ";

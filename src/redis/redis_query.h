@@ -18,6 +18,7 @@ namespace keycache {
 struct RedisQueryResult {
   std::optional<RedisReply> reply;  // engaged on success (possibly an error reply)
   std::string error;                // why there is no reply, for humans
+  bool auth_failed = false;         // the server refused our credentials
 };
 
 // Connects to options.host:options.port (`tls` null: plain TCP; it must outlive the call) and

@@ -209,6 +209,7 @@ asio::awaitable<std::optional<std::pair<std::string, std::uint16_t>>> SentinelLo
     start = next_sentinel_;
   }
   std::string errors;
+  std::size_t refused = 0;  // authentication refusals
   for (std::size_t i = 0; i < n && !stopping_.load(); ++i) {
     const std::size_t index = (start + i) % n;
     const RedisOptions o = SentinelConnection(options_, index);
@@ -221,12 +222,14 @@ asio::awaitable<std::optional<std::pair<std::string, std::uint16_t>>> SentinelLo
       RedisQueryResult r = co_await QueryRedisOnce(o, tls_.get(), std::move(ask));
       if (!r.reply) {
         error = r.error;
+        if (r.auth_failed) ++refused;
       } else if (r.reply->is_array() && r.reply->elements.size() == 2 &&
                  r.reply->elements[0].is_string() && r.reply->elements[1].is_string()) {
         if (auto port = ParsePort(r.reply->elements[1].str)) {
           std::lock_guard lock(mu_);
           next_sentinel_ = index;
           last_error_.clear();
+          auth_failed_.store(false, std::memory_order_release);
           co_return std::make_pair(r.reply->elements[0].str, *port);
         }
         error = "an unreadable port " + r.reply->elements[1].str;
@@ -244,6 +247,7 @@ asio::awaitable<std::optional<std::pair<std::string, std::uint16_t>>> SentinelLo
     std::lock_guard lock(mu_);
     if (last_error_ != errors) logged = errors;
     last_error_ = errors;
+    auth_failed_.store(n > 0 && refused == n, std::memory_order_release);
   }
   if (!logged.empty()) log_.Warn("redis_sentinel_unanswered", {{"error", logged}});
   co_return std::nullopt;

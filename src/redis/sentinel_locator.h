@@ -71,6 +71,8 @@ class SentinelLocator final : public RedisEndpointSource,
   // Sentinels whose +switch-master subscription is confirmed now.
   std::size_t subscribed_sentinels() const;
   std::string last_error() const;
+  // The last round of questions failed because every Sentinel refused our credentials.
+  bool auth_failed() const { return auth_failed_.load(std::memory_order_acquire); }
 
  private:
   boost::asio::awaitable<void> Run();
@@ -91,6 +93,7 @@ class SentinelLocator final : public RedisEndpointSource,
   std::size_t next_sentinel_ = 0;  // where the next round of questions starts
   std::atomic<std::uint64_t> generation_{0};
   std::atomic<std::uint64_t> failovers_{0};
+  std::atomic<bool> auth_failed_{false};
 
   std::mutex listeners_mu_;  // guards listeners_, next_listener_; held while they run
   std::map<int, std::function<void()>> listeners_;

@@ -98,6 +98,20 @@ TEST_F(SentinelTest, FindsThePrimaryAndTheClientWorksThere) {
   locator->Stop();
 }
 
+TEST_F(SentinelTest, AWrongSentinelPasswordIsReportedAsSuch) {
+  SentinelOptions o;
+  o.sentinels = deployment_.SentinelAddresses();
+  o.connection.password = "not the sentinel password";
+  o.connection.connect_timeout = 1s;
+  auto locator = std::make_shared<SentinelLocator>(io_.executor(0), std::move(o), log_);
+  locator->Start();
+  ASSERT_TRUE(WaitFor([&] { return locator->auth_failed(); })) << locator->last_error();
+  EXPECT_FALSE(locator->Current().has_value());
+  EXPECT_NE(locator->last_error().find("authentication failed"), std::string::npos)
+      << locator->last_error();
+  locator->Stop();
+}
+
 TEST_F(SentinelTest, TheHandshakeRefusesAReplica) {
   const int primary = deployment_.PrimaryIndex();
   ASSERT_GE(primary, 0);
