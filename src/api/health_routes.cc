@@ -19,6 +19,17 @@ boost::json::object RedisJson(const TierStatus& r) {
   o["breaker"] = r.breaker_open ? "open" : "closed";
   if (r.breaker_open) o["breakerReason"] = r.breaker_reason;
   if (!r.last_error.empty()) o["lastError"] = r.last_error;
+  if (r.sentinel) {
+    boost::json::object sentinel;
+    if (r.primary.empty()) {
+      sentinel["primary"] = nullptr;
+    } else {
+      sentinel["primary"] = r.primary;
+    }
+    sentinel["failovers"] = r.failovers;
+    sentinel["subscribed"] = r.sentinels_subscribed;
+    o["sentinel"] = std::move(sentinel);
+  }
   boost::json::object lease;
   lease["held"] = r.lease_held;
   lease["remainingSeconds"] = r.lease_remaining_seconds;

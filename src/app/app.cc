@@ -201,9 +201,11 @@ int App::Start(std::string& error) {
     const auto wait = std::min(std::chrono::milliseconds(config_.redis.connect_timeout_ms),
                                std::chrono::milliseconds(3000));
     if (auto started = tier_->Start(wait, error); !started) {
-      error +=
-          " (check REDIS_USERNAME / REDIS_PASSWORD against the Redis server's requirepass "
-          "or ACL users)";
+      error += error.starts_with("Redis Sentinel")
+                   ? " (check REDIS_SENTINEL_USERNAME / REDIS_SENTINEL_PASSWORD against the "
+                     "Sentinels' requirepass or ACL users)"
+                   : " (check REDIS_USERNAME / REDIS_PASSWORD against the Redis server's "
+                     "requirepass or ACL users)";
       return 2;
     }
   }

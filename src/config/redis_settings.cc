@@ -2,7 +2,9 @@
 
 #include <algorithm>
 #include <boost/asio/ip/address.hpp>
+#include <charconv>
 #include <filesystem>
+#include <optional>
 
 #include "config/env_reader.h"
 #include "config/secret_file.h"
@@ -30,20 +32,119 @@ void ReadFile(Reader& r, const char* var, std::string& out) {
   out = *path;
 }
 
-void ReadPassword(Reader& r, RedisSettings& s) {
-  const auto password = r.Get("REDIS_PASSWORD");
-  const auto file = r.Get("REDIS_PASSWORD_FILE");
+// `var` or the file `var`_FILE.
+void ReadPassword(Reader& r, const std::string& var, std::string& out) {
+  const std::string file_var = var + "_FILE";
+  const auto password = r.Get(var.c_str());
+  const auto file = r.Get(file_var.c_str());
   if (password && file) {
-    return r.Error("REDIS_PASSWORD_FILE", "is set together with REDIS_PASSWORD; set only one");
+    return r.Error(file_var.c_str(), "is set together with " + var + "; set only one");
   }
   if (password) {
-    s.password = *password;
+    out = *password;
     return;
   }
   if (!file) return;
   auto read = ReadSecretFile(std::filesystem::path(std::string(*file)));
-  if (!read) return r.Error("REDIS_PASSWORD_FILE", read.error().message);
-  s.password = std::move(read->value);
+  if (!read) return r.Error(file_var.c_str(), read.error().message);
+  out = std::move(read->value);
+}
+
+void ReadUsername(Reader& r, const char* var, std::string& out) {
+  if (const auto user = r.Get(var)) {
+    if (IsPrintableNoBlank(*user)) {
+      out = *user;
+    } else {
+      r.Error(var, Quote(*user) + " contains a blank or non-printable character");
+    }
+  }
+}
+
+bool IsHost(std::string_view host) {
+  boost::system::error_code ec;
+  boost::asio::ip::make_address(std::string(host), ec);
+  return !ec || IsHostName(host);
+}
+
+// "host:port", or "[v6 address]:port".
+std::optional<RedisHostPort> ParseHostPort(std::string_view item) {
+  std::string_view host;
+  std::string_view port;
+  if (item.starts_with("[")) {
+    const auto close = item.find("]:");
+    if (close == std::string_view::npos) return std::nullopt;
+    host = item.substr(1, close - 1);
+    port = item.substr(close + 2);
+  } else {
+    const auto colon = item.rfind(':');
+    if (colon == std::string_view::npos || item.find(':') != colon) return std::nullopt;
+    host = item.substr(0, colon);
+    port = item.substr(colon + 1);
+  }
+  unsigned value = 0;
+  const auto [end, ec] = std::from_chars(port.data(), port.data() + port.size(), value);
+  if (host.empty() || !IsHost(host) || ec != std::errc() || end != port.data() + port.size() ||
+      value == 0 || value > 65535) {
+    return std::nullopt;
+  }
+  return RedisHostPort{std::string(host), static_cast<std::uint16_t>(value)};
+}
+
+void ReadSentinels(Reader& r, RedisSettings& s) {
+  const auto list = r.Get("REDIS_SENTINELS");
+  if (list) {
+    std::string_view rest = *list;
+    while (true) {
+      const auto comma = rest.find(',');
+      std::string_view item = rest.substr(0, comma);
+      while (!item.empty() && item.front() == ' ') item.remove_prefix(1);
+      while (!item.empty() && item.back() == ' ') item.remove_suffix(1);
+      auto parsed = ParseHostPort(item);
+      if (!parsed) {
+        s.sentinels.clear();
+        return r.Error("REDIS_SENTINELS",
+                       Quote(item) +
+                           " is not host:port; expected a comma-separated list such as "
+                           "10.0.0.1:26379,10.0.0.2:26379,10.0.0.3:26379");
+      }
+      if (std::find(s.sentinels.begin(), s.sentinels.end(), *parsed) != s.sentinels.end()) {
+        s.sentinels.clear();
+        return r.Error("REDIS_SENTINELS", Quote(item) + " is listed twice");
+      }
+      s.sentinels.push_back(std::move(*parsed));
+      if (comma == std::string_view::npos) break;
+      rest.remove_prefix(comma + 1);
+    }
+    if (s.sentinels.size() > 16) {
+      s.sentinels.clear();
+      return r.Error("REDIS_SENTINELS", "lists more than 16 Sentinels");
+    }
+    if (r.Get("REDIS_HOST")) {
+      s.sentinels.clear();
+      return r.Error("REDIS_SENTINELS",
+                     "is set together with REDIS_HOST; in Sentinel mode the Sentinels name the "
+                     "primary: unset REDIS_HOST (and REDIS_PORT)");
+    }
+    s.enabled = true;
+  }
+  if (const auto name = r.Get("REDIS_SENTINEL_MASTER")) {
+    if (!name->empty() && name->size() <= 64 && IsPrintableNoBlank(*name)) {
+      s.sentinel_master = *name;
+    } else {
+      r.Error("REDIS_SENTINEL_MASTER",
+              Quote(*name) +
+                  " is not a master name; expected 1..64 printable characters "
+                  "without blanks, as in `sentinel monitor <name> ...`");
+    }
+  }
+  ReadUsername(r, "REDIS_SENTINEL_USERNAME", s.sentinel_username);
+  ReadPassword(r, "REDIS_SENTINEL_PASSWORD", s.sentinel_password);
+  if (!list) {
+    for (const char* var : {"REDIS_SENTINEL_MASTER", "REDIS_SENTINEL_USERNAME",
+                            "REDIS_SENTINEL_PASSWORD", "REDIS_SENTINEL_PASSWORD_FILE"}) {
+      if (r.Get(var)) r.Error(var, "is set but REDIS_SENTINELS is not (Sentinel mode is off)");
+    }
+  }
 }
 
 bool IsInstanceId(std::string_view s) {
@@ -66,9 +167,10 @@ void ReadRedisSettings(Reader& r, RedisSettings& s) {
       s.enabled = true;
     }
   }
+  ReadSentinels(r, s);
   r.Bool("REDIS_ENABLED", s.enabled);
-  if (s.enabled && s.host.empty() && !r.Get("REDIS_HOST")) {
-    r.Error("REDIS_HOST", "must be set when REDIS_ENABLED is true");
+  if (s.enabled && s.host.empty() && !r.Get("REDIS_HOST") && !r.Get("REDIS_SENTINELS")) {
+    r.Error("REDIS_HOST", "must be set when REDIS_ENABLED is true (or REDIS_SENTINELS)");
   }
   if (const auto cluster = r.Get("REDIS_CLUSTER_ENABLED")) {
     bool on = false;
@@ -80,14 +182,8 @@ void ReadRedisSettings(Reader& r, RedisSettings& s) {
     }
   }
   r.Int("REDIS_PORT", "a port", 1, 65535, s.port);
-  if (const auto user = r.Get("REDIS_USERNAME")) {
-    if (IsPrintableNoBlank(*user)) {
-      s.username = *user;
-    } else {
-      r.Error("REDIS_USERNAME", Quote(*user) + " contains a blank or non-printable character");
-    }
-  }
-  ReadPassword(r, s);
+  ReadUsername(r, "REDIS_USERNAME", s.username);
+  ReadPassword(r, "REDIS_PASSWORD", s.password);
   r.Int("REDIS_DB", "a database number", 0, 1023, s.db);
   r.Int("REDIS_POOL_SIZE", "a connection count", 1, 512, s.pool_size);
   r.Bool("REDIS_TLS", s.tls);

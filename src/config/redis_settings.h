@@ -5,12 +5,19 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 namespace keycache {
 
 namespace config_internal {
 class Reader;
 }
+
+struct RedisHostPort {
+  std::string host;  // IP address or host name
+  std::uint16_t port = 26379;
+  friend bool operator==(const RedisHostPort&, const RedisHostPort&) = default;
+};
 
 struct RedisSettings {
   // The tier is on when REDIS_HOST is set, unless REDIS_ENABLED=false. Without it, keycache is
@@ -31,6 +38,17 @@ struct RedisSettings {
   std::int64_t connect_timeout_ms = 10'000;   // REDIS_CONNECT_TIMEOUT: 100ms..2m
   std::int64_t command_timeout_ms = 5'000;    // REDIS_COMMAND_TIMEOUT: 10ms..1m
   int max_retries = 3;                        // REDIS_MAX_RETRIES: 0..10
+
+  // Sentinel mode (docs/adr/0003, "Sentinel"): the primary is whatever these Sentinels name for
+  // sentinel_master; REDIS_HOST/REDIS_PORT are then not used (setting both is an error). The
+  // credentials above are the data nodes'; the Sentinels have their own. REDIS_TLS_* apply to
+  // the Sentinels too.
+  std::vector<RedisHostPort> sentinels;      // REDIS_SENTINELS: host:port,... (turns it on)
+  std::string sentinel_master = "mymaster";  // REDIS_SENTINEL_MASTER
+  std::string sentinel_username;             // REDIS_SENTINEL_USERNAME
+  std::string
+      sentinel_password;  // REDIS_SENTINEL_PASSWORD, or the file REDIS_SENTINEL_PASSWORD_FILE
+  bool sentinel() const { return !sentinels.empty(); }
 
   // Circuit breaker: opens after this many consecutive failures (at once on an error reply or
   // when no connection is up); the heartbeat, sent every probe interval (also while it is open),
@@ -54,7 +72,7 @@ struct RedisSettings {
 };
 
 // Reads every variable above; errors go to `r`. `ReadRedisSettings` never echoes
-// REDIS_PASSWORD.
+// REDIS_PASSWORD nor REDIS_SENTINEL_PASSWORD.
 void ReadRedisSettings(config_internal::Reader& r, RedisSettings& s);
 
 }  // namespace keycache

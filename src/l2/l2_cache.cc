@@ -33,6 +33,11 @@ std::optional<std::uint64_t> CounterValue(const RedisReply& r) {
 
 boost::system::error_code Unavailable() { return make_error_code(Errc::kUnavailable); }
 
+// A fill generation handed to the service carries, in its top 16 bits, the primary epoch
+// (Sentinel: the endpoint generation) it was read under; the counter itself is the low 48 bits.
+constexpr int kEpochShift = 48;
+constexpr std::uint64_t kCounterMask = (std::uint64_t{1} << kEpochShift) - 1;
+
 // Redis error texts start with their code ("READONLY You can't write..."); keep reasons short.
 std::string Shorten(std::string_view text) {
   constexpr std::size_t kMax = 160;
@@ -45,6 +50,8 @@ std::string Shorten(std::string_view text) {
 struct L2Cache::Pipeline {
   RedisRequest request;
   std::vector<std::string_view> names;  // string literals
+  // A fill: sent only while the primary is still the one its generation was read from.
+  std::optional<std::uint64_t> epoch;
 
   void Push(std::initializer_list<std::string_view> args) {
     request.Push(args);
@@ -68,8 +75,25 @@ L2Cache::L2Cache(RedisClient& client, CircuitBreaker& breaker, const CoherenceLe
       metrics_(metrics),
       background_(std::move(background)) {}
 
+std::uint64_t L2Cache::Epoch() const {
+  const auto& source = client_.options().endpoint_source;
+  return source ? source->generation() & (~std::uint64_t{0} >> kEpochShift) : 0;
+}
+
+std::optional<std::uint64_t> L2Cache::Stamp(std::uint64_t epoch, std::uint64_t generation) {
+  if (generation > kCounterMask) return std::nullopt;  // 2^48 changes to one key: never
+  return (epoch << kEpochShift) | generation;
+}
+
 boost::asio::awaitable<L2Cache::Replies> L2Cache::Run(Pipeline p, L2Op op, bool even_if_open) {
   if (!even_if_open && !breaker_.allows()) {
+    metrics_.Count(op, L2Result::kSkipped);
+    co_return Unavailable();
+  }
+  // Checked right before the connection is picked (no suspension in between): a fill whose
+  // generation came from a primary since replaced is dropped, since the new primary may have
+  // lost the INCR that made it stale (docs/adr/0003, "Sentinel").
+  if (p.epoch && *p.epoch != Epoch()) {
     metrics_.Count(op, L2Result::kSkipped);
     co_return Unavailable();
   }
@@ -138,19 +162,22 @@ boost::asio::awaitable<SharedRead<FactsAnswer>> L2Cache::ReadFacts(KeyId id) {
     co_return Read::NoAnswer();
   }
   const std::string name = keys_.Facts(id);
+  const std::uint64_t epoch = Epoch();  // before the read: a change during it drops the fill
   Pipeline p;
   p.Push({"MGET", keys_.Generation(id), name});
   Replies replies = co_await Run(std::move(p), L2Op::kReadValidation);
   auto versioned = SplitVersioned(replies, L2Op::kReadValidation);
   if (!versioned) co_return Read::NoAnswer();
-  const std::uint64_t generation = versioned->generation;
+  const auto stamped = Stamp(epoch, versioned->generation);
+  if (!stamped) co_return Read::NoAnswer();
+  const std::uint64_t generation = *stamped;
   if (!versioned->entry) co_return Read::Miss(generation);
   auto entry = sealer_.OpenFacts(name, id, versioned->entry->str);
   if (!entry) {
     metrics_.Count(L2Op::kReadValidation, L2Result::kCorrupt);
     co_return Read::Miss(generation);  // the fill overwrites it
   }
-  if (entry->generation != generation) {
+  if (entry->generation != versioned->generation) {
     metrics_.Count(L2Op::kReadValidation, L2Result::kStale);
     co_return Read::Miss(generation);
   }
@@ -162,7 +189,9 @@ void L2Cache::WriteFacts(KeyId id, std::uint64_t generation, FactsAnswer answer)
   const std::string name = keys_.Facts(id);
   const TimeMs ttl = answer.found() ? options_.validation_ttl_ms : options_.negative_ttl_ms;
   Pipeline p;
-  p.Push({"SET", name, sealer_.SealFacts(name, generation, answer), "PX", std::to_string(ttl)});
+  p.epoch = generation >> kEpochShift;
+  p.Push({"SET", name, sealer_.SealFacts(name, generation & kCounterMask, answer), "PX",
+          std::to_string(ttl)});
   RunDetached(std::move(p), L2Op::kWriteValidation);
 }
 
@@ -173,15 +202,18 @@ boost::asio::awaitable<SharedRead<std::string>> L2Cache::ReadUserList(std::strin
     co_return Read::NoAnswer();
   }
   const std::string name = keys_.UserList(owner);
+  const std::uint64_t epoch = Epoch();
   Pipeline p;
   p.Push({"MGET", keys_.OwnerGeneration(owner), name});
   Replies replies = co_await Run(std::move(p), L2Op::kReadUserList);
   auto versioned = SplitVersioned(replies, L2Op::kReadUserList);
   if (!versioned) co_return Read::NoAnswer();
-  const std::uint64_t generation = versioned->generation;
+  const auto stamped = Stamp(epoch, versioned->generation);
+  if (!stamped) co_return Read::NoAnswer();
+  const std::uint64_t generation = *stamped;
   if (!versioned->entry) co_return Read::Miss(generation);
   auto entry = sealer_.OpenBlob(name, versioned->entry->str);
-  if (!entry || entry->generation != generation) {
+  if (!entry || entry->generation != versioned->generation) {
     metrics_.Count(L2Op::kReadUserList, entry ? L2Result::kStale : L2Result::kCorrupt);
     co_return Read::Miss(generation);
   }
@@ -192,7 +224,8 @@ boost::asio::awaitable<SharedRead<std::string>> L2Cache::ReadUserList(std::strin
 void L2Cache::WriteUserList(std::string owner, std::uint64_t generation, std::string body) {
   const std::string name = keys_.UserList(owner);
   Pipeline p;
-  p.Push({"SET", name, sealer_.SealBlob(name, generation, body), "PX",
+  p.epoch = generation >> kEpochShift;
+  p.Push({"SET", name, sealer_.SealBlob(name, generation & kCounterMask, body), "PX",
           std::to_string(options_.user_list_ttl_ms)});
   RunDetached(std::move(p), L2Op::kWriteUserList);
 }

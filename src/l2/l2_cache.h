@@ -12,7 +12,9 @@
 // change INCRs before it is announced. A reader fetches the counter with the entry (one MGET);
 // an entry counts only if it was sealed under the current counter; a filler seals its database
 // read with the counter it saw BEFORE that read. So a fill whose database read raced a change
-// lands with an old generation and is never served (no WATCH/EVAL needed).
+// lands with an old generation and is never served (no WATCH/EVAL needed). In Sentinel mode the
+// fill generation handed out also carries the primary epoch it was read under (its top 16 bits),
+// and a fill is dropped once the primary has changed since (docs/adr/0003, "Sentinel").
 //
 // Thread-safe. Async members resume on the caller's executor; writes are fire-and-forget from any
 // thread (they run on `background`).
@@ -22,6 +24,7 @@
 #include <boost/asio/awaitable.hpp>
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
@@ -85,6 +88,10 @@ class L2Cache final : public SharedCache {
  private:
   struct Pipeline;
   using Replies = Result<std::vector<RedisReply>>;
+  // The current primary epoch (the endpoint source's generation, 16 bits; 0 without one).
+  std::uint64_t Epoch() const;
+  // `generation` read under `epoch`, as handed to the service; nullopt if it does not fit.
+  static std::optional<std::uint64_t> Stamp(std::uint64_t epoch, std::uint64_t generation);
   // The reply to MGET <generation counter> <entry>: the generation, and the entry's reply (null
   // when absent). Unusable replies are counted and are errors.
   struct Versioned {

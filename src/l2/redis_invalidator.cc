@@ -63,6 +63,14 @@ void RedisInvalidator::Defer(InvalidationMessage m) {
   pending_.push_back(std::move(m));
 }
 
+void RedisInvalidator::DeferClearAll() {
+  InvalidationMessage all;
+  all.source = instance_id_;
+  all.change = CacheChange::All();
+  std::lock_guard lock(mu_);
+  pending_.push_back(std::move(all));
+}
+
 boost::asio::awaitable<bool> RedisInvalidator::ReplayPending() {
   std::vector<InvalidationMessage> batch;
   {

@@ -36,6 +36,10 @@ class RedisInvalidator final : public InvalidationSink {
   // heartbeat). True when the backlog is empty afterwards. On the tier's executor.
   boost::asio::awaitable<bool> ReplayPending();
   std::size_t pending() const;
+  // Keeps a "clear all" for replay, whatever else is pending: after a failover (Sentinel), the new
+  // primary may hold entries whose invalidation it never received. The heartbeat sends it before
+  // the breaker closes. Any thread.
+  void DeferClearAll();
   const std::string& instance_id() const { return instance_id_; }
 
  private:

@@ -74,6 +74,26 @@ RedisOptions RedisOptionsFrom(const RedisSettings& s) {
   return o;
 }
 
+std::shared_ptr<SentinelLocator> SentinelLocatorFrom(const RedisSettings& s,
+                                                     boost::asio::any_io_executor executor,
+                                                     Logger& log) {
+  if (!s.sentinel()) return nullptr;
+  SentinelOptions o;
+  for (const auto& sentinel : s.sentinels) o.sentinels.emplace_back(sentinel.host, sentinel.port);
+  o.master_name = s.sentinel_master;
+  o.connection = RedisOptionsFrom(s);
+  o.connection.username = s.sentinel_username;
+  o.connection.password = s.sentinel_password;
+  o.connection.client_name = "keycached-sentinel-watch";
+  return std::make_shared<SentinelLocator>(std::move(executor), std::move(o), log);
+}
+
+RedisOptions RedisTier::ConnectionOptions() const {
+  RedisOptions o = RedisOptionsFrom(settings_);
+  o.endpoint_source = locator_;
+  return o;
+}
+
 RedisTier::RedisTier(RedisTierOptions options,
                      std::vector<boost::asio::any_io_executor> io_executors, L1Cache& l1,
                      Registry& registry, Logger& log)
@@ -86,8 +106,9 @@ RedisTier::RedisTier(RedisTierOptions options,
       lease_(std::chrono::milliseconds(settings_.lease_ms)),
       metrics_(registry),
       sealer_(options.pepper),
-      client_(WithTierExecutor(std::move(io_executors), io_.get_executor()),
-              RedisOptionsFrom(settings_), log),
+      locator_(SentinelLocatorFrom(settings_, io_.get_executor(), log)),
+      client_(WithTierExecutor(std::move(io_executors), io_.get_executor()), ConnectionOptions(),
+              log),
       l2_(client_, breaker_, lease_, L2Keys(settings_.key_prefix), sealer_, options.l2, metrics_,
           io_.get_executor()),
       invalidator_(l2_, breaker_, MakeInstanceId(settings_), io_.get_executor(), log),
@@ -103,7 +124,7 @@ RedisTier::RedisTier(RedisTierOptions options,
                .With({})),
       listener_(l1, heartbeat_, invalidator_.instance_id(), lag_, log),
       subscriber_(
-          io_.get_executor(), RedisOptionsFrom(settings_), L2Keys(settings_.key_prefix).Channel(),
+          io_.get_executor(), ConnectionOptions(), L2Keys(settings_.key_prefix).Channel(),
           RedisSubscriber::Handlers{
               .on_message = [this](std::string_view payload) { listener_.OnMessage(payload); },
               .on_subscribed = [this] { listener_.OnSubscribed(); },
@@ -142,17 +163,38 @@ RedisTier::RedisTier(RedisTierOptions options,
       .AddCallbackGauge("keycache_invalidations_pending",
                         "Invalidations kept for replay while Redis is unavailable.")
       .Add({}, [this] { return static_cast<double>(invalidator_.pending()); });
+  if (locator_) {
+    failovers_total_ = &registry
+                            .AddCounter("keycache_redis_failovers_total",
+                                        "Changes of Redis primary followed (Sentinel failovers).")
+                            .With({});
+    registry
+        .AddCallbackGauge("keycache_redis_sentinels_subscribed",
+                          "Sentinels whose +switch-master subscription is up.")
+        .Add({}, [this] { return static_cast<double>(locator_->subscribed_sentinels()); });
+  }
 }
 
 RedisTier::~RedisTier() { Stop(); }
 
 Result<void> RedisTier::Start(std::chrono::milliseconds wait, std::string& error_message) {
   io_thread_ = std::thread([this] { io_.run(); });
+  if (locator_) {
+    locator_listener_ =
+        locator_->AddListener([this] { boost::asio::post(io_, [this] { OnPrimaryChanged(); }); });
+    locator_->Start();
+  }
+  const auto deadline = std::chrono::steady_clock::now() + wait;
+  // Sentinel mode: the first answer of a Sentinel, so that the connections have an address to
+  // start with (without one their first attempts fail, which would end the wait below early).
+  while (locator_ && !locator_->Current() && locator_->last_error().empty() &&
+         std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(5ms);
+  }
   client_.Start();
   subscriber_.Start();
   boost::asio::co_spawn(io_, heartbeat_.Run(), boost::asio::detached);
   boost::asio::co_spawn(io_, CountLoop(), boost::asio::detached);
-  const auto deadline = std::chrono::steady_clock::now() + wait;
   // Until the lease is held, an attempt has failed (refused at once, or refused
   // authentication), or `wait` has passed.
   while (!lease_.Held() && client_.last_error().empty() &&
@@ -161,6 +203,10 @@ Result<void> RedisTier::Start(std::chrono::milliseconds wait, std::string& error
   }
   if (client_.auth_failed()) {
     error_message = client_.last_error();
+    return make_error_code(Errc::kUnavailable);
+  }
+  if (locator_ && locator_->auth_failed()) {
+    error_message = "Redis Sentinel authentication failed: " + locator_->last_error();
     return make_error_code(Errc::kUnavailable);
   }
   if (!lease_.Held()) {
@@ -178,12 +224,41 @@ void RedisTier::Stop() {
   boost::asio::post(io_, [this] { count_timer_.cancel(); });
   client_.Stop();  // releases any call still waiting for a Redis that does not answer
   subscriber_.Stop();
+  if (locator_) {
+    if (locator_listener_) locator_->RemoveListener(*locator_listener_);
+    locator_->Stop();
+  }
   work_.reset();
   io_.stop();
   if (io_thread_.joinable()) io_thread_.join();
   // No thread runs the pool's executors any more (the owner stopped the HTTP server first):
   // frames still queued there may keep connections alive past this tier and past io_.
   client_.ReleaseIo();
+  if (locator_) locator_->ReleaseIo();  // the pool's frames may hold it past io_
+}
+
+void RedisTier::OnPrimaryChanged() {
+  const std::uint64_t failovers = locator_->failovers();
+  if (failovers == failovers_handled_) return;  // the first primary found: nothing to distrust
+  failovers_total_->Inc(failovers - failovers_handled_);
+  failovers_handled_ = failovers;
+  // The old primary may have taken changes (INCRs, UNLINKs, PUBLISHes) it never replicated.
+  // As when the channel drops: no L1 or Redis answer until our own heartbeat comes back through
+  // the new primary, and L1 is flushed then.
+  heartbeat_.OnChannelLost();
+  // Entries the new primary holds may have outlived their invalidation: every instance clears
+  // them (a replayed "clear all", sent before the breaker closes) and, meanwhile, nothing is read
+  // from or written to Redis. Fills read under the old primary are dropped by their epoch.
+  invalidator_.DeferClearAll();
+  if (breaker_.Open("the Redis primary changed (Sentinel failover); clearing the shared cache")) {
+    metrics_.BreakerOpened();
+  }
+  const auto primary = locator_->Current();
+  log_.Warn("redis_failover_followed",
+            {{"primary", primary ? primary->ToString() : std::string()},
+             {"effect",
+              "coherence lease revoked, shared cache cleared before it is used again, fills "
+              "begun under the old primary dropped"}});
 }
 
 boost::asio::awaitable<void> RedisTier::CountLoop() {
@@ -231,6 +306,13 @@ TierStatus RedisTier::Status() const {
   {
     std::lock_guard lock(mu_);
     s.entries = counts_;
+  }
+  if (locator_) {
+    s.sentinel = true;
+    const auto primary = locator_->Current();
+    if (primary) s.primary = primary->ToString();
+    s.failovers = locator_->failovers();
+    s.sentinels_subscribed = locator_->subscribed_sentinels();
   }
   return s;
 }

@@ -29,13 +29,19 @@
 #include "l2/redis_invalidator.h"
 #include "l2/sealed_entry.h"
 #include "l2/tier_status.h"
+#include "metrics/counter.h"
 #include "metrics/registry.h"
 #include "redis/redis_client.h"
 #include "redis/redis_subscriber.h"
+#include "redis/sentinel_locator.h"
 
 namespace keycache {
 
 RedisOptions RedisOptionsFrom(const RedisSettings& s);
+// Sentinel mode (s.sentinel()): the locator of the primary, asking on `executor`; else null.
+std::shared_ptr<SentinelLocator> SentinelLocatorFrom(const RedisSettings& s,
+                                                     boost::asio::any_io_executor executor,
+                                                     Logger& log);
 
 struct RedisTierOptions {
   const RedisSettings& settings;
@@ -69,6 +75,10 @@ class RedisTier final : public TierStatusSource {
 
  private:
   boost::asio::awaitable<void> CountLoop();
+  // On the tier's thread, after the locator named another primary: a failover may have lost
+  // invalidations and INCRs (docs/adr/0003, "Sentinel").
+  void OnPrimaryChanged();
+  RedisOptions ConnectionOptions() const;
   double ChannelSilenceSeconds() const;  // -1 before the channel's first sign of life
 
   const RedisSettings& settings_;
@@ -81,6 +91,10 @@ class RedisTier final : public TierStatusSource {
   CoherenceLease lease_;
   L2Metrics metrics_;
   const EntrySealer sealer_;
+  const std::shared_ptr<SentinelLocator> locator_;  // Sentinel mode only
+  Counter* failovers_total_ = nullptr;              // Sentinel mode only
+  std::optional<int> locator_listener_;             // Start/Stop only
+  std::uint64_t failovers_handled_ = 0;             // the tier's thread only
   RedisClient client_;
   L2Cache l2_;
   RedisInvalidator invalidator_;

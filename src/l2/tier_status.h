@@ -30,6 +30,11 @@ struct TierStatus {
   std::uint64_t propagation_samples = 0;
   double propagation_p50_seconds = 0, propagation_p99_seconds = 0;  // bucket upper bounds
   std::optional<L2Counts> entries;  // last SCAN count, refreshed in the background
+  // Sentinel mode only.
+  bool sentinel = false;
+  std::string primary;          // the primary's host:port as the Sentinels named it; "" = none
+  std::uint64_t failovers = 0;  // changes of primary followed since start
+  std::size_t sentinels_subscribed = 0;  // Sentinels whose +switch-master subscription is up
 };
 
 class TierStatusSource {

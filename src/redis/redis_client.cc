@@ -22,7 +22,8 @@ using redis_detail::RedisConnection;
 namespace redis_detail {
 
 // The connections and how to pick one. Immutable after construction (the connections' own
-// state is theirs); shared by the client and its Execute coroutines in flight.
+// state is theirs) but for the endpoint listener, set and cleared by the client's Start/Stop;
+// shared by the client and its Execute coroutines in flight.
 class Pool {
  public:
   struct Group {  // the connections living on one executor
@@ -45,6 +46,21 @@ class Pool {
       g.connections.push_back(conn);
       connections.push_back(std::move(conn));
     }
+  }
+
+  // Sentinel mode: every change of primary makes each connection check its session.
+  void FollowEndpoint() {
+    const auto& source = shared->options.endpoint_source;
+    if (!source) return;
+    std::vector<std::weak_ptr<RedisConnection>> weak(connections.begin(), connections.end());
+    listener = source->AddListener([weak = std::move(weak)] {
+      for (const auto& w : weak) {
+        if (auto c = w.lock()) c->CheckEndpoint();
+      }
+    });
+  }
+  void StopFollowing() {
+    if (listener) shared->options.endpoint_source->RemoveListener(*std::exchange(listener, {}));
   }
 
   // A connected connection, preferring the caller's executor; null when none is up.
@@ -72,6 +88,7 @@ class Pool {
   std::vector<std::unique_ptr<Group>> groups;
   std::vector<std::shared_ptr<RedisConnection>> connections;
   mutable std::atomic<unsigned> next_any{0};
+  std::optional<int> listener;  // Start/Stop only
 };
 
 namespace {
@@ -119,12 +136,14 @@ RedisClient::~RedisClient() { Stop(); }
 
 void RedisClient::Start() {
   if (stopped_.load() || started_.exchange(true)) return;
+  pool_->FollowEndpoint();
   for (const auto& c : pool_->connections) c->Start();
 }
 
 void RedisClient::Stop() {
   if (stopped_.exchange(true)) return;
   if (!started_.load()) return;
+  pool_->StopFollowing();
   for (const auto& c : pool_->connections) c->Stop();
   pool_->shared->WaitLoopsEnded(std::chrono::seconds(1));
 }

@@ -122,6 +122,15 @@ void RedisConnection::Stop() {
   asio::post(executor_, [self = shared_from_this()] { self->Shutdown(); });
 }
 
+void RedisConnection::CheckEndpoint() {
+  asio::post(executor_, [self = shared_from_this()] {
+    const auto& source = self->shared_->options.endpoint_source;
+    if (self->alive_ && source && self->session_generation_ != source->generation()) {
+      self->Fail("the Redis primary moved", false);
+    }
+  });
+}
+
 void RedisConnection::Shutdown() {
   stopping_ = true;
   backoff_->cancel();
@@ -155,12 +164,21 @@ asio::awaitable<void> RedisConnection::Run() {
   auto backoff = o.reconnect_min;
   while (!stopping_) {
     std::optional<OpenFailure> failure;
+    OpenFailure unresolved;
+    std::optional<RedisTarget> target;
     if (!shared_->tls_error.empty()) {
       failure = OpenFailure{shared_->tls_error};
+    } else if (target = ResolveRedisTarget(o, unresolved); !target) {
+      failure = unresolved;
     } else {
       stream_ = std::make_unique<RedisStream>(executor_, shared_->tls.get());
       parser_ = std::make_unique<RespParser>();
-      failure = co_await OpenRedisStream(*stream_, o, *parser_);
+      failure = co_await OpenRedisStream(*stream_, target->options, *parser_);
+      if (failure) ReportOpenFailure(*target, *failure);
+      if (!failure && target->endpoint &&
+          target->endpoint->generation != o.endpoint_source->generation()) {
+        failure = OpenFailure{"the Redis primary moved during the handshake"};
+      }
     }
     if (stopping_) break;
     if (failure) {
@@ -178,6 +196,7 @@ asio::awaitable<void> RedisConnection::Run() {
       last_logged_.clear();
     }
     backoff = o.reconnect_min;
+    session_generation_ = target->endpoint ? target->endpoint->generation : 0;
     alive_ = true;
     shared_->connected.fetch_add(1, std::memory_order_acq_rel);
     up_.store(true, std::memory_order_release);

@@ -93,6 +93,9 @@ class RedisConnection : public std::enable_shared_from_this<RedisConnection> {
 
   void Start();  // any thread; spawns the connect loop on the executor
   void Stop();   // any thread; posts the shutdown to the executor
+  // Any thread: drops the session if it was opened to a primary the endpoint source no longer
+  // names (Sentinel failover); the loop then reconnects to the current one.
+  void CheckEndpoint();
 
   // On the executor's thread: queues `call` for the writer, or completes it at once (kDropped,
   // kStopped) when the connection is not up.
@@ -122,8 +125,9 @@ class RedisConnection : public std::enable_shared_from_this<RedisConnection> {
   std::unique_ptr<RespParser> parser_;
   bool alive_ = false;  // a session (the three loops) is running and has not failed
   bool stopping_ = false;
-  std::vector<Call*> queue_;    // submitted, not yet written
-  std::deque<Call*> inflight_;  // written, replies outstanding, FIFO
+  std::uint64_t session_generation_ = 0;  // the endpoint generation the session was opened under
+  std::vector<Call*> queue_;              // submitted, not yet written
+  std::deque<Call*> inflight_;            // written, replies outstanding, FIFO
   std::string write_buf_;
   std::vector<char> read_buf_;
   // Engaged from construction until ReleaseIo().

@@ -1,10 +1,14 @@
 // Connection settings for RedisClient and RedisSubscriber: plain values, read once at
-// construction (each object keeps its own copy).
+// construction (each object keeps its own copy), plus an optional shared, thread-safe endpoint
+// source (Sentinel).
 #pragma once
 
 #include <chrono>
 #include <cstdint>
+#include <memory>
 #include <string>
+
+#include "redis/redis_endpoint_source.h"
 
 namespace keycache {
 
@@ -33,6 +37,12 @@ struct RedisOptions {
   int max_retries = 3;
   std::chrono::milliseconds reconnect_min{50}, reconnect_max{500};  // backoff between attempts
   std::string client_name = "keycached";                            // CLIENT SETNAME; "" = skip
+  // Sentinel mode: the primary's address comes from here (host/port above are ignored), every
+  // handshake checks ROLE (a replica is refused), and sessions follow its changes. Shared, so
+  // every copy of the options follows the same source.
+  std::shared_ptr<RedisEndpointSource> endpoint_source;
+  // Refuse a node whose ROLE is not master (implied by endpoint_source).
+  bool require_primary = false;
 };
 
 }  // namespace keycache

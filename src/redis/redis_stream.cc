@@ -119,6 +119,22 @@ asio::awaitable<IoResult> RedisStream::Write(asio::const_buffer buffer) {
   co_return co_await asio::async_write(*plain_, buffer, kTuple);
 }
 
+StreamWatchdog::StreamWatchdog(asio::any_io_executor executor, RedisStream& stream,
+                               std::chrono::milliseconds limit)
+    : timer_(std::move(executor)) {
+  timer_.expires_after(limit);
+  timer_.async_wait([&stream, done = done_, fired = fired_](boost::system::error_code ec) {
+    if (ec || *done) return;
+    *fired = true;
+    stream.Close();
+  });
+}
+
+StreamWatchdog::~StreamWatchdog() {
+  *done_ = true;
+  timer_.cancel();
+}
+
 void RedisStream::Close() {
   boost::system::error_code ignored;
   socket().shutdown(tcp::socket::shutdown_both, ignored);
@@ -129,25 +145,7 @@ asio::awaitable<std::optional<OpenFailure>> OpenRedisStream(RedisStream& stream,
                                                             const RedisOptions& options,
                                                             RespParser& parser) {
   auto executor = co_await asio::this_coro::executor;
-  // The watchdog closes the socket when connect_timeout runs out; `done` keeps a late expiry
-  // from touching a stream that has moved on (or is gone).
-  auto done = std::make_shared<bool>(false);
-  auto timed_out = std::make_shared<bool>(false);
-  asio::steady_timer watchdog(executor);
-  watchdog.expires_after(options.connect_timeout);
-  watchdog.async_wait([&stream, done, timed_out](boost::system::error_code ec) {
-    if (ec || *done) return;
-    *timed_out = true;
-    stream.Close();
-  });
-  struct Disarm {
-    asio::steady_timer& timer;
-    std::shared_ptr<bool> done;
-    ~Disarm() {
-      *done = true;
-      timer.cancel();
-    }
-  } disarm{watchdog, done};
+  StreamWatchdog watchdog(executor, stream, options.connect_timeout);
   const std::string timeout_text =
       "timed out after " + std::to_string(options.connect_timeout.count()) + " ms";
 
@@ -166,7 +164,7 @@ asio::awaitable<std::optional<OpenFailure>> OpenRedisStream(RedisStream& stream,
   }
   {
     auto [cec, endpoint] = co_await asio::async_connect(stream.socket(), endpoints, kTuple);
-    if (*timed_out) co_return OpenFailure{Where(options) + timeout_text};
+    if (watchdog.fired()) co_return OpenFailure{Where(options) + timeout_text};
     if (cec) co_return OpenFailure{Where(options) + cec.message()};
   }
   stream.socket().set_option(tcp::no_delay(true), ec);
@@ -179,7 +177,7 @@ asio::awaitable<std::optional<OpenFailure>> OpenRedisStream(RedisStream& stream,
       co_return OpenFailure{"Redis TLS handshake failed: cannot set the server name " + name};
     }
     auto [hec] = co_await tls->async_handshake(ssl::stream_base::client, kTuple);
-    if (*timed_out) co_return OpenFailure{"Redis TLS handshake failed: " + timeout_text};
+    if (watchdog.fired()) co_return OpenFailure{"Redis TLS handshake failed: " + timeout_text};
     if (hec) co_return OpenFailure{TlsFailure(stream, hec)};
   }
 
@@ -204,6 +202,11 @@ asio::awaitable<std::optional<OpenFailure>> OpenRedisStream(RedisStream& stream,
     hello.Push({"CLIENT", "SETNAME", options.client_name});
     kinds.push_back('n');
   }
+  const bool check_role = options.require_primary || options.endpoint_source != nullptr;
+  if (check_role) {
+    hello.Push({"ROLE"});
+    kinds.push_back('r');
+  }
   if (kinds.empty()) {
     hello.Push({"PING"});
     kinds.push_back('p');
@@ -212,7 +215,7 @@ asio::awaitable<std::optional<OpenFailure>> OpenRedisStream(RedisStream& stream,
   // With TLS 1.3 the server judges our certificate after our side of the handshake is done, so
   // a refusal (no or untrusted client certificate) shows up as an alert, a reset or EOF here.
   auto io_failure = [&](const boost::system::error_code& e) {
-    if (*timed_out) return OpenFailure{Where(options) + "handshake " + timeout_text};
+    if (watchdog.fired()) return OpenFailure{Where(options) + "handshake " + timeout_text};
     if (IsTlsError(e)) return OpenFailure{TlsFailure(stream, e)};
     if (stream.is_tls() && replies.empty()) {
       return OpenFailure{"Redis TLS handshake failed: the server closed the connection (" +
@@ -245,9 +248,44 @@ asio::awaitable<std::optional<OpenFailure>> OpenRedisStream(RedisStream& stream,
     if (kinds[i] == 's') co_return OpenFailure{"Redis SELECT " + db + " failed: " + r.str};
     // A failed CLIENT SETNAME (e.g. the command is renamed away) only costs us the name.
     if (kinds[i] == 'n') continue;
+    if (kinds[i] == 'r') co_return OpenFailure{"Redis ROLE failed: " + r.str};
     co_return OpenFailure{"Redis refused the connection: " + r.str};
   }
+  for (std::size_t i = 0; i < kinds.size(); ++i) {
+    if (kinds[i] != 'r') continue;
+    const RedisReply& r = replies[i];
+    const bool master = r.is_array() && !r.elements.empty() && r.elements[0].is_string() &&
+                        r.elements[0].text() == "master";
+    if (!master) {
+      const std::string role = r.is_array() && !r.elements.empty() && r.elements[0].is_string()
+                                   ? std::string(r.elements[0].text())
+                                   : std::string("unreadable");
+      OpenFailure refused{"Redis at " + options.host + ":" + std::to_string(options.port) +
+                          " is not the primary (ROLE: " + role + ")"};
+      refused.wrong_role = true;
+      co_return refused;
+    }
+  }
   co_return std::nullopt;
+}
+
+std::optional<RedisTarget> ResolveRedisTarget(const RedisOptions& options, OpenFailure& failure) {
+  RedisTarget target{options, std::nullopt};
+  if (!options.endpoint_source) return target;
+  target.endpoint = options.endpoint_source->Current();
+  if (!target.endpoint) {
+    failure = OpenFailure{"no Redis primary known yet (asking the Sentinels)"};
+    return std::nullopt;
+  }
+  target.options.host = target.endpoint->host;
+  target.options.port = target.endpoint->port;
+  return target;
+}
+
+void ReportOpenFailure(const RedisTarget& target, const OpenFailure& failure) {
+  if (target.options.endpoint_source && target.endpoint) {
+    target.options.endpoint_source->ReportFailure(*target.endpoint, failure.wrong_role);
+  }
 }
 
 }  // namespace keycache::redis_detail

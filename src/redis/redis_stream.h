@@ -1,7 +1,7 @@
 // Internal: the byte stream under a Redis connection (plain TCP or TLS behind one interface),
 // the TLS context built from RedisTlsOptions, and the connection handshake (connect, TLS,
-// AUTH/SELECT/CLIENT SETNAME) bounded by connect_timeout. A RedisStream is used on one
-// executor's thread only.
+// AUTH/SELECT/CLIENT SETNAME, ROLE in Sentinel mode) bounded by connect_timeout. A RedisStream is
+// used on one executor's thread only.
 #pragma once
 
 #include <boost/asio/any_io_executor.hpp>
@@ -10,6 +10,8 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl/context.hpp>
 #include <boost/asio/ssl/stream.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <chrono>
 #include <cstddef>
 #include <memory>
 #include <optional>
@@ -46,13 +48,44 @@ class RedisStream {
   std::optional<boost::asio::ssl::stream<boost::asio::ip::tcp::socket>> tls_;
 };
 
+// Closes `stream` when `limit` runs out, unless destroyed first (then a late expiry touches
+// nothing). Lives on the stream's executor, in the frame that uses the stream.
+class StreamWatchdog {
+ public:
+  StreamWatchdog(boost::asio::any_io_executor executor, RedisStream& stream,
+                 std::chrono::milliseconds limit);
+  ~StreamWatchdog();
+  StreamWatchdog(const StreamWatchdog&) = delete;
+  StreamWatchdog& operator=(const StreamWatchdog&) = delete;
+  bool fired() const { return *fired_; }
+
+ private:
+  boost::asio::steady_timer timer_;
+  std::shared_ptr<bool> done_ = std::make_shared<bool>(false);
+  std::shared_ptr<bool> fired_ = std::make_shared<bool>(false);
+};
+
 struct OpenFailure {
   std::string message;       // for humans, see RedisClient::last_error()
   bool auth_failed = false;  // the server refused our credentials (or demanded some)
+  bool wrong_role = false;   // require_primary, and ROLE said the node is not a master
 };
 
+// Where one connection attempt goes: `options` aimed at the endpoint source's current primary
+// (Sentinel mode), or `options` as they are. An engaged `endpoint` says which primary it was.
+struct RedisTarget {
+  RedisOptions options;
+  std::optional<RedisEndpoint> endpoint;
+};
+// nullopt (and `failure` set) while the endpoint source knows no primary.
+std::optional<RedisTarget> ResolveRedisTarget(const RedisOptions& options, OpenFailure& failure);
+// Tells the endpoint source (if any) that `target` failed to open.
+void ReportOpenFailure(const RedisTarget& target, const OpenFailure& failure);
+
 // Connects `stream`, runs the TLS handshake when it is a TLS stream, then AUTH [user] password,
-// SELECT db (db != 0) and CLIENT SETNAME, all within options.connect_timeout. `parser` must be
+// SELECT db (db != 0) and CLIENT SETNAME, and ROLE when options.require_primary or an endpoint
+// source is set (a node that is not a master is refused: wrong_role), all within
+// options.connect_timeout. `parser` must be
 // fresh; it holds no bytes afterwards. nullopt on success.
 boost::asio::awaitable<std::optional<OpenFailure>> OpenRedisStream(RedisStream& stream,
                                                                    const RedisOptions& options,

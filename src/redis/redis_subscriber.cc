@@ -57,6 +57,20 @@ class SubscriberLoop : public std::enable_shared_from_this<SubscriberLoop> {
       std::lock_guard lock(mu_);
       running_ = true;
     }
+    if (const auto& source = options_.endpoint_source) {
+      // Sentinel mode: a change of primary drops a subscription to the old one.
+      std::weak_ptr<SubscriberLoop> weak = shared_from_this();
+      listener_ = source->AddListener([weak] {
+        if (auto self = weak.lock()) {
+          asio::post(self->executor_, [self] {
+            const auto& src = self->options_.endpoint_source;
+            if (self->alive_ && self->session_generation_ != src->generation()) {
+              self->Fail("the Redis primary moved");
+            }
+          });
+        }
+      });
+    }
     auto run = Run();
     asio::co_spawn(executor_, std::move(run), [self = shared_from_this()](std::exception_ptr e) {
       if (e) self->log_.Error("redis_subscriber_crashed");
@@ -68,6 +82,7 @@ class SubscriberLoop : public std::enable_shared_from_this<SubscriberLoop> {
 
   void Stop() {
     stopping_.store(true, std::memory_order_release);
+    if (listener_) options_.endpoint_source->RemoveListener(*std::exchange(listener_, {}));
     asio::post(executor_, [self = shared_from_this()] { self->Shutdown(); });
     std::unique_lock lock(mu_);
     done_cv_.wait_for(lock, std::chrono::seconds(1), [this] { return !running_; });
@@ -111,12 +126,21 @@ class SubscriberLoop : public std::enable_shared_from_this<SubscriberLoop> {
     std::string last_logged;
     while (!stopping()) {
       std::optional<OpenFailure> failure;
+      OpenFailure unresolved;
+      std::optional<RedisTarget> target;
       if (!tls_error_.empty()) {
         failure = OpenFailure{tls_error_};
+      } else if (target = ResolveRedisTarget(options_, unresolved); !target) {
+        failure = unresolved;
       } else {
         stream_ = std::make_unique<RedisStream>(executor_, tls_.get());
         parser_ = std::make_unique<RespParser>();
-        failure = co_await OpenRedisStream(*stream_, options_, *parser_);
+        failure = co_await OpenRedisStream(*stream_, target->options, *parser_);
+        if (failure) ReportOpenFailure(*target, *failure);
+        if (!failure && target->endpoint &&
+            target->endpoint->generation != options_.endpoint_source->generation()) {
+          failure = OpenFailure{"the Redis primary moved during the handshake"};
+        }
       }
       if (stopping()) break;
       if (!failure) {
@@ -140,6 +164,7 @@ class SubscriberLoop : public std::enable_shared_from_this<SubscriberLoop> {
       SetError("");
       last_logged.clear();
       backoff = options_.reconnect_min;
+      session_generation_ = target->endpoint ? target->endpoint->generation : 0;
       alive_ = true;
       ping_sent_ = Clock::now();  // the SUBSCRIBE confirmation is owed like a PING reply
       auto session = ReadLoop() && PingLoop();
@@ -254,13 +279,15 @@ class SubscriberLoop : public std::enable_shared_from_this<SubscriberLoop> {
 
   mutable std::mutex mu_;
   std::condition_variable done_cv_;
-  bool running_ = false;    // guarded by mu_
-  std::string last_error_;  // guarded by mu_
+  bool running_ = false;         // guarded by mu_
+  std::optional<int> listener_;  // Start/Stop only (the RedisSubscriber's calling thread)
+  std::string last_error_;       // guarded by mu_
 
   // Executor-only.
   std::unique_ptr<RedisStream> stream_;
   std::unique_ptr<RespParser> parser_;
   bool alive_ = false;
+  std::uint64_t session_generation_ = 0;  // the endpoint generation the session was opened under
   std::optional<Clock::time_point> ping_sent_;  // a PING (or SUBSCRIBE) awaits its reply
   asio::steady_timer ping_timer_;
   asio::steady_timer backoff_;

@@ -121,5 +121,59 @@ TEST(RedisSettings, ClusterModeIsRefusedClearly) {
   EXPECT_FALSE(LoadOk({{"REDIS_CLUSTER_ENABLED", "false"}}).enabled);
 }
 
+TEST(RedisSettings, SentinelsTurnItOnWithTheirOwnCredentials) {
+  const RedisSettings s =
+      LoadOk({{"REDIS_SENTINELS", "10.0.0.1:26379, sentinel-b:26380,[::1]:26381"},
+              {"REDIS_SENTINEL_MASTER", "keycache-main"},
+              {"REDIS_SENTINEL_USERNAME", "watcher"},
+              {"REDIS_SENTINEL_PASSWORD", "sentinel secret"},
+              {"REDIS_PASSWORD", "data secret"}});
+  EXPECT_TRUE(s.enabled);
+  EXPECT_TRUE(s.sentinel());
+  ASSERT_EQ(s.sentinels.size(), 3u);
+  EXPECT_EQ(s.sentinels[0], (RedisHostPort{"10.0.0.1", 26379}));
+  EXPECT_EQ(s.sentinels[1], (RedisHostPort{"sentinel-b", 26380}));
+  EXPECT_EQ(s.sentinels[2], (RedisHostPort{"::1", 26381}));
+  EXPECT_EQ(s.sentinel_master, "keycache-main");
+  EXPECT_EQ(s.sentinel_username, "watcher");
+  EXPECT_EQ(s.sentinel_password, "sentinel secret");
+  EXPECT_EQ(s.password, "data secret");
+  EXPECT_TRUE(s.host.empty());
+}
+
+TEST(RedisSettings, SentinelDefaultsAndPasswordFile) {
+  const auto dir =
+      std::filesystem::temp_directory_path() / ("kc_sentinel_cfg_" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  const auto file = dir / "sentinel_password";
+  std::ofstream(file) << "from a file\n";
+  std::filesystem::permissions(file, std::filesystem::perms::owner_read);
+  const RedisSettings s = LoadOk(
+      {{"REDIS_SENTINELS", "127.0.0.1:26379"}, {"REDIS_SENTINEL_PASSWORD_FILE", file.string()}});
+  EXPECT_EQ(s.sentinel_master, "mymaster");
+  EXPECT_EQ(s.sentinel_password, "from a file");
+  std::filesystem::remove_all(dir);
+  EXPECT_FALSE(LoadOk({}).sentinel());
+}
+
+TEST(RedisSettings, BadSentinelSettingsNameTheirVariable) {
+  for (const char* bad : {"10.0.0.1", "10.0.0.1:0", "10.0.0.1:70000", "a:1,,b:2", "bad host!:1",
+                          "a:1,a:1", "::1:26379", "host:port"}) {
+    const std::string e = OnlyError({{"REDIS_SENTINELS", bad}});
+    EXPECT_NE(e.find("REDIS_SENTINELS"), std::string::npos) << bad << ": " << e;
+  }
+  const std::string both = OnlyError({{"REDIS_SENTINELS", "a:1"}, {"REDIS_HOST", "r"}});
+  EXPECT_NE(both.find("REDIS_HOST"), std::string::npos) << both;
+  const std::string name =
+      OnlyError({{"REDIS_SENTINELS", "a:1"}, {"REDIS_SENTINEL_MASTER", "has space"}});
+  EXPECT_NE(name.find("REDIS_SENTINEL_MASTER"), std::string::npos) << name;
+  const std::string twice = OnlyError({{"REDIS_SENTINELS", "a:1"},
+                                       {"REDIS_SENTINEL_PASSWORD", "x"},
+                                       {"REDIS_SENTINEL_PASSWORD_FILE", "/nonexistent"}});
+  EXPECT_NE(twice.find("REDIS_SENTINEL_PASSWORD_FILE"), std::string::npos) << twice;
+  const std::string orphan = OnlyError({{"REDIS_SENTINEL_MASTER", "mymaster"}});
+  EXPECT_NE(orphan.find("REDIS_SENTINELS is not"), std::string::npos) << orphan;
+}
+
 }  // namespace
 }  // namespace keycache

@@ -6,6 +6,12 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <functional>
+#include <mutex>
+#include <thread>
+#include <vector>
+
 #include "core/key_hasher.h"
 #include "redis/redis_test_util.h"
 #include "support/keycached_process.h"
@@ -282,6 +288,72 @@ TEST_F(L2CacheTest, AReadOnlyRedisRefusesFillsAndTheBreakerOpens) {
   EXPECT_TRUE(PollUntil([&] { return breaker_.open(); }));
   EXPECT_NE(breaker_.reason().find("READONLY"), std::string::npos) << breaker_.reason();
   Raw({"REPLICAOF", "NO", "ONE"});
+}
+
+// An endpoint source whose primary "changes" on demand (same server, next generation), as
+// Sentinel's would after a failover.
+class MovableEndpoint final : public RedisEndpointSource {
+ public:
+  explicit MovableEndpoint(std::uint16_t port) : port_(port) {}
+  std::optional<RedisEndpoint> Current() const override {
+    return RedisEndpoint{"127.0.0.1", port_, generation_.load()};
+  }
+  std::uint64_t generation() const override { return generation_.load(); }
+  void ReportFailure(const RedisEndpoint&, bool) override {}
+  int AddListener(std::function<void()> f) override {
+    std::lock_guard lock(mu_);
+    listeners_.push_back(std::move(f));
+    return static_cast<int>(listeners_.size()) - 1;
+  }
+  void RemoveListener(int id) override {
+    std::lock_guard lock(mu_);
+    listeners_[static_cast<std::size_t>(id)] = nullptr;
+  }
+  void Move() {
+    generation_.fetch_add(1);
+    std::lock_guard lock(mu_);
+    for (auto& f : listeners_) {
+      if (f) f();
+    }
+  }
+
+ private:
+  const std::uint16_t port_;
+  std::atomic<std::uint64_t> generation_{1};
+  std::mutex mu_;
+  std::vector<std::function<void()>> listeners_;
+};
+
+TEST_F(L2CacheTest, AFillReadUnderAnEarlierPrimaryIsDropped) {
+  // Re-create the client in Sentinel mode: its primary can "move" (a failover).
+  client_->Stop();
+  io_.Drain();
+  auto endpoint = std::make_shared<MovableEndpoint>(server_->port());
+  RedisOptions ro = server_->ClientOptions();
+  ro.endpoint_source = endpoint;
+  ro.pool_size = 2;
+  l2_.reset();
+  client_ = std::make_unique<RedisClient>(io_.executors(), ro, log_);
+  client_->Start();
+  ASSERT_TRUE(PollUntil([&] { return client_->connected(); })) << client_->last_error();
+  l2_ = std::make_unique<L2Cache>(*client_, breaker_, lease_, L2Keys("t:"), sealer_, L2Options{},
+                                  metrics_, io_.executor(0));
+
+  auto before = Read(120);
+  ASSERT_TRUE(before.fill_generation().has_value());
+  endpoint->Move();  // the primary changed between the read and the fill
+  ASSERT_TRUE(PollUntil([&] { return client_->connected(); })) << client_->last_error();
+  l2_->WriteFacts(120, *before.fill_generation(), Facts(120));
+  io_.Drain();
+  std::this_thread::sleep_for(100ms);
+  EXPECT_EQ(Raw({"EXISTS", l2_->keys().Facts(120)}).integer, 0)
+      << "a fill whose generation was read from an earlier primary was written";
+  // A fill read under the current primary lands and is served.
+  auto after = Read(120);
+  ASSERT_TRUE(after.fill_generation().has_value());
+  EXPECT_NE(*after.fill_generation(), *before.fill_generation()) << "the epoch is in it";
+  l2_->WriteFacts(120, *after.fill_generation(), Facts(120));
+  EXPECT_TRUE(Hit(120));
 }
 
 class L2CacheOomTest : public L2CacheTest {

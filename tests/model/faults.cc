@@ -34,6 +34,8 @@ std::string_view FaultName(FaultKind kind) {
       return "db_lock";
     case FaultKind::kNoPerm:
       return "redis_noperm";
+    case FaultKind::kSentinelFailover:
+      return "sentinel_failover";
   }
   return "?";
 }
@@ -97,6 +99,8 @@ milliseconds FaultInjector::Hold(FaultKind kind) {
     case FaultKind::kKillPool:
     case FaultKind::kKillSubscriber:
       return milliseconds(1000);
+    case FaultKind::kSentinelFailover:
+      return milliseconds(0);  // healing is the promotion, waited for by Heal
     default:
       return between(1500, 4000);
   }
@@ -129,6 +133,10 @@ milliseconds FaultInjector::Hold(FaultKind kind) {
     case FaultKind::kNoPerm:
       no_perm_ = true;
       return cluster_.redis_faults().DenyCommand(kRedisUser, "incr");
+    case FaultKind::kSentinelFailover:
+      killed_primary_ = cluster_.sentinel().KillPrimary();
+      if (killed_primary_ < 0) return ::testing::AssertionFailure() << "no primary to kill";
+      return ::testing::AssertionSuccess();
   }
   return ::testing::AssertionFailure() << "unknown fault";
 }
@@ -159,6 +167,8 @@ milliseconds FaultInjector::Hold(FaultKind kind) {
     case FaultKind::kNoPerm:
       no_perm_ = false;
       return cluster_.redis_faults().AllowCommand(kRedisUser, "incr");
+    case FaultKind::kSentinelFailover:
+      return cluster_.sentinel().WaitForPromotion(killed_primary_, std::chrono::seconds(30));
   }
   return ::testing::AssertionFailure() << "unknown fault";
 }
@@ -205,6 +215,7 @@ milliseconds FaultInjector::Hold(FaultKind kind) {
 }
 
 void FaultInjector::HealAll() {
+  if (cluster_.sentinel_mode()) return;  // a failover heals itself (or never)
   if (paused_) Heal(FaultKind::kRedisPause);
   if (read_only_) Heal(FaultKind::kRedisReadOnly);
   if (oom_) Heal(FaultKind::kRedisOom);

@@ -29,6 +29,9 @@ enum class FaultKind {
   kSilentCut,       // nftables DROP between the isolated instance and Redis
   kDbLock,          // the SQLite database write-locked by the test
   kNoPerm,          // the instances' ACL user loses INCR
+  // ModelDeployment::kSentinel only (not in kAllFaults): the primary SIGKILLed; healed once the
+  // Sentinels have promoted a replica (the dead node stays dead).
+  kSentinelFailover,
 };
 inline constexpr FaultKind kAllFaults[] = {
     FaultKind::kRedisKill, FaultKind::kRedisPause, FaultKind::kRedisReadOnly,
@@ -81,6 +84,7 @@ class FaultInjector {
   std::mt19937_64 rng_;
   std::unique_ptr<SqliteWriteLock> db_lock_;
   bool paused_ = false, read_only_ = false, oom_ = false, no_perm_ = false;
+  int killed_primary_ = -1;  // kSentinelFailover: the data node killed
 };
 
 }  // namespace keycache::testing::model

@@ -15,8 +15,9 @@ std::string Secret(std::string_view prefix) {
 
 }  // namespace
 
-ModelCluster::ModelCluster(int instances, EnvVars extra_env)
-    : extra_env_(std::move(extra_env)),
+ModelCluster::ModelCluster(int instances, EnvVars extra_env, ModelDeployment deployment)
+    : deployment_kind_(deployment),
+      extra_env_(std::move(extra_env)),
       addresses_(static_cast<std::size_t>(instances)),
       ports_(static_cast<std::size_t>(instances)),
       pids_(static_cast<std::size_t>(instances), -1) {}
@@ -32,18 +33,35 @@ pid_t ModelCluster::pid(int i) const {
 }
 
 ::testing::AssertionResult ModelCluster::Start() {
-  if (auto r = netns_.Create(); !r) return r;
   RedisServerOptions o = SharedRedisDeployment::DefaultRedis();
   o.config_command = Secret("CONFIG_");
-  o.bind = {"127.0.0.1", netns_.outer_address()};
   o.more_users.push_back({kRedisUser, kRedisUserPassword, "~* &* +@all"});
-  deployment_ = std::make_unique<SharedRedisDeployment>(o);
+  if (!sentinel_mode()) {
+    if (auto r = netns_.Create(); !r) return r;
+    o.bind = {"127.0.0.1", netns_.outer_address()};
+  }
+  deployment_ = std::make_unique<SharedRedisDeployment>(o);  // its database, env (and Redis)
   faults_ = std::make_unique<RedisFaults>(deployment_->redis());
-  if (auto r = deployment_->StartRedis(); !r) return r;
-
-  EnvVars env = deployment_->InstanceEnv();
-  env["REDIS_USERNAME"] = kRedisUser;
-  env["REDIS_PASSWORD"] = kRedisUserPassword;
+  if (!sentinel_mode()) {
+    if (auto r = deployment_->StartRedis(); !r) return r;
+  }
+  EnvVars env = deployment_->InstanceEnv();  // REDIS_PORT is known once Redis runs
+  if (sentinel_mode()) {
+    sentinel_ = std::make_unique<SentinelDeployment>();
+    if (auto r = sentinel_->Start(); !r) return r;
+    env.erase("REDIS_HOST");
+    env.erase("REDIS_PORT");
+    env["REDIS_SENTINELS"] = sentinel_->SentinelsEnv();
+    env["REDIS_SENTINEL_MASTER"] = sentinel_->options().master_name;
+    env["REDIS_SENTINEL_PASSWORD"] = sentinel_->options().sentinel_password;
+    env["REDIS_PASSWORD"] = sentinel_->options().password;
+    // A dead primary must not hold a request for the default 10 s / 5 s.
+    env["REDIS_CONNECT_TIMEOUT"] = "500ms";
+    env["REDIS_COMMAND_TIMEOUT"] = "1s";
+  } else {
+    env["REDIS_USERNAME"] = kRedisUser;
+    env["REDIS_PASSWORD"] = kRedisUserPassword;
+  }
   env["KEYCACHE_MAX_KEYS_PER_OWNER"] = "100000";
   env["KEYCACHE_WARM_ON_START"] = "false";
   for (const auto& [k, v] : extra_env_) env[k] = v;
@@ -53,7 +71,7 @@ pid_t ModelCluster::pid(int i) const {
   std::lock_guard lock(mu_);
   for (std::size_t i = 0; i < addresses_.size(); ++i) {
     KeycachedOptions options{env, std::nullopt};
-    if (static_cast<int>(i) == static_cast<int>(addresses_.size()) - 1) {
+    if (!sentinel_mode() && static_cast<int>(i) == static_cast<int>(addresses_.size()) - 1) {
       options.netns = netns_.path();
       options.address = netns_.inner_address();
       options.env["HOST"] = netns_.inner_address();

@@ -4,6 +4,10 @@
 // one SQLite database, and N keycached instances sharing both with the same pepper and admin
 // token. The last instance runs in a network namespace of its own, so its link to Redis can be
 // cut silently while the test still reaches its HTTP port.
+// With ModelDeployment::kSentinel, Redis is instead a Sentinel deployment (a hardened primary, two
+// replicas, three Sentinels: support/sentinel_deployment.h) that the instances reach through
+// REDIS_SENTINELS, all instances run in the test's namespace, and only the Sentinel faults
+// apply (redis(), redis_faults() and netns() are then unused).
 //
 // Thread-safety: Alive() and the accessors may be called from any thread; Start, Stop and the
 // fault helpers from one (the test's main) thread.
@@ -18,16 +22,20 @@
 #include "integration/redis_tier_util.h"
 #include "support/netns.h"
 #include "support/redis_faults.h"
+#include "support/sentinel_deployment.h"
 
 namespace keycache::testing::model {
 
 inline const std::string kRedisUser = "keycache";
 inline const std::string kRedisUserPassword = "model-acl-pass-0123456789";
 
+enum class ModelDeployment { kStandalone, kSentinel };
+
 class ModelCluster {
  public:
   // `extra_env` goes on top of every instance's environment.
-  ModelCluster(int instances, EnvVars extra_env);
+  ModelCluster(int instances, EnvVars extra_env,
+               ModelDeployment deployment = ModelDeployment::kStandalone);
   ~ModelCluster();
 
   // Creates the namespace, starts Redis and every instance (each ready).
@@ -46,6 +54,8 @@ class ModelCluster {
   RedisServerProcess& redis() { return deployment_->redis(); }
   RedisFaults& redis_faults() { return *faults_; }
   NetworkNamespace& netns() { return netns_; }
+  bool sentinel_mode() const { return deployment_kind_ == ModelDeployment::kSentinel; }
+  SentinelDeployment& sentinel() { return *sentinel_; }
   std::filesystem::path database() const { return database_; }
 
   // False once instance i has exited; `*status` then holds its exit status (128 + signal).
@@ -59,8 +69,10 @@ class ModelCluster {
  private:
   // Declared in the order they must outlive each other: the namespace outlives the instance in
   // it, the deployment's temporary database outlives every instance.
+  const ModelDeployment deployment_kind_;
   NetworkNamespace netns_;
   std::unique_ptr<SharedRedisDeployment> deployment_;
+  std::unique_ptr<SentinelDeployment> sentinel_;  // kSentinel only
   std::unique_ptr<RedisFaults> faults_;
   EnvVars extra_env_;
   std::filesystem::path database_;

@@ -79,12 +79,14 @@ bool RedisServerProcess::running() {
     for (const auto& address : options_.bind) out << " " << address;
     out << "\n"
         << "daemonize no\n"
-        << "save \"\"\n"
-        << "appendonly no\n"
         << "dir " << dir.string() << "\n"
-        << "logfile " << (dir / "redis.log").string() << "\n"
-        << "maxmemory " << options_.maxmemory << "\n"
-        << "maxmemory-policy " << options_.maxmemory_policy << "\n";
+        << "logfile " << (dir / "redis.log").string() << "\n";
+    if (!options_.sentinel) {
+      out << "save \"\"\n"
+          << "appendonly no\n"
+          << "maxmemory " << options_.maxmemory << "\n"
+          << "maxmemory-policy " << options_.maxmemory_policy << "\n";
+    }
     if (options_.tls) {
       out << "port 0\n"
           << "tls-port " << port_ << "\n"
@@ -102,7 +104,7 @@ bool RedisServerProcess::running() {
     for (const auto& u : options_.more_users) {
       out << "user " << u.name << " on >" << u.password << " " << u.rules << "\n";
     }
-    if (options_.hardened) {
+    if (options_.hardened && !options_.sentinel) {
       for (const char* cmd : {"FLUSHDB", "FLUSHALL", "KEYS", "DEBUG", "EVAL", "SCRIPT"}) {
         out << "rename-command " << cmd << " \"\"\n";
       }
@@ -110,9 +112,11 @@ bool RedisServerProcess::running() {
           << (options_.config_command.empty() ? "\"\"" : options_.config_command) << "\n";
       out << "rename-command SHUTDOWN " << shutdown_name_ << "\n";
     }
+    for (const auto& line : options_.extra_config) out << line << "\n";
   }
 
   std::vector<std::string> args = {"redis-server", conf.string()};
+  if (options_.sentinel) args.push_back("--sentinel");
   std::vector<char*> argv;
   for (auto& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);

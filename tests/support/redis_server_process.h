@@ -42,6 +42,11 @@ struct RedisServerOptions {
     bool require_client_cert = false;
   };
   std::optional<Tls> tls;  // TLS only: `port 0` + `tls-port`
+  // Lines appended to the generated config (replicaof, masterauth, announce addresses, ...).
+  std::vector<std::string> extra_config;
+  // A Sentinel (`redis-server <conf> --sentinel`): the config holds only bind, port, dir,
+  // logfile, requirepass (`password`) and `extra_config` (the `sentinel ...` lines).
+  bool sentinel = false;
 };
 
 class RedisServerProcess {
