@@ -92,6 +92,17 @@ class SubscriberLoop : public std::enable_shared_from_this<SubscriberLoop> {
     last_error_ = std::move(text);
   }
 
+  RedisOptions NextNode() {
+    RedisOptions o = options_;
+    if (!handlers_.nodes) return o;
+    const std::vector<RedisEndpoint> nodes = handlers_.nodes();
+    if (nodes.empty()) return o;
+    const RedisEndpoint& node = nodes[attempt_++ % nodes.size()];
+    o.host = node.host;
+    o.port = node.port;
+    return o;
+  }
+
   void Shutdown() {
     backoff_.cancel();
     Fail("stopping");
@@ -116,7 +127,7 @@ class SubscriberLoop : public std::enable_shared_from_this<SubscriberLoop> {
       } else {
         stream_ = std::make_unique<RedisStream>(executor_, tls_.get());
         parser_ = std::make_unique<RespParser>();
-        failure = co_await OpenRedisStream(*stream_, options_, *parser_);
+        failure = co_await OpenRedisStream(*stream_, NextNode(), *parser_);
       }
       if (stopping()) break;
       if (!failure) {
@@ -261,6 +272,7 @@ class SubscriberLoop : public std::enable_shared_from_this<SubscriberLoop> {
   std::unique_ptr<RedisStream> stream_;
   std::unique_ptr<RespParser> parser_;
   bool alive_ = false;
+  std::size_t attempt_ = 0;                     // rotates through handlers_.nodes()
   std::optional<Clock::time_point> ping_sent_;  // a PING (or SUBSCRIBE) awaits its reply
   asio::steady_timer ping_timer_;
   asio::steady_timer backoff_;

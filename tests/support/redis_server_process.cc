@@ -110,6 +110,7 @@ bool RedisServerProcess::running() {
           << (options_.config_command.empty() ? "\"\"" : options_.config_command) << "\n";
       out << "rename-command SHUTDOWN " << shutdown_name_ << "\n";
     }
+    for (const auto& line : options_.extra_config) out << line << "\n";
   }
 
   std::vector<std::string> args = {"redis-server", conf.string()};

@@ -42,6 +42,8 @@ struct RedisServerOptions {
     bool require_client_cert = false;
   };
   std::optional<Tls> tls;  // TLS only: `port 0` + `tls-port`
+  // More configuration lines, verbatim (e.g. "cluster-enabled yes").
+  std::vector<std::string> extra_config;
 };
 
 class RedisServerProcess {
