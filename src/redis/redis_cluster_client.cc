@@ -114,8 +114,23 @@ class ClusterState : public std::enable_shared_from_this<ClusterState> {
     return PoolForLocked(node);
   }
 
-  // A MOVED: the slot is served by `node` now.
+  // A MOVED: the slot is served by `node` now. A node that was no primary before is a
+  // promotion (or a new primary): reported now, before the redirected command is sent, so that
+  // nothing sent through the new primary is trusted before the change is known.
   void Moved(std::uint16_t slot, const RedisEndpoint& node) {
+    bool new_primary = false;
+    {
+      std::lock_guard lock(mu_);
+      new_primary =
+          map_ && std::none_of(map_->shards.begin(), map_->shards.end(),
+                               [&](const SlotMap::Shard& s) { return s.primary == node; });
+    }
+    // Reported before the map can send anything there.
+    if (new_primary) {
+      const std::string what = "MOVED to " + node.ToString() + ", not a primary before";
+      log_.Warn("redis_cluster_topology_changed", {{"change", what}});
+      if (options_.on_primaries_changed) options_.on_primaries_changed(what);
+    }
     {
       std::lock_guard lock(mu_);
       if (map_) {
@@ -201,6 +216,10 @@ class ClusterState : public std::enable_shared_from_this<ClusterState> {
     RedisOptions o = options_.node;
     o.host = node.host;
     o.port = node.port;
+    // At least one connection per executor: a caller then always finds one on its own
+    // executor (no call posted to another thread's event loop, which may be gone at shutdown
+    // while the call still refers to the caller's).
+    o.pool_size = std::max(o.pool_size, static_cast<int>(executors_.size()));
     Pool p{std::make_shared<RedisClient>(executors_, std::move(o), log_), Clock::now()};
     if (started_ && !stopping()) p.client->Start();
     pools_.emplace(node, p);
@@ -282,12 +301,22 @@ class ClusterState : public std::enable_shared_from_this<ClusterState> {
   // the cluster).
   bool Apply(SlotMap fresh) {
     if (fresh.shards.empty()) return false;
-    std::set<RedisEndpoint> before, after = PrimariesOf(fresh);
+    const std::set<RedisEndpoint> after = PrimariesOf(fresh);
+    std::set<RedisEndpoint> before;
     bool first = false;
     {
       std::lock_guard lock(mu_);
       first = !map_;
       if (map_) before = PrimariesOf(*map_);
+    }
+    // Reported before the new map can send anything to a new primary.
+    if (!first && before != after) {
+      const std::string what = "primaries " + Describe(before) + " -> " + Describe(after);
+      log_.Warn("redis_cluster_topology_changed", {{"change", what}});
+      if (options_.on_primaries_changed) options_.on_primaries_changed(what);
+    }
+    {
+      std::lock_guard lock(mu_);
       for (const auto& s : fresh.shards) PoolForLocked(s.primary);
       map_ = std::make_shared<const SlotMap>(std::move(fresh));
       last_error_.clear();
@@ -295,13 +324,7 @@ class ClusterState : public std::enable_shared_from_this<ClusterState> {
     }
     refreshes_.fetch_add(1, std::memory_order_relaxed);
     last_logged_.clear();
-    if (first) {
-      log_.Info("redis_cluster_map", {{"primaries", Describe(after)}});
-    } else if (before != after) {
-      const std::string what = "primaries " + Describe(before) + " -> " + Describe(after);
-      log_.Warn("redis_cluster_topology_changed", {{"change", what}});
-      if (options_.on_primaries_changed) options_.on_primaries_changed(what);
-    }
+    if (first) log_.Info("redis_cluster_map", {{"primaries", Describe(after)}});
     return true;
   }
 

@@ -36,14 +36,15 @@ class ClusterState;
 
 struct RedisClusterOptions {
   std::vector<RedisEndpoint> seeds;  // REDIS_CLUSTER_NODES: where to read the map first
-  // Each node's connection settings (auth, TLS, pool size per primary, timeouts); host and
-  // port are replaced by the node's. db must be 0.
+  // Each node's connection settings (auth, TLS, pool size per primary — at least one per
+  // executor —, timeouts); host and port are replaced by the node's. db must be 0.
   RedisOptions node;
   int max_redirects = 5;
   std::chrono::milliseconds refresh_interval{1'000};
   std::chrono::milliseconds refresh_min_gap{100};  // between two refreshes asked for by events
-  // Called (on the refresh executor) when the set of primaries changes: a failover (a replica
-  // promoted, its primary gone) or a node added or removed. Not called for the first map.
+  // Called when the set of primaries changes: a failover (a replica promoted, its primary gone)
+  // or a node added or removed; not for the first map. On the refresh executor, or on a caller's
+  // executor when a MOVED names a node that was no primary (before the command is redirected).
   std::function<void(const std::string& what)> on_primaries_changed;
 };
 
