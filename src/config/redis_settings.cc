@@ -154,6 +154,48 @@ bool IsInstanceId(std::string_view s) {
   });
 }
 
+// REDIS_CLUSTER_ENABLED and REDIS_CLUSTER_NODES (the guide's names).
+void ReadCluster(Reader& r, RedisSettings& s) {
+  r.Bool("REDIS_CLUSTER_ENABLED", s.cluster);
+  const auto nodes = r.Get("REDIS_CLUSTER_NODES");
+  if (!s.cluster) {
+    // An explicit REDIS_CLUSTER_ENABLED=false switches a listed cluster off (the guide's
+    // template keeps both); a list without the switch is a mistake.
+    if (nodes && !nodes->empty() && !r.Get("REDIS_CLUSTER_ENABLED")) {
+      r.Error("REDIS_CLUSTER_NODES",
+              "is set but REDIS_CLUSTER_ENABLED is not; set REDIS_CLUSTER_ENABLED=true for a "
+              "Redis Cluster");
+    }
+    return;
+  }
+  if (!nodes || nodes->empty()) {
+    return r.Error("REDIS_CLUSTER_NODES",
+                   "must list the cluster's nodes (host:port,host:port,...) when "
+                   "REDIS_CLUSTER_ENABLED is true");
+  }
+  std::string_view rest = *nodes;
+  while (!rest.empty()) {
+    const std::size_t comma = rest.find(',');
+    std::string_view item = rest.substr(0, comma);
+    rest = comma == std::string_view::npos ? std::string_view() : rest.substr(comma + 1);
+    while (!item.empty() && item.front() == ' ') item.remove_prefix(1);
+    while (!item.empty() && item.back() == ' ') item.remove_suffix(1);
+    auto parsed = ParseHostPort(item);
+    if (!parsed) {
+      return r.Error("REDIS_CLUSTER_NODES",
+                     Quote(item) +
+                         " is not a node address; expected host:port (an IP address "
+                         "or host name and a port 1..65535; [IPv6]:port), e.g. "
+                         "redis-1:7000,redis-2:7001");
+    }
+    if (std::find(s.cluster_nodes.begin(), s.cluster_nodes.end(), *parsed) ==
+        s.cluster_nodes.end()) {
+      s.cluster_nodes.push_back(std::move(*parsed));
+    }
+  }
+  s.enabled = true;
+}
+
 }  // namespace
 
 void ReadRedisSettings(Reader& r, RedisSettings& s) {
@@ -168,23 +210,26 @@ void ReadRedisSettings(Reader& r, RedisSettings& s) {
     }
   }
   ReadSentinels(r, s);
-  r.Bool("REDIS_ENABLED", s.enabled);
-  if (s.enabled && s.host.empty() && !r.Get("REDIS_HOST") && !r.Get("REDIS_SENTINELS")) {
-    r.Error("REDIS_HOST", "must be set when REDIS_ENABLED is true (or REDIS_SENTINELS)");
+  ReadCluster(r, s);
+  if (s.cluster && s.sentinel()) {
+    r.Error("REDIS_SENTINELS",
+            "is set together with REDIS_CLUSTER_ENABLED; a Redis Cluster fails over by itself, "
+            "choose one");
   }
-  if (const auto cluster = r.Get("REDIS_CLUSTER_ENABLED")) {
-    bool on = false;
-    r.Bool("REDIS_CLUSTER_ENABLED", on);
-    if (on) {
-      r.Error("REDIS_CLUSTER_ENABLED",
-              "Redis Cluster is not supported by this build yet; point REDIS_HOST at a "
-              "standalone Redis (or its Sentinel-managed master) and unset this variable");
-    }
+  r.Bool("REDIS_ENABLED", s.enabled);
+  if (s.enabled && s.host.empty() && !r.Get("REDIS_HOST") && !r.Get("REDIS_SENTINELS") &&
+      !s.cluster) {
+    r.Error("REDIS_HOST",
+            "must be set when REDIS_ENABLED is true (or REDIS_SENTINELS, or "
+            "REDIS_CLUSTER_ENABLED with REDIS_CLUSTER_NODES)");
   }
   r.Int("REDIS_PORT", "a port", 1, 65535, s.port);
   ReadUsername(r, "REDIS_USERNAME", s.username);
   ReadPassword(r, "REDIS_PASSWORD", s.password);
   r.Int("REDIS_DB", "a database number", 0, 1023, s.db);
+  if (s.cluster && s.db != 0) {
+    r.Error("REDIS_DB", "must be 0 with REDIS_CLUSTER_ENABLED: Redis Cluster has only database 0");
+  }
   r.Int("REDIS_POOL_SIZE", "a connection count", 1, 512, s.pool_size);
   r.Bool("REDIS_TLS", s.tls);
   ReadFile(r, "REDIS_TLS_CA", s.tls_ca);
@@ -222,6 +267,7 @@ void ReadRedisSettings(Reader& r, RedisSettings& s) {
   r.DurationMs("REDIS_CONNECT_TIMEOUT", 100, 120'000, s.connect_timeout_ms);
   r.DurationMs("REDIS_COMMAND_TIMEOUT", 10, 60'000, s.command_timeout_ms);
   r.Int("REDIS_MAX_RETRIES", "a retry count", 0, 10, s.max_retries);
+  r.Int("KEYCACHE_REDIS_FENCE_REPLICAS", "a replica count", 0, 5, s.fence_replicas);
   r.Int("KEYCACHE_REDIS_BREAKER_FAILURES", "a failure count", 1, 1000, s.breaker_failures);
   r.DurationMs("KEYCACHE_REDIS_BREAKER_PROBE", 10, 10'000, s.breaker_probe_ms);
   r.DurationMs("KEYCACHE_L1_MAX_AGE", 1'000, std::int64_t{7} * 24 * 3'600'000, s.l1_max_age_ms);

@@ -13,17 +13,28 @@ namespace config_internal {
 class Reader;
 }
 
+// One address of a list variable (REDIS_SENTINELS, REDIS_CLUSTER_NODES): "host:port" or
+// "[IPv6]:port".
 struct RedisHostPort {
   std::string host;  // IP address or host name
-  std::uint16_t port = 26379;
+  std::uint16_t port = 0;
   friend bool operator==(const RedisHostPort&, const RedisHostPort&) = default;
 };
+using RedisNodeAddress = RedisHostPort;  // a Redis Cluster node
 
 struct RedisSettings {
   // The tier is on when REDIS_HOST is set, unless REDIS_ENABLED=false. Without it, keycache is
   // one process with its L1 over the database (the embedded default).
-  bool enabled = false;                       // REDIS_ENABLED (default: REDIS_HOST is set)
-  std::string host;                           // REDIS_HOST: IP address or host name
+  bool enabled = false;  // REDIS_ENABLED (default: REDIS_HOST is set)
+  std::string host;      // REDIS_HOST: IP address or host name
+  // Redis Cluster: the nodes to read the slot map from first (any subset of the cluster; with
+  // REDIS_HOST:REDIS_PORT too, when set). Auth and TLS apply to every node; db must be 0.
+  bool cluster = false;                         // REDIS_CLUSTER_ENABLED
+  std::vector<RedisNodeAddress> cluster_nodes;  // REDIS_CLUSTER_NODES: host:port,host:port,...
+  // Cluster only: a change is in force once this many replicas of each primary it wrote to
+  // have its generation bump (WAIT), so a failover cannot undo it; 0 = don't wait (a cluster
+  // without replicas; a failover may then lose an acknowledged change).
+  int fence_replicas = 1;                     // KEYCACHE_REDIS_FENCE_REPLICAS: 0..5
   std::uint16_t port = 6379;                  // REDIS_PORT: 1..65535
   std::string username;                       // REDIS_USERNAME: ACL user ("" = AUTH password only)
   std::string password;                       // REDIS_PASSWORD, or the file REDIS_PASSWORD_FILE

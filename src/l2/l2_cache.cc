@@ -63,7 +63,7 @@ struct L2Cache::Pipeline {
   }
 };
 
-L2Cache::L2Cache(RedisClient& client, CircuitBreaker& breaker, const CoherenceLease& lease,
+L2Cache::L2Cache(RedisCommands& client, CircuitBreaker& breaker, const CoherenceLease& lease,
                  L2Keys keys, const EntrySealer& sealer, L2Options options, L2Metrics& metrics,
                  boost::asio::any_io_executor background)
     : client_(client),
@@ -76,8 +76,7 @@ L2Cache::L2Cache(RedisClient& client, CircuitBreaker& breaker, const CoherenceLe
       background_(std::move(background)) {}
 
 std::uint64_t L2Cache::Epoch() const {
-  const auto& source = client_.options().endpoint_source;
-  return source ? source->generation() & (~std::uint64_t{0} >> kEpochShift) : 0;
+  return client_.primary_generation() & (~std::uint64_t{0} >> kEpochShift);
 }
 
 std::optional<std::uint64_t> L2Cache::Stamp(std::uint64_t epoch, std::uint64_t generation) {
@@ -85,7 +84,8 @@ std::optional<std::uint64_t> L2Cache::Stamp(std::uint64_t epoch, std::uint64_t g
   return (epoch << kEpochShift) | generation;
 }
 
-boost::asio::awaitable<L2Cache::Replies> L2Cache::Run(Pipeline p, L2Op op, bool even_if_open) {
+boost::asio::awaitable<L2Cache::Replies> L2Cache::Run(Pipeline p, L2Op op, bool even_if_open,
+                                                      const std::string* shard) {
   if (!even_if_open && !breaker_.allows()) {
     metrics_.Count(op, L2Result::kSkipped);
     co_return Unavailable();
@@ -97,7 +97,13 @@ boost::asio::awaitable<L2Cache::Replies> L2Cache::Run(Pipeline p, L2Op op, bool 
     metrics_.Count(op, L2Result::kSkipped);
     co_return Unavailable();
   }
-  Replies r = co_await client_.Execute(std::move(p.request));
+  // Not `shard ? co_await ... : co_await ...`: GCC 12 destroys that result too early.
+  Replies r = make_error_code(Errc::kUnavailable);
+  if (shard) {
+    r = co_await client_.ExecuteOnShard(*shard, std::move(p.request));
+  } else {
+    r = co_await client_.Execute(std::move(p.request));
+  }
   if (!r) {
     metrics_.Count(op, L2Result::kError);
     const bool opened = !client_.connected()
@@ -239,9 +245,19 @@ boost::asio::awaitable<Result<void>> L2Cache::Fence(InvalidationMessage m, bool 
   const std::string generation_ttl = std::to_string(
       std::max(options_.validation_ttl_ms, options_.user_list_ttl_ms) + kGenerationMarginMs);
   Pipeline p;
+  const bool wait = !m.heartbeat && options_.fence_replicas > 0;
+  const std::string replicas = std::to_string(options_.fence_replicas);
+  const std::string wait_ms = std::to_string(options_.fence_replica_timeout_ms);
+  std::vector<std::size_t> waits;  // indices of the WAITs
+  // The WAIT right after the counter's writes: on a cluster it goes with the command before it,
+  // to the counter's primary, even while a migration redirects the entry elsewhere.
   auto bump = [&](const std::string& counter, const std::string& entry, const std::string& ttl) {
     p.Push({"INCR", counter});
     p.Push({"PEXPIRE", counter, ttl});
+    if (wait) {
+      waits.push_back(p.names.size());
+      p.Push({"WAIT", replicas, wait_ms});
+    }
     p.Push({"UNLINK", entry});
   };
   if (m.heartbeat) {
@@ -279,6 +295,16 @@ boost::asio::awaitable<Result<void>> L2Cache::Fence(InvalidationMessage m, bool 
   p.Push({"PUBLISH", keys_.Channel(), EncodeInvalidation(m)});
   Replies replies = co_await Run(std::move(p), op, even_if_open);
   if (!replies) co_return replies.error();
+  for (std::size_t i : waits) {
+    const RedisReply& got = (*replies)[i];
+    if (!got.is_integer() || got.integer < options_.fence_replicas) {
+      // Taken by the primary but not (yet) by its replica: a failover now could lose the bump,
+      // so the change is not in force. Not a state of the whole tier: the breaker stays as it
+      // is, the invalidator keeps the change and replays it (the bump again, harmlessly).
+      metrics_.Count(op, L2Result::kRefused);
+      co_return Unavailable();
+    }
+  }
   metrics_.Count(op, L2Result::kOk);
   co_return Result<void>{};
 }
@@ -286,11 +312,24 @@ boost::asio::awaitable<Result<void>> L2Cache::Fence(InvalidationMessage m, bool 
 boost::asio::awaitable<Result<void>> L2Cache::ScanEach(
     std::string pattern, bool even_if_open,
     std::function<boost::asio::awaitable<Result<void>>(std::vector<RedisReply>&)> page) {
+  const std::vector<std::string> shards = client_.Shards();
+  if (shards.empty()) co_return Unavailable();  // a cluster whose map is not known yet
+  for (const std::string& shard : shards) {
+    Result<void> walked = co_await ScanShard(pattern, even_if_open, shard, page);
+    if (!walked) co_return walked;
+  }
+  metrics_.Count(L2Op::kScan, L2Result::kOk);
+  co_return Result<void>{};
+}
+
+boost::asio::awaitable<Result<void>> L2Cache::ScanShard(
+    const std::string& pattern, bool even_if_open, const std::string& shard,
+    const std::function<boost::asio::awaitable<Result<void>>(std::vector<RedisReply>&)>& page) {
   std::string cursor = "0";
   for (int round = 0; round < kMaxScanRounds; ++round) {
     Pipeline scan;
     scan.Push({"SCAN", cursor, "MATCH", pattern, "COUNT", std::to_string(kScanCount)});
-    Replies r = co_await Run(std::move(scan), L2Op::kScan, even_if_open);
+    Replies r = co_await Run(std::move(scan), L2Op::kScan, even_if_open, &shard);
     if (!r) co_return r.error();
     if (r->size() != 1 || !(*r)[0].is_array() || (*r)[0].elements.size() != 2 ||
         !(*r)[0].elements[0].is_string() || !(*r)[0].elements[1].is_array()) {
@@ -301,10 +340,7 @@ boost::asio::awaitable<Result<void>> L2Cache::ScanEach(
     cursor = reply[0].str;
     Result<void> done = co_await page(reply[1].elements);
     if (!done) co_return done;
-    if (cursor == "0") {
-      metrics_.Count(L2Op::kScan, L2Result::kOk);
-      co_return Result<void>{};
-    }
+    if (cursor == "0") co_return Result<void>{};
   }
   co_return make_error_code(Errc::kTimeout);
 }
@@ -313,13 +349,12 @@ boost::asio::awaitable<Result<void>> L2Cache::ScanAndUnlink(std::string pattern,
                                                             bool even_if_open) {
   auto unlink =
       [this, even_if_open](std::vector<RedisReply>& keys) -> boost::asio::awaitable<Result<void>> {
-    std::vector<std::string_view> args{"UNLINK"};
-    for (const auto& k : keys) {
-      if (k.is_string()) args.push_back(k.str);
-    }
-    if (args.size() == 1) co_return Result<void>{};
+    // One UNLINK per key: on a cluster the keys of a page are in many slots.
     Pipeline p;
-    p.Push("UNLINK", args);
+    for (const auto& k : keys) {
+      if (k.is_string()) p.Push({"UNLINK", k.str});
+    }
+    if (p.names.empty()) co_return Result<void>{};
     Replies u = co_await Run(std::move(p), L2Op::kScan, even_if_open);
     if (!u) co_return u.error();
     co_return Result<void>{};

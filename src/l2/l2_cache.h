@@ -37,7 +37,7 @@
 #include "l2/l2_metrics.h"
 #include "l2/sealed_entry.h"
 #include "l2/shared_cache.h"
-#include "redis/redis_client.h"
+#include "redis/redis_commands.h"
 
 namespace keycache {
 
@@ -46,6 +46,12 @@ struct L2Options {
   TimeMs negative_ttl_ms = 30'000;
   TimeMs user_list_ttl_ms = 1'800'000;
   TimeMs usage_ttl_ms = 60'000;
+  // A change's fence waits (WAIT) until this many replicas of each primary it wrote to have
+  // its generation bump, and fails otherwise: an acknowledged change then survives a failover
+  // (Redis replicates asynchronously). 0: no wait (a single server, or a cluster without
+  // replicas). Heartbeats never wait.
+  int fence_replicas = 0;
+  TimeMs fence_replica_timeout_ms = 250;
 };
 
 struct L2Counts {
@@ -55,7 +61,7 @@ struct L2Counts {
 class L2Cache final : public SharedCache {
  public:
   // All references must outlive the cache.
-  L2Cache(RedisClient& client, CircuitBreaker& breaker, const CoherenceLease& lease, L2Keys keys,
+  L2Cache(RedisCommands& client, CircuitBreaker& breaker, const CoherenceLease& lease, L2Keys keys,
           const EntrySealer& sealer, L2Options options, L2Metrics& metrics,
           boost::asio::any_io_executor background);
 
@@ -71,10 +77,12 @@ class L2Cache final : public SharedCache {
   const L2Keys& keys() const { return keys_; }
 
   // The fence of `m`, in one pipeline: for a change, INCR (and PEXPIRE) the generations it
-  // touches and UNLINK their entries (type-wide and full clears first walk the keyspace with
-  // SCAN), then PUBLISH `m`; for a heartbeat, the same commands on the instance's heartbeat
-  // counter. Succeeds only if every reply is a success. `even_if_open`: the heartbeat and the
-  // replay of deferred changes go through an open breaker (they are how it closes).
+  // touches, WAIT for fence_replicas replicas when set, and UNLINK their entries (type-wide and
+  // full clears first walk the keyspace of every primary with SCAN), then PUBLISH `m` (sent once
+  // all of that has replied, on a Cluster too); for a heartbeat, the same commands on the
+  // instance's heartbeat counter. Succeeds only if every reply is a success. `even_if_open`: the
+  // heartbeat and the replay of deferred changes go through an open breaker (they are how it
+  // closes).
   boost::asio::awaitable<Result<void>> Fence(InvalidationMessage m, bool even_if_open);
 
   // Adds verification counts to the shared per-minute counters (INCRBY, pipelined).
@@ -101,17 +109,23 @@ class L2Cache final : public SharedCache {
   Result<Versioned> SplitVersioned(const Replies& replies, L2Op op);
   // Sends `p` (unless the breaker is open and !even_if_open) and feeds the breaker: success,
   // a transport failure, or an error reply (which fails the whole call).
-  boost::asio::awaitable<Replies> Run(Pipeline p, L2Op op, bool even_if_open = false);
+  // `shard`: send the whole pipeline to that primary of a cluster (SCAN), unsplit.
+  boost::asio::awaitable<Replies> Run(Pipeline p, L2Op op, bool even_if_open = false,
+                                      const std::string* shard = nullptr);
   void RunDetached(Pipeline p, L2Op op);
   boost::asio::awaitable<void> WriteAsync(Pipeline p, L2Op op);
-  // Walks SCAN MATCH `pattern` to the end, handing each page of key names to `page`.
+  // Walks SCAN MATCH `pattern` to the end on every primary, handing each page of key names to
+  // `page`.
   boost::asio::awaitable<Result<void>> ScanEach(
       std::string pattern, bool even_if_open,
       std::function<boost::asio::awaitable<Result<void>>(std::vector<RedisReply>&)> page);
+  boost::asio::awaitable<Result<void>> ScanShard(
+      const std::string& pattern, bool even_if_open, const std::string& shard,
+      const std::function<boost::asio::awaitable<Result<void>>(std::vector<RedisReply>&)>& page);
   boost::asio::awaitable<Result<void>> ScanAndUnlink(std::string pattern, bool even_if_open);
   boost::asio::awaitable<Result<std::uint64_t>> ScanCount(std::string pattern);
 
-  RedisClient& client_;
+  RedisCommands& client_;
   CircuitBreaker& breaker_;
   const CoherenceLease& lease_;
   const L2Keys keys_;

@@ -94,6 +94,50 @@ RedisOptions RedisTier::ConnectionOptions() const {
   return o;
 }
 
+RedisClusterOptions RedisClusterOptionsFrom(const RedisSettings& s) {
+  RedisClusterOptions o;
+  for (const auto& n : s.cluster_nodes) o.seeds.push_back(RedisEndpoint{n.host, n.port});
+  if (!s.host.empty()) o.seeds.push_back(RedisEndpoint{s.host, s.port});
+  o.node = RedisOptionsFrom(s);
+  o.node.db = 0;
+  return o;
+}
+
+namespace {
+L2Options WithFenceReplicas(L2Options l2, const RedisSettings& s) {
+  if (s.cluster) l2.fence_replicas = s.fence_replicas;
+  return l2;
+}
+}  // namespace
+
+RedisCommands& RedisTier::MakeClient(std::vector<boost::asio::any_io_executor> executors) {
+  if (!settings_.cluster) {
+    single_ =
+        std::make_unique<RedisClient>(std::move(executors), ConnectionOptions(), log_);
+    return *single_;
+  }
+  RedisClusterOptions o = RedisClusterOptionsFrom(settings_);
+  // A failover may have lost messages on the channel (a primary that published them died before
+  // forwarding them over the cluster bus): as when the channel drops, the lease is revoked and
+  // L1 is flushed before it is renewed. Posted to the tier's executor, where the heartbeat
+  // lives: it runs before any later heartbeat can be heard there.
+  o.on_primaries_changed = [this](const std::string&) {
+    boost::asio::post(io_, [this] { heartbeat_.OnChannelLost(); });
+  };
+  cluster_ = std::make_unique<RedisClusterClient>(std::move(executors), std::move(o), log_);
+  return *cluster_;
+}
+
+void RedisTier::StartClient() {
+  if (single_) single_->Start();
+  if (cluster_) cluster_->Start();
+}
+
+void RedisTier::StopClient() {
+  if (single_) single_->Stop();
+  if (cluster_) cluster_->Stop();
+}
+
 RedisTier::RedisTier(RedisTierOptions options,
                      std::vector<boost::asio::any_io_executor> io_executors, L1Cache& l1,
                      Registry& registry, Logger& log)
@@ -107,10 +151,9 @@ RedisTier::RedisTier(RedisTierOptions options,
       metrics_(registry),
       sealer_(options.pepper),
       locator_(SentinelLocatorFrom(settings_, io_.get_executor(), log)),
-      client_(WithTierExecutor(std::move(io_executors), io_.get_executor()), ConnectionOptions(),
-              log),
-      l2_(client_, breaker_, lease_, L2Keys(settings_.key_prefix), sealer_, options.l2, metrics_,
-          io_.get_executor()),
+      client_(MakeClient(WithTierExecutor(std::move(io_executors), io_.get_executor()))),
+      l2_(client_, breaker_, lease_, L2Keys(settings_.key_prefix), sealer_,
+          WithFenceReplicas(options.l2, settings_), metrics_, io_.get_executor()),
       invalidator_(l2_, breaker_, MakeInstanceId(settings_), io_.get_executor(), log),
       heartbeat_(
           HeartbeatOptions{.instance_id = invalidator_.instance_id(),
@@ -129,7 +172,9 @@ RedisTier::RedisTier(RedisTierOptions options,
               .on_message = [this](std::string_view payload) { listener_.OnMessage(payload); },
               .on_subscribed = [this] { listener_.OnSubscribed(); },
               .on_disconnected = [this] { listener_.OnDisconnected(); },
-              .on_anomaly = [this](std::string_view what) { listener_.OnAnomaly(what); }},
+              .on_anomaly = [this](std::string_view what) { listener_.OnAnomaly(what); },
+              // On a cluster: any node hears every PUBLISH; go round them as they fail.
+              .nodes = SubscriberNodes()},
           log),
       count_timer_(io_) {
   breaker_.Open("not connected yet");
@@ -191,7 +236,7 @@ Result<void> RedisTier::Start(std::chrono::milliseconds wait, std::string& error
          std::chrono::steady_clock::now() < deadline) {
     std::this_thread::sleep_for(5ms);
   }
-  client_.Start();
+  StartClient();
   subscriber_.Start();
   boost::asio::co_spawn(io_, heartbeat_.Run(), boost::asio::detached);
   boost::asio::co_spawn(io_, CountLoop(), boost::asio::detached);
@@ -222,7 +267,7 @@ void RedisTier::Stop() {
   stopping_.store(true, std::memory_order_release);
   heartbeat_.Stop();
   boost::asio::post(io_, [this] { count_timer_.cancel(); });
-  client_.Stop();  // releases any call still waiting for a Redis that does not answer
+  StopClient();  // releases any call still waiting for a Redis that does not answer
   subscriber_.Stop();
   if (locator_) {
     if (locator_listener_) locator_->RemoveListener(*locator_listener_);
@@ -233,8 +278,14 @@ void RedisTier::Stop() {
   if (io_thread_.joinable()) io_thread_.join();
   // No thread runs the pool's executors any more (the owner stopped the HTTP server first):
   // frames still queued there may keep connections alive past this tier and past io_.
-  client_.ReleaseIo();
+  if (single_) single_->ReleaseIo();
+  if (cluster_) cluster_->ReleaseIo();
   if (locator_) locator_->ReleaseIo();  // the pool's frames may hold it past io_
+}
+
+std::function<std::vector<RedisEndpoint>()> RedisTier::SubscriberNodes() {
+  if (!cluster_) return {};
+  return [this] { return cluster_->Nodes(); };
 }
 
 void RedisTier::OnPrimaryChanged() {
@@ -259,6 +310,7 @@ void RedisTier::OnPrimaryChanged() {
              {"effect",
               "coherence lease revoked, shared cache cleared before it is used again, fills "
               "begun under the old primary dropped"}});
+}
 }
 
 boost::asio::awaitable<void> RedisTier::CountLoop() {

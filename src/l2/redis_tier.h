@@ -1,9 +1,10 @@
-// RedisTier: the Redis tier as one component (docs/adr/0003-redis-tier.md) — the connection pool,
-// the circuit breaker, the coherence lease and its heartbeat, the L2 cache (the SharedCache the
-// service reads), the invalidator (an InvalidationSink) and the subscriber with its listener that
-// keep this instance's L1 coherent, plus their metrics and health. Built from RedisSettings; the
-// tier runs its own thread for the heartbeat, the subscriber, fences and fire-and-forget writes.
-// Start/Stop are called by the owner; everything else is thread-safe.
+// RedisTier: the Redis tier as one component (docs/adr/0003-redis-tier.md) — the connection pool
+// (one Redis, or a Redis Cluster: RedisClusterClient), the circuit breaker, the coherence lease and
+// its heartbeat, the L2 cache (the SharedCache the service reads), the invalidator (an
+// InvalidationSink) and the subscriber with its listener that keep this instance's L1 coherent,
+// plus their metrics and health. Built from RedisSettings; the tier runs its own thread for the
+// heartbeat, the subscriber, fences and fire-and-forget writes. Start/Stop are called by the owner;
+// everything else is thread-safe.
 #pragma once
 
 #include <atomic>
@@ -11,6 +12,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -32,6 +34,7 @@
 #include "metrics/counter.h"
 #include "metrics/registry.h"
 #include "redis/redis_client.h"
+#include "redis/redis_cluster_client.h"
 #include "redis/redis_subscriber.h"
 #include "redis/sentinel_locator.h"
 
@@ -42,6 +45,9 @@ RedisOptions RedisOptionsFrom(const RedisSettings& s);
 std::shared_ptr<SentinelLocator> SentinelLocatorFrom(const RedisSettings& s,
                                                      boost::asio::any_io_executor executor,
                                                      Logger& log);
+// For REDIS_CLUSTER_ENABLED: the seeds (REDIS_CLUSTER_NODES, then REDIS_HOST:REDIS_PORT when
+// set) and each node's connection settings.
+RedisClusterOptions RedisClusterOptionsFrom(const RedisSettings& s);
 
 struct RedisTierOptions {
   const RedisSettings& settings;
@@ -79,6 +85,11 @@ class RedisTier final : public TierStatusSource {
   // invalidations and INCRs (docs/adr/0003, "Sentinel").
   void OnPrimaryChanged();
   RedisOptions ConnectionOptions() const;
+  // The standalone client or the cluster client, whichever the settings ask for.
+  RedisCommands& MakeClient(std::vector<boost::asio::any_io_executor> executors);
+  void StartClient();
+  void StopClient();
+  std::function<std::vector<RedisEndpoint>()> SubscriberNodes();
   double ChannelSilenceSeconds() const;  // -1 before the channel's first sign of life
 
   const RedisSettings& settings_;
@@ -95,7 +106,9 @@ class RedisTier final : public TierStatusSource {
   Counter* failovers_total_ = nullptr;              // Sentinel mode only
   std::optional<int> locator_listener_;             // Start/Stop only
   std::uint64_t failovers_handled_ = 0;             // the tier's thread only
-  RedisClient client_;
+  std::unique_ptr<RedisClient> single_;          // a standalone Redis, or
+  std::unique_ptr<RedisClusterClient> cluster_;  // a Redis Cluster
+  RedisCommands& client_;                        // the one of the two in use
   L2Cache l2_;
   RedisInvalidator invalidator_;
   Heartbeat heartbeat_;

@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "redis/redis_commands.h"
 #include "redis/redis_options.h"
 #include "redis/redis_request.h"
 #include "redis/resp_reply.h"
@@ -25,13 +26,13 @@ namespace redis_detail {
 class Pool;
 }  // namespace redis_detail
 
-class RedisClient {
+class RedisClient final : public RedisCommands {
  public:
   // Connections are spread over `executors` round-robin (at least one per executor when
   // pool_size allows). `log` must outlive the client.
   RedisClient(std::vector<boost::asio::any_io_executor> executors, RedisOptions options,
               Logger& log);
-  ~RedisClient();  // Stop()s
+  ~RedisClient() override;  // Stop()s
   RedisClient(const RedisClient&) = delete;
   RedisClient& operator=(const RedisClient&) = delete;
 
@@ -49,7 +50,7 @@ class RedisClient {
   // Errc::kUnavailable when no connection is up, Errc::kTimeout after command_timeout. If the
   // connection drops before the replies arrive, retries on another connection up to
   // max_retries times. Resumes on the caller's executor. An empty request returns {} at once.
-  boost::asio::awaitable<Result<std::vector<RedisReply>>> Execute(RedisRequest request);
+  boost::asio::awaitable<Result<std::vector<RedisReply>>> Execute(RedisRequest request) override;
 
   // The same, for threads that are not I/O threads: blocks up to command_timeout (+ 1 s).
   // Never call it from one of the executors' threads.
@@ -60,17 +61,21 @@ class RedisClient {
   // pool alive until their io_context is destroyed) never touch an io_context already gone.
   void ReleaseIo();
 
-  bool connected() const;  // at least one connection is up
-  std::size_t connected_count() const;
+  bool connected() const override;  // at least one connection is up
+  std::size_t connected_count() const override;
 
   // Why the last connection attempt failed, for humans; "" if none or if the last attempt
   // succeeded. "Redis authentication failed: <server message>", "Redis TLS handshake failed:
   // <reason>", "cannot connect to Redis at host:port: <reason>", ...
-  std::string last_error() const;
-  bool auth_failed() const;  // the last failure was an authentication refusal
+  std::string last_error() const override;
+  bool auth_failed() const override;  // the last failure was an authentication refusal
 
-  std::size_t pool_size() const;
+  std::size_t pool_size() const override;
   const RedisOptions& options() const;
+  // The endpoint source's generation (Sentinel mode), else 0.
+  std::uint64_t primary_generation() const override {
+    return options().endpoint_source ? options().endpoint_source->generation() : 0;
+  }
 
  private:
   // Shared with the Execute coroutines in flight, so that one abandoned by ExecuteSync's

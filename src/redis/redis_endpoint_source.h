@@ -11,7 +11,7 @@
 
 namespace keycache {
 
-struct RedisEndpoint {
+struct PrimaryEndpoint {
   std::string host;
   std::uint16_t port = 0;
   // Increases with every change of address: a session opened under an older generation talks to
@@ -27,12 +27,12 @@ class RedisEndpointSource {
 
   // The primary to connect to now; nullopt while none is known (the caller backs off and asks
   // again).
-  virtual std::optional<RedisEndpoint> Current() const = 0;
+  virtual std::optional<PrimaryEndpoint> Current() const = 0;
   virtual std::uint64_t generation() const = 0;
 
   // A connection to `endpoint` failed, or its node said it is not a primary (`wrong_role`): the
   // source should ask again soon. Cheap; any thread.
-  virtual void ReportFailure(const RedisEndpoint& endpoint, bool wrong_role) = 0;
+  virtual void ReportFailure(const PrimaryEndpoint& endpoint, bool wrong_role) = 0;
 
   // `on_change` runs after each change of Current() (on the source's own thread; it must only
   // post work elsewhere). Returns an id for RemoveListener, which waits for a call in progress.

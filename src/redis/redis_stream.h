@@ -75,7 +75,7 @@ struct OpenFailure {
 // (Sentinel mode), or `options` as they are. An engaged `endpoint` says which primary it was.
 struct RedisTarget {
   RedisOptions options;
-  std::optional<RedisEndpoint> endpoint;
+  std::optional<PrimaryEndpoint> endpoint;
 };
 // nullopt (and `failure` set) while the endpoint source knows no primary.
 std::optional<RedisTarget> ResolveRedisTarget(const RedisOptions& options, OpenFailure& failure);

@@ -107,6 +107,18 @@ class SubscriberLoop : public std::enable_shared_from_this<SubscriberLoop> {
     last_error_ = std::move(text);
   }
 
+  // `base` with the next of handlers_.nodes() (Cluster: any node will do) when there are any.
+  RedisOptions NextNode(RedisOptions base) {
+    RedisOptions o = std::move(base);
+    if (!handlers_.nodes) return o;
+    const std::vector<RedisEndpoint> nodes = handlers_.nodes();
+    if (nodes.empty()) return o;
+    const RedisEndpoint& node = nodes[attempt_++ % nodes.size()];
+    o.host = node.host;
+    o.port = node.port;
+    return o;
+  }
+
   void Shutdown() {
     backoff_.cancel();
     Fail("stopping");
@@ -135,7 +147,7 @@ class SubscriberLoop : public std::enable_shared_from_this<SubscriberLoop> {
       } else {
         stream_ = std::make_unique<RedisStream>(executor_, tls_.get());
         parser_ = std::make_unique<RespParser>();
-        failure = co_await OpenRedisStream(*stream_, target->options, *parser_);
+        failure = co_await OpenRedisStream(*stream_, NextNode(target->options), *parser_);
         if (failure) ReportOpenFailure(*target, *failure);
         if (!failure && target->endpoint &&
             target->endpoint->generation != options_.endpoint_source->generation()) {
@@ -288,6 +300,7 @@ class SubscriberLoop : public std::enable_shared_from_this<SubscriberLoop> {
   std::unique_ptr<RespParser> parser_;
   bool alive_ = false;
   std::uint64_t session_generation_ = 0;  // the endpoint generation the session was opened under
+  std::size_t attempt_ = 0;               // rotates through handlers_.nodes()
   std::optional<Clock::time_point> ping_sent_;  // a PING (or SUBSCRIBE) awaits its reply
   asio::steady_timer ping_timer_;
   asio::steady_timer backoff_;

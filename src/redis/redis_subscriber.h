@@ -10,7 +10,9 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
+#include "redis/redis_endpoint.h"
 #include "redis/redis_options.h"
 #include "util/log.h"
 
@@ -29,6 +31,10 @@ class RedisSubscriber {
     // A push that is not a message or confirmation on our channel (wrong type or shape, another
     // channel): whoever listens may have lost a message. On the subscriber's executor.
     std::function<void(std::string_view what)> on_anomaly;
+    // Where to connect, asked before each attempt (e.g. a Redis Cluster's nodes: every node
+    // hears every PUBLISH); the attempts go round the list, so a dead node is left for the next.
+    // Empty function or list: options.host and options.port. On the subscriber's executor.
+    std::function<std::vector<RedisEndpoint>()> nodes;
   };
 
   RedisSubscriber(boost::asio::any_io_executor executor, RedisOptions options, std::string channel,

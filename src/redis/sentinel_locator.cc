@@ -127,7 +127,7 @@ void SentinelLocator::ReleaseIo() {
   timer_.reset();
 }
 
-std::optional<RedisEndpoint> SentinelLocator::Current() const {
+std::optional<PrimaryEndpoint> SentinelLocator::Current() const {
   std::lock_guard lock(mu_);
   return current_;
 }
@@ -136,7 +136,7 @@ std::uint64_t SentinelLocator::generation() const {
   return generation_.load(std::memory_order_acquire);
 }
 
-void SentinelLocator::ReportFailure(const RedisEndpoint& endpoint, bool wrong_role) {
+void SentinelLocator::ReportFailure(const PrimaryEndpoint& endpoint, bool wrong_role) {
   if (endpoint.generation != generation()) return;  // about a primary already replaced
   if (wrong_role) {
     // The Sentinel we asked named a replica: start the next round with another one.
@@ -260,7 +260,7 @@ void SentinelLocator::Adopt(const std::string& host, std::uint16_t port, std::st
     if (current_ && current_->host == host && current_->port == port) return;
     if (current_) previous = current_->ToString();
     const std::uint64_t next = generation_.load() + 1;
-    current_ = RedisEndpoint{host, port, next};
+    current_ = PrimaryEndpoint{host, port, next};
     generation_.store(next, std::memory_order_release);
   }
   const std::string now = host + ":" + std::to_string(port);

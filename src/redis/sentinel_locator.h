@@ -60,9 +60,9 @@ class SentinelLocator final : public RedisEndpointSource,
   void ReleaseIo();
 
   // RedisEndpointSource.
-  std::optional<RedisEndpoint> Current() const override;
+  std::optional<PrimaryEndpoint> Current() const override;
   std::uint64_t generation() const override;
-  void ReportFailure(const RedisEndpoint& endpoint, bool wrong_role) override;
+  void ReportFailure(const PrimaryEndpoint& endpoint, bool wrong_role) override;
   int AddListener(std::function<void()> on_change) override;
   void RemoveListener(int id) override;
 
@@ -88,7 +88,7 @@ class SentinelLocator final : public RedisEndpointSource,
   std::string tls_error_;
 
   mutable std::mutex mu_;  // guards current_, last_error_, next_sentinel_
-  std::optional<RedisEndpoint> current_;
+  std::optional<PrimaryEndpoint> current_;
   std::string last_error_;
   std::size_t next_sentinel_ = 0;  // where the next round of questions starts
   std::atomic<std::uint64_t> generation_{0};

@@ -115,10 +115,56 @@ TEST(RedisSettings, L1CanBeTurnedOffOnlyWithRedis) {
   EXPECT_NE(e.find("KEYCACHE_L1_ENABLED"), std::string::npos) << e;
 }
 
-TEST(RedisSettings, ClusterModeIsRefusedClearly) {
-  const std::string e = OnlyError({{"REDIS_CLUSTER_ENABLED", "true"}});
-  EXPECT_NE(e.find("Cluster"), std::string::npos) << e;
-  EXPECT_FALSE(LoadOk({{"REDIS_CLUSTER_ENABLED", "false"}}).enabled);
+TEST(RedisSettings, TheGuidesClusterVariables) {
+  const RedisSettings s =
+      LoadOk({{"REDIS_CLUSTER_ENABLED", "true"},
+              {"REDIS_CLUSTER_NODES", "redis-1:7000, redis-2:7001,10.0.0.3:7002"},
+              {"REDIS_PASSWORD", "pw"}});
+  EXPECT_TRUE(s.enabled);
+  EXPECT_TRUE(s.cluster);
+  ASSERT_EQ(s.cluster_nodes.size(), 3u);
+  EXPECT_EQ(s.cluster_nodes[0], (RedisNodeAddress{"redis-1", 7000}));
+  EXPECT_EQ(s.cluster_nodes[1], (RedisNodeAddress{"redis-2", 7001}));
+  EXPECT_EQ(s.cluster_nodes[2], (RedisNodeAddress{"10.0.0.3", 7002}));
+  EXPECT_EQ(s.password, "pw");
+  // REDIS_HOST may be set as well (it is one more seed); IPv6 in brackets.
+  const RedisSettings v6 = LoadOk({{"REDIS_CLUSTER_ENABLED", "yes"},
+                                   {"REDIS_HOST", "redis-0"},
+                                   {"REDIS_CLUSTER_NODES", "[::1]:7000"}});
+  EXPECT_EQ(v6.cluster_nodes[0], (RedisNodeAddress{"::1", 7000}));
+  EXPECT_EQ(v6.host, "redis-0");
+}
+
+TEST(RedisSettings, ClusterErrorsAreClear) {
+  std::string e = OnlyError({{"REDIS_CLUSTER_ENABLED", "true"}});
+  EXPECT_NE(e.find("REDIS_CLUSTER_NODES"), std::string::npos) << e;
+  EXPECT_NE(e.find("must list"), std::string::npos) << e;
+  e = OnlyError(
+      {{"REDIS_CLUSTER_ENABLED", "true"}, {"REDIS_CLUSTER_NODES", "redis-1:7000,redis-2"}});
+  EXPECT_NE(e.find("\"redis-2\" is not a node address"), std::string::npos) << e;
+  e = OnlyError({{"REDIS_CLUSTER_ENABLED", "true"}, {"REDIS_CLUSTER_NODES", "redis-1:70000"}});
+  EXPECT_NE(e.find("REDIS_CLUSTER_NODES"), std::string::npos) << e;
+  e = OnlyError({{"REDIS_CLUSTER_ENABLED", "true"}, {"REDIS_CLUSTER_NODES", "a:1,,b:2"}});
+  EXPECT_NE(e.find("REDIS_CLUSTER_NODES"), std::string::npos) << e;
+  e = OnlyError({{"REDIS_CLUSTER_ENABLED", "true"},
+                 {"REDIS_CLUSTER_NODES", "redis-1:7000"},
+                 {"REDIS_DB", "2"}});
+  EXPECT_NE(e.find("REDIS_DB"), std::string::npos) << e;
+  EXPECT_NE(e.find("must be 0"), std::string::npos) << e;
+  e = OnlyError({{"REDIS_CLUSTER_NODES", "redis-1:7000"}});
+  EXPECT_NE(e.find("REDIS_CLUSTER_ENABLED is not"), std::string::npos) << e;
+  e = OnlyError({{"REDIS_CLUSTER_ENABLED", "maybe"}});
+  EXPECT_NE(e.find("REDIS_CLUSTER_ENABLED"), std::string::npos) << e;
+  // Switched off explicitly: the list is ignored, and the tier stays off without REDIS_HOST.
+  const RedisSettings off =
+      LoadOk({{"REDIS_CLUSTER_ENABLED", "false"}, {"REDIS_CLUSTER_NODES", "redis-1:7000"}});
+  EXPECT_FALSE(off.enabled);
+  EXPECT_FALSE(off.cluster);
+  // REDIS_ENABLED=false still switches the whole tier off.
+  EXPECT_FALSE(LoadOk({{"REDIS_CLUSTER_ENABLED", "true"},
+                       {"REDIS_CLUSTER_NODES", "redis-1:7000"},
+                       {"REDIS_ENABLED", "false"}})
+                   .enabled);
 }
 
 TEST(RedisSettings, SentinelsTurnItOnWithTheirOwnCredentials) {

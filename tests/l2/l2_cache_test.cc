@@ -295,11 +295,11 @@ TEST_F(L2CacheTest, AReadOnlyRedisRefusesFillsAndTheBreakerOpens) {
 class MovableEndpoint final : public RedisEndpointSource {
  public:
   explicit MovableEndpoint(std::uint16_t port) : port_(port) {}
-  std::optional<RedisEndpoint> Current() const override {
-    return RedisEndpoint{"127.0.0.1", port_, generation_.load()};
+  std::optional<PrimaryEndpoint> Current() const override {
+    return PrimaryEndpoint{"127.0.0.1", port_, generation_.load()};
   }
   std::uint64_t generation() const override { return generation_.load(); }
-  void ReportFailure(const RedisEndpoint&, bool) override {}
+  void ReportFailure(const PrimaryEndpoint&, bool) override {}
   int AddListener(std::function<void()> f) override {
     std::lock_guard lock(mu_);
     listeners_.push_back(std::move(f));

@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "integration/redis_tier_util.h"
+#include "model/model_instances.h"
 #include "support/netns.h"
 #include "support/redis_faults.h"
 #include "support/sentinel_deployment.h"
@@ -31,7 +32,7 @@ inline const std::string kRedisUserPassword = "model-acl-pass-0123456789";
 
 enum class ModelDeployment { kStandalone, kSentinel };
 
-class ModelCluster {
+class ModelCluster final : public ModelInstances {
  public:
   // `extra_env` goes on top of every instance's environment.
   ModelCluster(int instances, EnvVars extra_env,
@@ -41,15 +42,14 @@ class ModelCluster {
   // Creates the namespace, starts Redis and every instance (each ready).
   ::testing::AssertionResult Start();
 
-  int size() const { return static_cast<int>(instances_.size()); }
+  int size() const override { return static_cast<int>(instances_.size()); }
   int isolated() const { return size() - 1; }  // the instance in its own namespace
   KeycachedProcess& instance(int i) { return *instances_[static_cast<std::size_t>(i)]; }
-  const std::string& address(int i) const { return addresses_[static_cast<std::size_t>(i)]; }
-  std::uint16_t port(int i) const { return ports_[static_cast<std::size_t>(i)]; }
-  pid_t pid(int i) const;
-  std::unique_ptr<ApiClient> Client(int i) const {
-    return std::make_unique<ApiClient>(address(i), port(i), kSharedToken);
+  const std::string& address(int i) const override {
+    return addresses_[static_cast<std::size_t>(i)];
   }
+  std::uint16_t port(int i) const override { return ports_[static_cast<std::size_t>(i)]; }
+  pid_t pid(int i) const;
 
   RedisServerProcess& redis() { return deployment_->redis(); }
   RedisFaults& redis_faults() { return *faults_; }
@@ -59,7 +59,7 @@ class ModelCluster {
   std::filesystem::path database() const { return database_; }
 
   // False once instance i has exited; `*status` then holds its exit status (128 + signal).
-  bool Alive(int i, int* status = nullptr);
+  bool Alive(int i, int* status = nullptr) override;
   // Every instance ready, with its breaker closed and its invalidation channel subscribed;
   // otherwise false and `why` says which and what.
   bool Healthy(std::string* why);

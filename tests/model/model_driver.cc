@@ -13,7 +13,7 @@ namespace keycache::testing::model {
 using namespace driver_detail;
 using std::chrono::milliseconds;
 
-ModelDriver::ModelDriver(ModelCluster& cluster, const FaultTimeline& timeline,
+ModelDriver::ModelDriver(ModelInstances& cluster, const FaultTimeline& timeline,
                          DriverOptions options)
     : cluster_(cluster),
       timeline_(timeline),

@@ -1,7 +1,7 @@
 // ModelDriver: the client side of the model-based test. Client threads issue a seeded random
 // mix of key lifecycle changes and verifications (valid, revoked, expired, disabled, rotated,
 // deleted, forged, wrong-secret, malformed and garbage keys; /v1/keys/verify and /v1/auth)
-// against random instances of a ModelCluster, and judge every answer with the oracle
+// against random instances of a deployment (ModelInstances), and judge every answer with the oracle
 // (model_oracle.h) and the fault timeline (faults.h). Violations are collected with the
 // operation log of the key concerned; nothing is asserted from the client threads.
 //
@@ -23,7 +23,7 @@
 #include <vector>
 
 #include "model/faults.h"
-#include "model/model_cluster.h"
+#include "model/model_instances.h"
 #include "model/model_oracle.h"
 
 namespace keycache::testing::model {
@@ -42,7 +42,7 @@ struct DriverOptions {
 
 class ModelDriver {
  public:
-  ModelDriver(ModelCluster& cluster, const FaultTimeline& timeline, DriverOptions options);
+  ModelDriver(ModelInstances& cluster, const FaultTimeline& timeline, DriverOptions options);
   ~ModelDriver();  // stops the client threads
 
   // Creates `n` keys from the calling thread (before the clients start).
@@ -108,7 +108,7 @@ class ModelDriver {
   void NoteInstance(int instance, std::string line);             // mu_ held
   std::string Rel(Ms t) const;                                   // "+12.345s" since the start
 
-  ModelCluster& cluster_;
+  ModelInstances& cluster_;
   const FaultTimeline& timeline_;
   const DriverOptions options_;
   const Ms start_;

@@ -179,7 +179,7 @@ struct ModelDriver::Outcome {
 
 class ModelDriver::Client {
  public:
-  Client(ModelCluster& cluster, int thread, std::uint64_t seed) : thread(thread), rng(seed) {
+  Client(ModelInstances& cluster, int thread, std::uint64_t seed) : thread(thread), rng(seed) {
     for (int i = 0; i < cluster.size(); ++i) apis.push_back(cluster.Client(i));
   }
   ApiClient& api() { return *apis[static_cast<std::size_t>(instance)]; }
