@@ -2,6 +2,7 @@
 
 #include <boost/json/array.hpp>
 #include <random>
+#include <sstream>
 
 #include "core/api_key.h"
 #include "util/clock.h"
@@ -123,6 +124,16 @@ void ExpectApiError(const Reply& reply, unsigned status, std::string_view mentio
 
 std::string Rfc3339FromNow(std::int64_t offset_ms) {
   return FormatRfc3339(SystemClock().NowMs() + offset_ms);
+}
+
+double MetricValue(ApiClient& api, const std::string& series) {
+  const Reply r = api.Send(http::verb::get, "/metrics");
+  std::istringstream in(r.body);
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind(series + " ", 0) == 0) return std::stod(line.substr(series.size() + 1));
+  }
+  return -1;
 }
 
 }  // namespace keycache::testing

@@ -107,6 +107,10 @@ void ExpectNoSecretMembers(const boost::json::object& record);
 void ExpectApiError(const Reply& reply, unsigned status, std::string_view mention,
                     std::string_view context);
 
+// A counter or gauge value from /metrics (the first sample whose line starts with `series`);
+// -1 when absent.
+double MetricValue(ApiClient& api, const std::string& series);
+
 // The current time as an RFC 3339 string, `offset_ms` from now.
 std::string Rfc3339FromNow(std::int64_t offset_ms);
 

@@ -58,14 +58,4 @@ bool Coherent(ApiClient& api) {
          << "not coherent within the bound: " << boost::json::serialize(RedisHealth(api));
 }
 
-double MetricValue(ApiClient& api, const std::string& series) {
-  const Reply r = api.Send(http::verb::get, "/metrics");
-  std::istringstream in(r.body);
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.rfind(series + " ", 0) == 0) return std::stod(line.substr(series.size() + 1));
-  }
-  return -1;
-}
-
 }  // namespace keycache::testing

@@ -50,8 +50,4 @@ bool Coherent(ApiClient& api);
 ::testing::AssertionResult WaitCoherent(ApiClient& api,
                                         std::chrono::milliseconds bound = std::chrono::seconds(15));
 
-// A counter or gauge value from /metrics (the first sample whose line starts with `series`);
-// -1 when absent.
-double MetricValue(ApiClient& api, const std::string& series);
-
 }  // namespace keycache::testing
