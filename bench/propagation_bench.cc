@@ -1,9 +1,11 @@
-// propagation_bench: revocation propagation between two keycached instances that share a Redis.
+// propagation_bench: revocation propagation between two keycached instances that share a Redis
+// (or, without Redis, a PostgreSQL database: LISTEN/NOTIFY, bench/pg_notify_bench.sh).
 // For each of N keys: create it on A, verify it on B until B answers from its L1 (X-Cache-Status
 // HIT), revoke it on A, then poll B as fast as one connection allows until B refuses the key.
 // Prints p50/p90/p99/max of the time from A's revoke answer to B's first refusal (an upper bound
 // of the true propagation: it includes one verification round trip), and B's own histogram of
-// the lag measured from A's publication stamp (keycache_invalidation_propagation_seconds).
+// the lag measured from A's publication stamp (keycache_invalidation_propagation_seconds, or
+// keycache_invalidation_propagation_pg_seconds for the PostgreSQL channel).
 //
 //   propagation_bench --a PORT --b PORT --token ADMIN_TOKEN [--count 250]
 #include <algorithm>
@@ -109,12 +111,15 @@ int main(int argc, char** argv) {
   if (health) {
     boost::system::error_code ec;
     auto v = boost::json::parse(health->body, ec);
-    const boost::json::value* found =
-        ec ? nullptr : v.find_pointer("/cache/redis/propagationLag", ec);
+    const bool pg = !ec && v.find_pointer("/cache/postgresChannel", ec) != nullptr;
+    ec = {};
+    const boost::json::value* found = v.find_pointer(
+        pg ? "/cache/postgresChannel/propagationLag" : "/cache/redis/propagationLag", ec);
     const auto* lag = found && !ec ? found->if_object() : nullptr;
     if (lag) {
-      std::printf(
-          "B's keycache_invalidation_propagation_seconds (publication stamp -> applied):\n");
+      std::printf("B's %s (publication stamp -> applied):\n",
+                  pg ? "keycache_invalidation_propagation_pg_seconds"
+                     : "keycache_invalidation_propagation_seconds");
       std::printf("  samples %s  p50 <= %s s  p99 <= %s s (bucket upper bounds)\n",
                   boost::json::serialize(lag->at("samples")).c_str(),
                   boost::json::serialize(lag->at("p50Seconds")).c_str(),

@@ -11,25 +11,9 @@ namespace {
 namespace http = boost::beast::http;
 using boost::asio::awaitable;
 
-boost::json::object RedisJson(const TierStatus& r) {
-  boost::json::object o;
-  o["connected"] = r.connected;
-  o["poolConnected"] = r.pool_connected;
-  o["poolSize"] = r.pool_size;
-  o["breaker"] = r.breaker_open ? "open" : "closed";
-  if (r.breaker_open) o["breakerReason"] = r.breaker_reason;
-  if (!r.last_error.empty()) o["lastError"] = r.last_error;
-  if (r.sentinel) {
-    boost::json::object sentinel;
-    if (r.primary.empty()) {
-      sentinel["primary"] = nullptr;
-    } else {
-      sentinel["primary"] = r.primary;
-    }
-    sentinel["failovers"] = r.failovers;
-    sentinel["subscribed"] = r.sentinels_subscribed;
-    o["sentinel"] = std::move(sentinel);
-  }
+// The coherence lease, the invalidation channel and its propagation lag, as every invalidation
+// channel (Redis Pub/Sub, PostgreSQL NOTIFY) reports them.
+void AddCoherenceJson(const TierStatus& r, boost::json::object& o) {
   boost::json::object lease;
   lease["held"] = r.lease_held;
   lease["remainingSeconds"] = r.lease_remaining_seconds;
@@ -56,6 +40,35 @@ boost::json::object RedisJson(const TierStatus& r) {
   lag["p50Seconds"] = r.propagation_p50_seconds;  // upper bound of the bucket
   lag["p99Seconds"] = r.propagation_p99_seconds;
   o["propagationLag"] = std::move(lag);
+}
+
+boost::json::object PgChannelJson(const TierStatus& r) {
+  boost::json::object o;
+  o["listening"] = r.channel_up;
+  AddCoherenceJson(r, o);
+  return o;
+}
+
+boost::json::object RedisJson(const TierStatus& r) {
+  boost::json::object o;
+  o["connected"] = r.connected;
+  o["poolConnected"] = r.pool_connected;
+  o["poolSize"] = r.pool_size;
+  o["breaker"] = r.breaker_open ? "open" : "closed";
+  if (r.breaker_open) o["breakerReason"] = r.breaker_reason;
+  if (!r.last_error.empty()) o["lastError"] = r.last_error;
+  if (r.sentinel) {
+    boost::json::object sentinel;
+    if (r.primary.empty()) {
+      sentinel["primary"] = nullptr;
+    } else {
+      sentinel["primary"] = r.primary;
+    }
+    sentinel["failovers"] = r.failovers;
+    sentinel["subscribed"] = r.sentinels_subscribed;
+    o["sentinel"] = std::move(sentinel);
+  }
+  AddCoherenceJson(r, o);
   if (r.entries) {
     boost::json::object e;
     e["validation"] = r.entries->validation;
@@ -93,6 +106,7 @@ Result<void> RegisterHealthRoutes(Router& router, ApiDeps& deps) {
     cache["memoryBytes"] = h.bytes;
     cache["memoryLimitBytes"] = h.capacity_bytes;
     if (h.redis) cache["redis"] = RedisJson(*h.redis);
+    if (h.pg_channel) cache["postgresChannel"] = PgChannelJson(*h.pg_channel);
     o["cache"] = std::move(cache);
     if (!h.reason.empty()) o["reason"] = h.reason;
     return Json(h.status == "healthy" ? 200 : 503, o);

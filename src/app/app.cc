@@ -9,6 +9,7 @@
 
 #include "api/http_observer.h"
 #include "api/routes.h"
+#include "l2/instance_id.h"
 #include "store/pg_store.h"
 #include "store/sqlite_store.h"
 
@@ -48,6 +49,33 @@ std::unique_ptr<RedisTier> MakeTier(const Config& c, const AppOptions& o, HttpSe
                                        .usage_ttl_ms = c.ttl_usage_s * 1000},
                        .count_interval = std::chrono::seconds(c.health_check_interval_s)},
       std::move(executors), l1, registry, log);
+}
+
+// The PostgreSQL invalidation channel, when instances share PostgreSQL without Redis (whose own
+// channel keeps L1 coherent otherwise). Null on SQLite (one instance per file,
+// sqlite_instance_lock) and when the cache is off.
+std::unique_ptr<NotifyCoherence> MakePgCoherence(const Config& c, const AppOptions& o,
+                                                 const RedisTier* tier, L1Cache& l1,
+                                                 Registry& registry, Logger& log,
+                                                 NotifyCoherence::Publish publish) {
+  if (c.is_sqlite() || o.store || o.shared || tier || !c.cache_enabled || c.emergency_mode) {
+    return nullptr;
+  }
+  if (c.redis.enabled) return nullptr;  // the Redis tier is bypassed: the cache is off
+  if (!c.pg_notify) {
+    log.Warn("pg_notify_off",
+             {{"effect",
+               "KEYCACHE_PG_NOTIFY=false: this instance hears no other instance's changes; its "
+               "L1 may serve a revoked key until the entry's TTL"}});
+    return nullptr;
+  }
+  const auto lease = std::chrono::milliseconds(c.redis.lease_ms);
+  return std::make_unique<NotifyCoherence>(
+      NotifyCoherenceOptions{.instance_id = MakeInstanceId(c.redis.instance_id),
+                             .lease = lease,
+                             .heartbeat = std::max(lease / 4, std::chrono::milliseconds(10)),
+                             .l1_max_age_ms = c.redis.l1_max_age_ms},
+      std::move(publish), l1, registry, log);
 }
 
 // Periodic cache health log line, every CACHE_HEALTH_CHECK_INTERVAL.
@@ -154,6 +182,11 @@ App::App(AppOptions o, std::unique_ptr<SqliteInstanceLock> instance_lock,
       l1_invalidator_(l1_),
       server_(std::make_unique<HttpServer>(HttpOptionsFrom(config_), router_, log)),
       tier_(MakeTier(config_, o, *server_, l1_, registry_, log)),
+      pg_coherence_(MakePgCoherence(config_, o, tier_.get(), l1_, registry_, log,
+                                    [this](std::string payload, std::function<void(bool)> sent) {
+                                      pg_channel_->Notify(std::move(payload), std::move(sent));
+                                    })),
+      pg_channel_(MakePgChannel()),
       shared_(!cache_active() ? nullptr
               : o.shared      ? o.shared
               : tier_         ? &tier_->shared()
@@ -161,20 +194,22 @@ App::App(AppOptions o, std::unique_ptr<SqliteInstanceLock> instance_lock,
       verifier_(VerifierOptions{.key_prefix = config_.key_prefix,
                                 .cache_enabled = cache_active(),
                                 .l1_enabled = !shared_ || config_.redis.l1_enabled},
-                hasher_, l1_, store_, db_, usage_, metrics_, clock_, shared_),
+                hasher_, l1_, store_, db_, usage_, metrics_, clock_, shared_,
+                pg_coherence_ ? &pg_coherence_->lease() : nullptr),
       keys_(KeyServiceOptions{.key_prefix = config_.key_prefix,
                               .max_keys_per_owner = config_.max_keys_per_owner,
                               .cache_enabled = cache_active(),
                               .propagation_timeout = std::chrono::milliseconds(
                                   config_.redis.command_timeout_ms + 1000)},
-            hasher_, store_, db_, l1_, usage_, invalidation_, metrics_, clock_, shared_),
+            hasher_, store_, db_, l1_, usage_, invalidation_, metrics_, clock_, shared_,
+            pg_coherence_ ? &pg_coherence_->lease() : nullptr),
       flusher_(usage_, store_, metrics_, log, shared_),
       warmer_(l1_, store_, metrics_, clock_, log),
       health_(CacheHealthOptions{.cache_enabled = config_.cache_enabled,
                                  .emergency_mode = config_.emergency_mode,
                                  .min_hit_rate = 0.8,
                                  .min_lookups = config_.health_min_lookups},
-              l1_, usage_, window_, tier_.get()),
+              l1_, usage_, window_, tier_.get(), pg_coherence_.get()),
       deps_{
           config_,  clock_,  log,     verifier_, keys_,     store_,         db_,        l1_, usage_,
           flusher_, warmer_, health_, metrics_,  registry_, shutting_down_, tier_.get()} {
@@ -182,6 +217,11 @@ App::App(AppOptions o, std::unique_ptr<SqliteInstanceLock> instance_lock,
   invalidation_.Add(l1_invalidator_);
   if (shared_ && o.shared_sink) invalidation_.Add(*o.shared_sink);
   if (tier_) invalidation_.Add(tier_->invalidator());
+  if (pg_coherence_) invalidation_.Add(*pg_coherence_);
+  if (!config_.is_sqlite() && tier_ && config_.pg_notify) {
+    log_.Info("pg_notify_off",
+              {{"reason", "REDIS_HOST is set: Redis's channel keeps L1 coherent"}});
+  }
   if (config_.redis.enabled && !tier_ && !o.shared) {
     log_.Info("redis_bypassed",
               {{"reason", config_.emergency_mode ? "EMERGENCY_MODE is on"
@@ -189,11 +229,27 @@ App::App(AppOptions o, std::unique_ptr<SqliteInstanceLock> instance_lock,
   }
 }
 
+std::unique_ptr<PgNotifyChannel> App::MakePgChannel() {
+  if (!pg_coherence_) return nullptr;
+  NotifyCoherence& c = *pg_coherence_;
+  return std::make_unique<PgNotifyChannel>(
+      config_.database_url,
+      // PostgreSQL keeps 63 bytes of an application_name.
+      PgNotifyOptions{.timeout = std::chrono::milliseconds(config_.db_timeout_ms),
+                      .application_name = ("keycached-listen/" + c.instance_id()).substr(0, 63)},
+      PgNotifyHandlers{.on_message = [&c](std::string_view payload) { c.OnMessage(payload); },
+                       .on_listening = [&c] { c.OnListening(); },
+                       .on_lost = [&c] { c.OnLost(); },
+                       .on_tick = [&c] { c.OnTick(); }},
+      log_);
+}
+
 App::~App() {
   Stop();
   StopBackground();
   db_.Stop();
   if (tier_) tier_->Stop();
+  if (pg_channel_) pg_channel_->Stop();
 }
 
 int App::Start(std::string& error) {
@@ -207,6 +263,18 @@ int App::Start(std::string& error) {
                    : " (check REDIS_USERNAME / REDIS_PASSWORD against the Redis server's "
                      "requirepass or ACL users)";
       return 2;
+    }
+  }
+  if (pg_channel_) {
+    pg_channel_->Start();
+    // Serving before the lease is held is correct (the database answers), only slower.
+    const auto deadline = std::chrono::steady_clock::now() + 3s;
+    while (!pg_coherence_->lease().Held() && std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(5ms);
+    }
+    if (!pg_coherence_->lease().Held()) {
+      log_.Warn("pg_notify_unavailable_at_startup",
+                {{"effect", "serving from the database until the LISTEN connection is up"}});
     }
   }
   if (auto listening = server_->Start(); !listening) {
@@ -224,7 +292,10 @@ int App::Start(std::string& error) {
              {"database", config_.is_sqlite() ? config_.database_url : "postgresql"},
              {"cache", cache_active() ? "enabled" : "bypassed"},
              {"redis", tier_ ? config_.redis.host + ":" + std::to_string(config_.redis.port)
-                             : std::string("off")}});
+                             : std::string("off")},
+             {"coherence", tier_           ? "redis"
+                           : pg_coherence_ ? "postgres-notify"
+                                           : "none"}});
   return 0;
 }
 
@@ -269,6 +340,7 @@ int App::Run() {
   auto flushed = flusher_.FlushOnce();
   // The pool's connections use the server's io_contexts: the tier stops while they still exist.
   if (tier_) tier_->Stop();
+  if (pg_channel_) pg_channel_->Stop();
   log_.Info("stopped", {{"usage_keys_flushed", flushed ? std::to_string(*flushed) : "error"}});
   return flushed ? 0 : 1;
 }

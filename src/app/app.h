@@ -3,9 +3,9 @@
 // top-down. `keycached serve` builds one from the configuration; tests and benchmarks build the
 // same object (injecting a clock, a store or a fake shared tier through AppOptions) instead of
 // copying the wiring.
-// Lifecycle: Create, then Start (connects Redis, listens), then Run on one thread until Stop (any
-// thread) — Run then shuts down in order and returns the exit code. Accessors are for tests and
-// benchmarks; each component is thread-safe on its own terms.
+// Lifecycle: Create, then Start (connects Redis or the PostgreSQL channel, listens), then Run on
+// one thread until Stop (any thread) — Run then shuts down in order and returns the exit code.
+// Accessors are for tests and benchmarks; each component is thread-safe on its own terms.
 #pragma once
 
 #include <atomic>
@@ -23,6 +23,7 @@
 #include "core/key_hasher.h"
 #include "http/http_server.h"
 #include "http/router.h"
+#include "l2/notify_coherence.h"
 #include "l2/redis_tier.h"
 #include "l2/shared_cache.h"
 #include "metrics/hit_rate_window.h"
@@ -35,6 +36,7 @@
 #include "service/usage_flusher.h"
 #include "service/verifier.h"
 #include "store/key_store.h"
+#include "store/pg_notify_channel.h"
 #include "store/sqlite_instance_lock.h"
 #include "util/clock.h"
 #include "util/log.h"
@@ -82,11 +84,13 @@ class App {
   ServiceMetrics& metrics() { return metrics_; }
   const KeyHasher& hasher() const { return hasher_; }
   RedisTier* redis() { return tier_.get(); }
+  NotifyCoherence* pg_coherence() { return pg_coherence_.get(); }
 
  private:
   App(AppOptions options, std::unique_ptr<SqliteInstanceLock> instance_lock,
       std::unique_ptr<KeyStore> owned_store, Logger& log);
   bool cache_active() const { return config_.cache_enabled && !config_.emergency_mode; }
+  std::unique_ptr<PgNotifyChannel> MakePgChannel();
   void StartBackground();
   void StopBackground();
 
@@ -114,6 +118,10 @@ class App {
   // threads) and destroyed after it.
   const std::unique_ptr<HttpServer> server_;
   std::unique_ptr<RedisTier> tier_;
+  // Without Redis on PostgreSQL: L1 coherence over LISTEN/NOTIFY. The channel (whose thread calls
+  // the coherence) is declared after it, so it is destroyed first.
+  std::unique_ptr<NotifyCoherence> pg_coherence_;
+  std::unique_ptr<PgNotifyChannel> pg_channel_;
   SharedCache* const shared_;
   Verifier verifier_;
   KeyService keys_;

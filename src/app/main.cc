@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "app/archive_command.h"
 #include "app/cli.h"
 #include "app/serve.h"
 
@@ -15,6 +16,10 @@ void PrintUsage() {
       "usage: keycached COMMAND\n"
       "  serve            run the service (configuration from the environment and ./.env)\n"
       "  keys ...         manage keys through a running service (`keycached keys --help`)\n"
+      "  export --out FILE\n"
+      "                   write every key record (hashes, never keys) and its usage to FILE\n"
+      "  import --in FILE [--skip-existing]\n"
+      "                   add the records of an export file to the store (DATABASE_URL)\n"
       "  version          print the version\n"
       "  --help           this text\n"
       "Configuration: docs/configuration.md. Port 3333, SQLite under ./var/ by default.\n");
@@ -38,6 +43,8 @@ int main(int argc, char** argv) {
       return keycache::Serve();
     }
     if (args[0] == "keys") return keycache::RunKeysCommand({args.begin() + 1, args.end()});
+    if (args[0] == "export") return keycache::RunExportCommand({args.begin() + 1, args.end()});
+    if (args[0] == "import") return keycache::RunImportCommand({args.begin() + 1, args.end()});
     if (args[0] == "version" || args[0] == "--version") {
       std::printf("keycached 0.1.0\n");
       return 0;

@@ -13,7 +13,6 @@
 extern char** environ;
 
 namespace keycache {
-namespace {
 
 std::optional<Config> LoadValidatedConfig() {
   EnvMap dotenv;
@@ -37,8 +36,6 @@ std::optional<Config> LoadValidatedConfig() {
   }
   return std::move(load.config);
 }
-
-}  // namespace
 
 int Serve() {
   std::optional<Config> loaded = LoadValidatedConfig();

@@ -3,9 +3,17 @@
 // down gracefully: stop accepting, finish in-flight requests, flush usage, close the store.
 #pragma once
 
+#include <optional>
+
+#include "config/config.h"
+
 namespace keycache {
 
 // Returns the process exit code.
 int Serve();
+
+// The configuration from the environment and ./.env, validated; nullopt after printing every
+// problem to stderr. Also used by `export` and `import`.
+std::optional<Config> LoadValidatedConfig();
 
 }  // namespace keycache

@@ -199,6 +199,7 @@ ConfigLoad LoadConfig(const EnvMap& env) {
   ReadTtls(r, c);
   r.Size("API_KEY_CACHE_MAX_MEMORY", kMb, std::uint64_t{1024} * kGb, c.cache_max_memory_bytes);
   r.Bool("KEYCACHE_WARM_ON_START", c.warm_on_start);
+  r.Bool("KEYCACHE_PG_NOTIFY", c.pg_notify);
   r.DurationMs("KEYCACHE_USAGE_FLUSH_INTERVAL", 10, 3'600'000, c.usage_flush_interval_ms);
 
   ReadRedisSettings(r, c.redis);

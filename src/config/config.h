@@ -70,6 +70,10 @@ struct Config {
 
   // The shared L2, cross-instance invalidation and shared usage counters (REDIS_*).
   RedisSettings redis;
+  // KEYCACHE_PG_NOTIFY: on PostgreSQL without REDIS_HOST, keep L1 coherent across instances over
+  // LISTEN/NOTIFY (with the coherence lease of KEYCACHE_COHERENCE_LEASE). Ignored on SQLite, with
+  // Redis (whose channel does the job) and with the cache off.
+  bool pg_notify = true;
 
   // Observability.
   bool metrics_enabled = true;                // CACHE_METRICS_ENABLED

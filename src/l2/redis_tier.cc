@@ -1,8 +1,5 @@
 #include "l2/redis_tier.h"
 
-#include <openssl/rand.h>
-#include <unistd.h>
-
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -10,42 +7,18 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <cstdio>
 
+#include "l2/instance_id.h"
+#include "l2/propagation_lag.h"
+
 namespace keycache {
 namespace {
 
 using namespace std::chrono_literals;
 
-// Propagation lag buckets: loopback deliveries take well under a millisecond, cross-zone ones a
-// few; the 50 ms target sits on a bound.
-const std::vector<double> kLagBuckets = {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
-                                         0.05,   0.1,     0.25,   0.5,   1,      2.5,   5};
-
-std::string MakeInstanceId(const RedisSettings& s) {
-  if (!s.instance_id.empty()) return s.instance_id;
-  char host[64] = {};
-  if (gethostname(host, sizeof host - 1) != 0) std::snprintf(host, sizeof host, "keycached");
-  unsigned char rnd[4] = {};
-  RAND_bytes(rnd, sizeof rnd);
-  char id[128];
-  std::snprintf(id, sizeof id, "%s-%d-%02x%02x%02x%02x", host, static_cast<int>(getpid()), rnd[0],
-                rnd[1], rnd[2], rnd[3]);
-  return id;
-}
-
 std::vector<boost::asio::any_io_executor> WithTierExecutor(
     std::vector<boost::asio::any_io_executor> executors, boost::asio::any_io_executor tier) {
   executors.push_back(std::move(tier));
   return executors;
-}
-
-// The upper bound of the bucket holding quantile q; 0 with no samples.
-double Quantile(const Histogram& h, const Histogram::Snapshot& snap, double q) {
-  if (snap.count == 0) return 0;
-  const double target = q * static_cast<double>(snap.count);
-  for (std::size_t i = 0; i < h.bounds().size(); ++i) {
-    if (static_cast<double>(snap.cumulative[i]) >= target) return h.bounds()[i];
-  }
-  return h.bounds().back();
 }
 
 double SecondsSince(std::chrono::steady_clock::time_point t) {
@@ -154,7 +127,7 @@ RedisTier::RedisTier(RedisTierOptions options,
       client_(MakeClient(WithTierExecutor(std::move(io_executors), io_.get_executor()))),
       l2_(client_, breaker_, lease_, L2Keys(settings_.key_prefix), sealer_,
           WithFenceReplicas(options.l2, settings_), metrics_, io_.get_executor()),
-      invalidator_(l2_, breaker_, MakeInstanceId(settings_), io_.get_executor(), log),
+      invalidator_(l2_, breaker_, MakeInstanceId(settings_.instance_id), io_.get_executor(), log),
       heartbeat_(
           HeartbeatOptions{.instance_id = invalidator_.instance_id(),
                            .interval = std::chrono::milliseconds(settings_.breaker_probe_ms)},
@@ -163,7 +136,7 @@ RedisTier::RedisTier(RedisTierOptions options,
                .AddHistogram("keycache_invalidation_propagation_seconds",
                              "Delay from a change's publication by one instance (its wall clock) "
                              "to its application by another.",
-                             {}, kLagBuckets)
+                             {}, PropagationLagBuckets())
                .With({})),
       listener_(l1, heartbeat_, invalidator_.instance_id(), lag_, log),
       subscriber_(
@@ -311,7 +284,6 @@ void RedisTier::OnPrimaryChanged() {
               "coherence lease revoked, shared cache cleared before it is used again, fills "
               "begun under the old primary dropped"}});
 }
-}
 
 boost::asio::awaitable<void> RedisTier::CountLoop() {
   while (!stopping_.load(std::memory_order_acquire)) {
@@ -353,8 +325,8 @@ TierStatus RedisTier::Status() const {
   s.peers = listener_.peers();
   const Histogram::Snapshot lag = lag_.Collect();
   s.propagation_samples = lag.count;
-  s.propagation_p50_seconds = Quantile(lag_, lag, 0.5);
-  s.propagation_p99_seconds = Quantile(lag_, lag, 0.99);
+  s.propagation_p50_seconds = BucketQuantile(lag_, lag, 0.5);
+  s.propagation_p99_seconds = BucketQuantile(lag_, lag, 0.99);
   {
     std::lock_guard lock(mu_);
     s.entries = counts_;

@@ -24,6 +24,7 @@ CacheHealthReport CacheHealth::Check() const {
       r.redis = redis_->Status();
       r.connected = r.redis->connected && !r.redis->breaker_open;
     }
+    if (pg_channel_ && r.connected) r.pg_channel = pg_channel_->Status();
     r.status = "healthy";
     if (options_.emergency_mode) {
       r.status = "degraded";
@@ -41,6 +42,12 @@ CacheHealthReport CacheHealth::Check() const {
                  (r.redis->channel_up ? "no heartbeat heard back lately"
                                       : "the invalidation channel is down") +
                  "): serving from the database (BYPASS) until a heartbeat comes back";
+    } else if (r.pg_channel && !r.pg_channel->lease_held) {
+      r.status = "degraded";
+      r.reason = std::string("coherence lease lapsed (") +
+                 (r.pg_channel->channel_up ? "no heartbeat heard back lately"
+                                           : "the PostgreSQL LISTEN connection is down") +
+                 "): serving from the database until a heartbeat comes back";
     } else if (r.window_lookups >= options_.min_lookups && r.hit_rate < options_.min_hit_rate) {
       char text[160];
       std::snprintf(text, sizeof text, "hit rate %.3f over the last %llu lookups is below %.2f",

@@ -3,7 +3,8 @@
 // is "degraded", but only once the window holds at least `min_lookups` lookups, so a freshly
 // started or idle instance is not declared degraded on a handful of cold misses.
 // With the Redis tier, an open breaker or a lapsed coherence lease also make it "degraded"
-// (the service still answers correctly, from the database). Thread-safe.
+// (the service still answers correctly, from the database). So does a lapsed lease of the
+// PostgreSQL invalidation channel (LISTEN/NOTIFY, without Redis). Thread-safe.
 #pragma once
 
 #include <cstdint>
@@ -27,6 +28,8 @@ struct CacheHealthReport {
   std::string reason;               // why not healthy; "" when healthy
   std::string error;                // set when the check itself failed
   std::optional<TierStatus> redis;  // with the Redis tier
+  // With the PostgreSQL channel (l2/notify_coherence.h; the pool and breaker fields do not apply).
+  std::optional<TierStatus> pg_channel;
   std::uint64_t total_entries() const { return validation + scope + user_list + usage; }
 };
 
@@ -41,9 +44,15 @@ class CacheHealth {
  public:
   // With `redis`, the report includes the Redis tier: "degraded" while its breaker is open or
   // the coherence lease has lapsed, and `connected` is Redis's.
+  // With `pg_channel`, "degraded" while its lease has lapsed.
   CacheHealth(CacheHealthOptions options, L1Cache& l1, UsageCounter& usage, HitRateWindow& window,
-              const TierStatusSource* redis = nullptr)
-      : options_(options), l1_(l1), usage_(usage), window_(window), redis_(redis) {}
+              const TierStatusSource* redis = nullptr, const TierStatusSource* pg_channel = nullptr)
+      : options_(options),
+        l1_(l1),
+        usage_(usage),
+        window_(window),
+        redis_(redis),
+        pg_channel_(pg_channel) {}
 
   CacheHealthReport Check() const;
 
@@ -53,6 +62,7 @@ class CacheHealth {
   UsageCounter& usage_;
   HitRateWindow& window_;
   const TierStatusSource* const redis_;
+  const TierStatusSource* const pg_channel_;
 };
 
 }  // namespace keycache

@@ -54,7 +54,7 @@ void KeyService::OwnerListPolicy::WriteShared(SharedCache& shared, const std::st
 KeyService::KeyService(KeyServiceOptions options, const KeyHasher& hasher, KeyStore& store,
                        DbExecutor& db, L1Cache& l1, UsageCounter& usage,
                        InvalidationSink& invalidation, ServiceMetrics& metrics, const Clock& clock,
-                       SharedCache* shared)
+                       SharedCache* shared, const CoherenceLease* lease)
     : options_(std::move(options)),
       hasher_(hasher),
       store_(store),
@@ -65,6 +65,7 @@ KeyService::KeyService(KeyServiceOptions options, const KeyHasher& hasher, KeySt
       metrics_(metrics),
       clock_(clock),
       shared_(shared),
+      lease_(lease),
       lists_(OwnerListPolicy{l1, store, clock}, shared, db, metrics) {}
 
 boost::asio::awaitable<KeyService::PropagationWait> KeyService::NewPropagationWait() {
@@ -131,7 +132,7 @@ boost::asio::awaitable<Result<OwnerKeys>> KeyService::ListByOwner(std::string ow
     if (!list) co_return list.error();
     co_return OwnerKeys{std::move(list->json), CacheStatus::kBypass};
   }
-  if (!shared_ || shared_->Coherent()) {
+  if ((!shared_ || shared_->Coherent()) && (!lease_ || lease_->Held())) {
     if (auto cached = l1_.GetUserList(owner_id)) {
       metrics_.UserListLookup(true);
       co_return OwnerKeys{*cached, CacheStatus::kHit};

@@ -24,6 +24,7 @@
 #include "core/invalidation_sink.h"
 #include "core/key_hasher.h"
 #include "core/key_record.h"
+#include "l2/coherence_lease.h"
 #include "l2/shared_cache.h"
 #include "service/cache_status.h"
 #include "service/completion.h"
@@ -88,10 +89,13 @@ struct OwnerKeys {
 
 class KeyService {
  public:
-  // `shared` is null without the Redis tier. References must outlive the service.
+  // `shared` is null without the Redis tier; `lease`, when set, is the coherence lease of another
+  // invalidation channel: owner lists come from L1 only while it is held. References must
+  // outlive the service.
   KeyService(KeyServiceOptions options, const KeyHasher& hasher, KeyStore& store, DbExecutor& db,
              L1Cache& l1, UsageCounter& usage, InvalidationSink& invalidation,
-             ServiceMetrics& metrics, const Clock& clock, SharedCache* shared = nullptr);
+             ServiceMetrics& metrics, const Clock& clock, SharedCache* shared = nullptr,
+             const CoherenceLease* lease = nullptr);
 
   // A new key works at once on this instance and, within the propagation bound, everywhere
   // (only an id someone probed before it existed could be cached as missing): Create does not
@@ -152,6 +156,7 @@ class KeyService {
   ServiceMetrics& metrics_;
   const Clock& clock_;
   SharedCache* const shared_;
+  const CoherenceLease* const lease_;
   FencedLoader<OwnerListPolicy> lists_;
 };
 

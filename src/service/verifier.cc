@@ -22,7 +22,7 @@ Result<FactsAnswer> Verifier::FactsPolicy::ReadStore(KeyId id) {
 
 Verifier::Verifier(VerifierOptions options, const KeyHasher& hasher, L1Cache& l1, KeyStore& store,
                    DbExecutor& db, UsageCounter& usage, ServiceMetrics& metrics, const Clock& clock,
-                   SharedCache* shared)
+                   SharedCache* shared, const CoherenceLease* lease)
     : options_(std::move(options)),
       hasher_(hasher),
       l1_(l1),
@@ -32,6 +32,7 @@ Verifier::Verifier(VerifierOptions options, const KeyHasher& hasher, L1Cache& l1
       metrics_(metrics),
       clock_(clock),
       shared_(shared),
+      lease_(lease),
       loader_(FactsPolicy{l1, store, options_.l1_enabled}, shared, db, metrics) {}
 
 VerifyOutcome Verifier::Record(VerifyOutcome outcome) {

@@ -8,7 +8,8 @@
 // With the Redis tier, cached answers are trusted only while this instance holds its coherence
 // lease (SharedCache::Coherent): past it, L1 and Redis are skipped and the store answers, which
 // bounds staleness by construction even on a silently cut link. Answers say BYPASS whenever
-// Redis could not be used.
+// Redis could not be used. Without Redis, `lease` (the PostgreSQL channel's, l2/notify_coherence.h)
+// gates L1 the same way.
 // Thread-safe; one instance serves every I/O thread. Async calls must be awaited on a
 // single-threaded executor (see Completion).
 #pragma once
@@ -26,6 +27,7 @@
 #include "core/facts_answer.h"
 #include "core/key_facts.h"
 #include "core/key_hasher.h"
+#include "l2/coherence_lease.h"
 #include "l2/shared_cache.h"
 #include "service/cache_status.h"
 #include "service/db_executor.h"
@@ -66,10 +68,11 @@ struct PendingVerify {
 
 class Verifier {
  public:
-  // `shared` is null without the Redis tier. References must outlive the verifier.
+  // `shared` is null without the Redis tier; `lease`, when set, is the coherence lease of another
+  // invalidation channel: L1 answers only while it is held. References must outlive the verifier.
   Verifier(VerifierOptions options, const KeyHasher& hasher, L1Cache& l1, KeyStore& store,
            DbExecutor& db, UsageCounter& usage, ServiceMetrics& metrics, const Clock& clock,
-           SharedCache* shared = nullptr);
+           SharedCache* shared = nullptr, const CoherenceLease* lease = nullptr);
 
   // The fast path: answers from memory alone (malformed keys and trusted L1 hits), or hands back
   // the parsed request for Complete(). Never blocks; the HTTP layer calls it without a coroutine.
@@ -122,8 +125,9 @@ class Verifier {
   // A well-formed key keycache never issued: NOT_FOUND, no lookup made.
   VerifyOutcome Forged(KeyFormat format);
   bool ScopesAllowed(const KeyFacts& facts, std::span<const std::string> scopes);
-  // May cached answers be used right now? Without the tier always; with it, only under the lease.
-  bool Trusted() const { return !shared_ || shared_->Coherent(); }
+  // May cached answers be used right now? Without a channel always; with one, only under its
+  // lease.
+  bool Trusted() const { return (!shared_ || shared_->Coherent()) && (!lease_ || lease_->Held()); }
   // The status of an answer from L1: HIT, or BYPASS while Redis cannot be used.
   CacheStatus CachedStatus() const {
     return shared_ && !shared_->Usable() ? CacheStatus::kBypass : CacheStatus::kHit;
@@ -139,6 +143,7 @@ class Verifier {
   ServiceMetrics& metrics_;
   const Clock& clock_;
   SharedCache* const shared_;
+  const CoherenceLease* const lease_;
   FencedLoader<FactsPolicy> loader_;
   LegacyKeyIds legacy_;
 };

@@ -87,8 +87,12 @@ Result<std::unique_ptr<PgConnection>> PgConnection::Connect(const std::string& u
   // `dbname` first and expanded: the URI's parameters apply, then the ones after it override.
   const char* keys[] = {"dbname",           "connect_timeout",  "options",
                         "tcp_user_timeout", "application_name", nullptr};
-  const char* values[] = {url.c_str(), connect_s.c_str(), server_options.c_str(),
-                          ms.c_str(),  "keycached",       nullptr};
+  const char* values[] = {url.c_str(),
+                          connect_s.c_str(),
+                          server_options.c_str(),
+                          ms.c_str(),
+                          options.application_name.c_str(),
+                          nullptr};
   PGconn* conn = PQconnectStartParams(keys, values, /*expand_dbname=*/1);
   if (conn == nullptr) return make_error_code(Errc::kDatabase);  // out of memory
   std::unique_ptr<PgConnection> c(new PgConnection(conn, options, log));
@@ -156,6 +160,43 @@ Result<void> PgConnection::Reset(PgDeadline deadline) {
   }
   return {};
 }
+
+bool PgConnection::Receive(std::vector<PgNotification>& out, PgDeadline deadline, int wake_fd) {
+  if (broken()) return false;
+  auto take = [&] {
+    while (PGnotify* n = PQnotifies(conn_)) {
+      out.push_back(PgNotification{n->relname, n->extra, n->be_pid});
+      PQfreemem(n);
+    }
+  };
+  // Notifications read along with a statement's answer are already here: no wait for them.
+  const std::size_t before = out.size();
+  take();
+  if (out.size() > before) deadline = PgClock::now();
+  const auto left =
+      std::chrono::duration_cast<std::chrono::milliseconds>(deadline - PgClock::now());
+  pollfd p[2] = {{.fd = PQsocket(conn_), .events = POLLIN, .revents = 0},
+                 {.fd = wake_fd, .events = POLLIN, .revents = 0}};
+  if (p[0].fd < 0) return false;
+  const int n = ::poll(p, wake_fd >= 0 ? 2 : 1,
+                       static_cast<int>(std::clamp<std::int64_t>(left.count(), 0, 60'000)));
+  if (n > 0 && (p[0].revents & (POLLIN | POLLHUP | POLLERR)) != 0) {
+    if (PQconsumeInput(conn_) == 0) {
+      abandoned_ = true;
+      log_.Warn("store_pg_connection_lost",
+                {{"op", "listen"}, {"error", FirstLine(PQerrorMessage(conn_))}});
+    }
+  }
+  // Results nobody asked for (the server's goodbye) are not the answer to a later statement.
+  while (!abandoned_ && PQisBusy(conn_) == 0) {
+    PgResult stale(PQgetResult(conn_));
+    if (!stale) break;
+  }
+  take();
+  return !broken();
+}
+
+int PgConnection::backend_pid() const { return broken() ? 0 : PQbackendPID(conn_); }
 
 Result<PgResult> PgConnection::Exec(const char* name, const PgParams& params, std::string_view op,
                                     PgDeadline deadline) {

@@ -12,6 +12,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "store/pg_params.h"
 #include "util/error.h"
@@ -37,6 +38,15 @@ struct PgConnectionOptions {
   // The server-side bound of each statement and of each lock wait (statement_timeout,
   // lock_timeout), and the basis of the client-side deadlines.
   std::chrono::milliseconds timeout{5000};
+  // How the session shows in pg_stat_activity (operators and tests tell connections apart by it).
+  std::string application_name = "keycached";
+};
+
+// A notification received on a LISTEN connection.
+struct PgNotification {
+  std::string channel;
+  std::string payload;
+  int sender_pid = 0;
 };
 
 class PgConnection {
@@ -71,6 +81,13 @@ class PgConnection {
   void Poll();
   // Reconnects (PQreset) and prepares the statements again, bounded by `deadline`.
   Result<void> Reset(PgDeadline deadline);
+
+  // For a LISTEN connection: waits until the socket is readable or `deadline` passes (or, when
+  // `wake_fd` >= 0, until that descriptor is readable), reads what arrived and appends every
+  // notification libpq holds to `out`. False when the connection is lost (then broken()).
+  bool Receive(std::vector<PgNotification>& out, PgDeadline deadline, int wake_fd = -1);
+  // The server process serving this session (0 when not connected).
+  int backend_pid() const;
 
   std::chrono::milliseconds timeout() const { return options_.timeout; }
   // The SQLSTATE of the last statement that failed on the server ("" if none or not a server

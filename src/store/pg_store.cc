@@ -352,4 +352,53 @@ Result<std::vector<KeyId>> PgStore::ListLegacyIds() {
       });
 }
 
+Result<std::vector<KeyRecord>> PgStore::ExportPage(std::optional<KeyId> after, std::size_t limit) {
+  // Integers only in the text: nothing to quote.
+  const std::string sql = "SELECT " + std::string(pg::kRecordColumns) + " FROM api_keys" +
+                          (after ? " WHERE id > " + std::to_string(PgId(*after)) : "") +
+                          " ORDER BY id LIMIT " +
+                          std::to_string(std::min<std::size_t>(limit, INT64_MAX));
+  return Call<std::vector<KeyRecord>>("export", true, [&](PgConnection& c, PgDeadline d) {
+    return All(c.Query(sql.c_str(), "export", d), log_);
+  });
+}
+
+Result<ImportCounts> PgStore::ImportBatch(std::span<const KeyRecord> records, bool skip_existing,
+                                          KeyId& conflict) {
+  for (const KeyRecord& r : records) {
+    if (!ScopesEncodable(r.scopes)) return make_error_code(Errc::kBadInput);
+  }
+  return Call<ImportCounts>(
+      "import", false, [&](PgConnection& c, PgDeadline d) -> Result<ImportCounts> {
+        PgTxn txn(c, d);
+        if (auto r = txn.Begin(); !r) return r.error();
+        ImportCounts counts;
+        for (const KeyRecord& r : records) {
+          Result<std::optional<KeyRecord>> stored =
+              One(c.Exec(pg::kFindForUpdate, PgParams().Int(PgId(r.id)), "import_find", d), log_);
+          if (!stored) return stored.error();
+          if (*stored) {
+            if (SameKey(**stored, r)) {
+              ++counts.present;
+            } else if (skip_existing) {
+              ++counts.skipped;
+            } else {
+              conflict = r.id;
+              return make_error_code(Errc::kConflict);  // PgTxn rolls back
+            }
+            continue;
+          }
+          PgParams row;
+          BindRecord(row, r);
+          if (auto done = c.Exec(pg::kInsert, row, "import_insert", d); !done) {
+            if (done.error() == make_error_code(Errc::kConflict)) conflict = r.id;  // a race
+            return done.error();
+          }
+          ++counts.inserted;
+        }
+        if (auto r = txn.Commit(); !r) return r.error();
+        return counts;
+      });
+}
+
 }  // namespace keycache

@@ -15,6 +15,7 @@
 #include <string_view>
 #include <vector>
 
+#include "store/key_archive.h"
 #include "store/key_store.h"
 #include "util/log.h"
 
@@ -27,7 +28,7 @@ struct PgStoreOptions {
   std::chrono::milliseconds timeout{5000};  // KEYCACHE_DB_TIMEOUT
 };
 
-class PgStore final : public KeyStore {
+class PgStore final : public KeyStore, public KeyArchive {
  public:
   // Connects every connection of the pool, migrates the schema and prepares the statements,
   // each connection bounded by the timeout but by no less than 10 s (start-up is no request).
@@ -60,6 +61,12 @@ class PgStore final : public KeyStore {
   Result<void> AddUsage(std::span<const UsageDelta> deltas) override;
   Result<std::uint64_t> CountKeys() override;
   Result<std::vector<KeyId>> ListLegacyIds() override;
+
+  // KeyArchive. Pages follow the stored (signed, bit-cast) id order, as SQLite's; a batch is one
+  // transaction bounded by one timeout.
+  Result<std::vector<KeyRecord>> ExportPage(std::optional<KeyId> after, std::size_t limit) override;
+  Result<ImportCounts> ImportBatch(std::span<const KeyRecord> records, bool skip_existing,
+                                   KeyId& conflict) override;
 
  private:
   struct Slot;  // a connection and its mutex

@@ -465,4 +465,51 @@ Result<std::vector<KeyId>> SqliteStore::ListLegacyIds() {
   return ids;
 }
 
+Result<std::vector<KeyRecord>> SqliteStore::ExportPage(std::optional<KeyId> after,
+                                                       std::size_t limit) {
+  ReadLease lease = Read();
+  SqliteStatement s;
+  const std::string sql = "SELECT " + std::string(kRecordColumns) + " FROM api_keys" +
+                          (after ? " WHERE id > ?1" : "") + " ORDER BY id LIMIT ?2";
+  if (int rc = s.Prepare(lease.connection().db.get(), sql); rc != SQLITE_OK) {
+    return Fail(lease.connection(), rc, "export_prepare");
+  }
+  if (after) s.BindInt64(1, IdToSql(*after));
+  s.BindInt64(2, static_cast<std::int64_t>(std::min<std::size_t>(limit, INT64_MAX)));
+  return QueryAll(lease.connection(), s, "export");
+}
+
+Result<ImportCounts> SqliteStore::ImportBatch(std::span<const KeyRecord> records,
+                                              bool skip_existing, KeyId& conflict) {
+  for (const KeyRecord& r : records) {
+    if (!ScopesEncodable(r.scopes)) return make_error_code(Errc::kBadInput);
+  }
+  std::lock_guard lock(writer_->mu);
+  SqliteTransaction txn(writer_->db.get(), writes_->txn);
+  if (int rc = txn.Begin(); rc != SQLITE_OK) return Fail(*writer_, rc, "import_begin");
+  ImportCounts counts;
+  for (const KeyRecord& r : records) {
+    Result<std::optional<KeyRecord>> stored = FindOn(*writer_, r.id);
+    if (!stored) return stored.error();
+    if (*stored) {
+      if (SameKey(**stored, r)) {
+        ++counts.present;
+      } else if (skip_existing) {
+        ++counts.skipped;
+      } else {
+        conflict = r.id;
+        return make_error_code(Errc::kConflict);  // the transaction rolls back
+      }
+      continue;
+    }
+    SqliteStatement& s = writes_->insert;
+    StatementScope scope(s);
+    BindRecord(s, 1, r);
+    if (int rc = s.Step(); rc != SQLITE_DONE) return Fail(*writer_, rc, "import_insert");
+    ++counts.inserted;
+  }
+  if (int rc = txn.Commit(); rc != SQLITE_OK) return Fail(*writer_, rc, "import_commit");
+  return counts;
+}
+
 }  // namespace keycache

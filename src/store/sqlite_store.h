@@ -14,6 +14,7 @@
 #include <string_view>
 #include <vector>
 
+#include "store/key_archive.h"
 #include "store/key_store.h"
 #include "util/log.h"
 
@@ -35,7 +36,7 @@ struct SqliteStoreOptions {
   int reader_cache_kib = 256;
 };
 
-class SqliteStore final : public KeyStore {
+class SqliteStore final : public KeyStore, public KeyArchive {
  public:
   // Opens (creating the file and its parent directories) and migrates the schema.
   // `path` is a file path or ":memory:". Errc::kBadInput for an empty path or a negative reader
@@ -76,6 +77,11 @@ class SqliteStore final : public KeyStore {
   Result<void> AddUsage(std::span<const UsageDelta> deltas) override;
   Result<std::uint64_t> CountKeys() override;  // all rows, revoked or not
   Result<std::vector<KeyId>> ListLegacyIds() override;
+
+  // KeyArchive. Pages follow the stored (signed, bit-cast) id order.
+  Result<std::vector<KeyRecord>> ExportPage(std::optional<KeyId> after, std::size_t limit) override;
+  Result<ImportCounts> ImportBatch(std::span<const KeyRecord> records, bool skip_existing,
+                                   KeyId& conflict) override;
 
  private:
   struct Connection;       // a connection, its mutex and its read statements

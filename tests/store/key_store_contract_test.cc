@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "store/key_archive.h"
 #include "store_backend.h"
 #include "store_test_util.h"
 
@@ -362,6 +363,69 @@ TEST_P(KeyStoreContract, PingAndCountKeys) {
   ASSERT_TRUE(store_->Revoke(1, kT0, "x", kT0));
   InsertOk(MakeRecord(2, "a", kT0));
   EXPECT_EQ(*store_->CountKeys(), 2u);  // revoked keys are still rows
+}
+
+TEST_P(KeyStoreContract, ExportPagesEveryRecordOnceAndImportIsIdempotent) {
+  auto* archive = dynamic_cast<KeyArchive*>(store_.get());
+  ASSERT_NE(archive, nullptr);
+  std::vector<KeyRecord> records;
+  for (KeyId id : {KeyId{7}, kTopBitId, KeyId{3}, KeyId{0xFFFF'FFFF'FFFF'FFFFULL}, KeyId{11}}) {
+    KeyRecord r = MakeRecord(id, "owner-" + std::to_string(id % 2), kT0);
+    r.usage_count = id % 100;
+    r.last_used_at = kT0 + 9;
+    r.last_used_ip = "192.0.2.1";
+    records.push_back(r);
+  }
+  // Into another store of the same backend: every record, usage included, in one batch.
+  auto other_backend = testing::MakeBackend(GetParam());
+  std::unique_ptr<KeyStore> other = other_backend->Open(log_);
+  ASSERT_NE(other, nullptr);
+  auto* into = dynamic_cast<KeyArchive*>(other.get());
+  for (const KeyRecord& r : records) InsertOk(r);
+  std::vector<KeyRecord> exported;
+  std::optional<KeyId> after;
+  for (;;) {
+    auto page = archive->ExportPage(after, 2);
+    ASSERT_TRUE(page) << page.error().message();
+    if (page->empty()) break;
+    EXPECT_LE(page->size(), 2u);
+    exported.insert(exported.end(), page->begin(), page->end());
+    after = page->back().id;
+  }
+  ASSERT_EQ(exported.size(), records.size());
+  KeyId conflict = 0;
+  auto first = into->ImportBatch(exported, false, conflict);
+  ASSERT_TRUE(first) << first.error().message();
+  EXPECT_EQ(first->inserted, records.size());
+  for (const KeyRecord& r : records) {
+    auto found = other->FindById(r.id);
+    ASSERT_TRUE(found && found->has_value());
+    ExpectSameRecord(**found, r);
+  }
+  auto again = into->ImportBatch(exported, false, conflict);
+  ASSERT_TRUE(again);
+  EXPECT_EQ(again->inserted, 0u);
+  EXPECT_EQ(again->present, records.size());
+
+  // Another key under a stored id: a conflict that rolls the whole batch back, or skipped.
+  KeyRecord fresh = MakeRecord(99, "owner-new", kT0);
+  KeyRecord clash = exported[1];
+  clash.owner_id = "someone-else";
+  const std::vector<KeyRecord> batch = {fresh, clash};
+  auto refused = into->ImportBatch(batch, false, conflict);
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error(), make_error_code(Errc::kConflict));
+  EXPECT_EQ(conflict, clash.id);
+  auto none = other->FindById(fresh.id);
+  ASSERT_TRUE(none);
+  EXPECT_FALSE(none->has_value()) << "the batch was rolled back";
+  auto skipped = into->ImportBatch(batch, true, conflict);
+  ASSERT_TRUE(skipped);
+  EXPECT_EQ(skipped->inserted, 1u);
+  EXPECT_EQ(skipped->skipped, 1u);
+  auto kept = other->FindById(clash.id);
+  ASSERT_TRUE(kept && kept->has_value());
+  EXPECT_EQ((*kept)->owner_id, exported[1].owner_id) << "the stored key stays";
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, KeyStoreContract, ::testing::Values("sqlite", "postgres"),
