@@ -195,9 +195,10 @@ Result<KeyRecord> DecodeArchiveRecord(std::string_view line, std::string& why) {
   std::int64_t usage = 0;
   std::int64_t format = 0;
   if (!f.Id("id", false, r.id) || !f.Str("owner_id", r.owner_id) || !f.Str("name", r.name) ||
-      !f.Str("key_hash", hash) || !f.Int("key_format", format) || !f.Int("created_at", r.created_at) ||
-      !f.Int("updated_at", r.updated_at) || !f.IntOrNull("expires_at", kNever, r.expires_at) ||
-      !f.Bool("enabled", r.enabled) || !f.IntOrNull("revoked_at", kNever, r.revoked_at) ||
+      !f.Str("key_hash", hash) || !f.Int("key_format", format) ||
+      !f.Int("created_at", r.created_at) || !f.Int("updated_at", r.updated_at) ||
+      !f.IntOrNull("expires_at", kNever, r.expires_at) || !f.Bool("enabled", r.enabled) ||
+      !f.IntOrNull("revoked_at", kNever, r.revoked_at) ||
       !f.Str("revoked_reason", r.revoked_reason) || !f.Id("replaced_by", true, r.replaced_by) ||
       !f.IntOrNull("last_used_at", 0, r.last_used_at) || !f.Str("last_used_ip", r.last_used_ip) ||
       !f.Int("usage_count", usage)) {

@@ -85,8 +85,7 @@ L2Options WithFenceReplicas(L2Options l2, const RedisSettings& s) {
 
 RedisCommands& RedisTier::MakeClient(std::vector<boost::asio::any_io_executor> executors) {
   if (!settings_.cluster) {
-    single_ =
-        std::make_unique<RedisClient>(std::move(executors), ConnectionOptions(), log_);
+    single_ = std::make_unique<RedisClient>(std::move(executors), ConnectionOptions(), log_);
     return *single_;
   }
   RedisClusterOptions o = RedisClusterOptionsFrom(settings_);

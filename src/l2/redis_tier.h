@@ -106,9 +106,9 @@ class RedisTier final : public TierStatusSource {
   Counter* failovers_total_ = nullptr;              // Sentinel mode only
   std::optional<int> locator_listener_;             // Start/Stop only
   std::uint64_t failovers_handled_ = 0;             // the tier's thread only
-  std::unique_ptr<RedisClient> single_;          // a standalone Redis, or
-  std::unique_ptr<RedisClusterClient> cluster_;  // a Redis Cluster
-  RedisCommands& client_;                        // the one of the two in use
+  std::unique_ptr<RedisClient> single_;             // a standalone Redis, or
+  std::unique_ptr<RedisClusterClient> cluster_;     // a Redis Cluster
+  RedisCommands& client_;                           // the one of the two in use
   L2Cache l2_;
   RedisInvalidator invalidator_;
   Heartbeat heartbeat_;
