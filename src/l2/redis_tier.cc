@@ -85,7 +85,12 @@ L2Options WithFenceReplicas(L2Options l2, const RedisSettings& s) {
 
 RedisCommands& RedisTier::MakeClient(std::vector<boost::asio::any_io_executor> executors) {
   if (!settings_.cluster) {
-    single_ = std::make_unique<RedisClient>(std::move(executors), ConnectionOptions(), log_);
+    // At least one connection per thread (the HTTP threads and the tier's): a thread without one
+    // would queue its calls on another thread's executor, where they could outlive the tier at
+    // shutdown.
+    RedisOptions o = ConnectionOptions();
+    o.pool_size = std::max(o.pool_size, static_cast<int>(executors.size()));
+    single_ = std::make_unique<RedisClient>(std::move(executors), std::move(o), log_);
     return *single_;
   }
   RedisClusterOptions o = RedisClusterOptionsFrom(settings_);

@@ -196,5 +196,30 @@ TEST_F(RedisCoherence, TheRedisTiersMetricsPassPromtool) {
   }
 }
 
+// REDIS_POOL_SIZE below the number of threads (two HTTP threads and the tier's): each thread still
+// gets a connection of its own, so the instance serves, revokes and stops cleanly. A thread without
+// one used to queue its calls on another thread's executor, where they could outlive the tier at
+// shutdown (a use-after-free under ASan, a non-zero exit here).
+TEST(RedisPool, APoolSmallerThanTheThreadsServesAndStopsCleanly) {
+  SharedRedisDeployment deployment;
+  ASSERT_TRUE(deployment.StartRedis());
+  KeycachedProcess* p =
+      deployment.AddInstance({{"REDIS_POOL_SIZE", "1"}, {"KEYCACHE_THREADS", "2"}});
+  ASSERT_NE(p, nullptr);
+  auto api = SharedRedisDeployment::Client(*p);
+  ASSERT_TRUE(WaitCoherent(*api));
+  for (int i = 0; i < 10; ++i) {
+    const CreatedKey k = CreateKey(*api, UniqueOwner("pool"));
+    EXPECT_EQ(Verify(*api, k.key).Str("code"), "VALID");
+    ASSERT_EQ(api->Admin(http::verb::post, "/v1/keys/" + k.id + "/revoke", "{}").status, 200u);
+    EXPECT_EQ(Verify(*api, k.key).Str("code"), "REVOKED");
+  }
+  const auto h = RedisHealth(*api);
+  const auto* pool = Member(h, {"poolSize"});
+  ASSERT_NE(pool, nullptr);
+  EXPECT_GE(pool->to_number<double>(), 3) << "one connection per thread at least";
+  ExpectCleanStop(*p);
+}
+
 }  // namespace
 }  // namespace keycache::testing
