@@ -27,6 +27,22 @@ std::string OtherSecretFor(KeyId id) {
 
 class VerifierTest : public ::testing::Test {
  protected:
+  // Stores a key issued in the legacy format, as an older version (or another instance running
+  // one) did, straight into the store; returns it.
+  GeneratedKey InsertLegacy(KeyId id) {
+    GeneratedKey legacy = Must(GenerateLegacyKeyWithId("ak", id, h_.hasher), "legacy");
+    KeyRecord r;
+    r.id = legacy.id;
+    r.owner_id = "owner-legacy";
+    r.name = "issued before tags";
+    r.scopes = {"users:read"};
+    r.hash = legacy.hash;
+    r.format = KeyFormat::kLegacy;
+    r.created_at = r.updated_at = h_.clock.NowMs();
+    EXPECT_TRUE(h_.sqlite->Insert(r, 10));
+    return legacy;
+  }
+
   ServiceHarness h_;
 };
 
@@ -390,16 +406,7 @@ TEST_F(VerifierTest, ForgedTaggedKeysAreRefusedWithoutALookup) {
 // ids are refused from the set of legacy ids, which is read from the store at most once per
 // interval however many arrive.
 TEST_F(VerifierTest, LegacyKeysStillVerifyAndForgedOnesCostOneReloadPerInterval) {
-  const GeneratedKey legacy = Must(GenerateLegacyKeyWithId("ak", 4242, h_.hasher), "legacy");
-  KeyRecord r;
-  r.id = legacy.id;
-  r.owner_id = "owner-legacy";
-  r.name = "issued before tags";
-  r.scopes = {"users:read"};
-  r.hash = legacy.hash;
-  r.format = KeyFormat::kLegacy;
-  r.created_at = r.updated_at = h_.clock.NowMs();
-  ASSERT_TRUE(h_.sqlite->Insert(r, 10));
+  const GeneratedKey legacy = InsertLegacy(4242);
 
   auto first = h_.Verify(legacy.key, {"users:read"});
   ASSERT_TRUE(first);
@@ -433,10 +440,7 @@ TEST_F(VerifierTest, LegacyKeysStillVerifyAndForgedOnesCostOneReloadPerInterval)
 
   // A legacy key stored by another instance (an older version during a rolling upgrade) after the
   // last reload is refused until the next reload is due, then found.
-  const GeneratedKey late = Must(GenerateLegacyKeyWithId("ak", 777, h_.hasher), "legacy");
-  r.id = late.id;
-  r.hash = late.hash;
-  ASSERT_TRUE(h_.sqlite->Insert(r, 10));
+  const GeneratedKey late = InsertLegacy(777);
   EXPECT_EQ(h_.Verify(late.key).value().code, VerifyCode::kNotFound);
   h_.clock.Advance(1000);
   auto found = h_.Verify(late.key);
@@ -448,15 +452,7 @@ TEST_F(VerifierTest, LegacyKeysStillVerifyAndForgedOnesCostOneReloadPerInterval)
 // Until the legacy ids have been read once, legacy keys are looked up as before (a key must not
 // be refused because the set is still loading).
 TEST_F(VerifierTest, LegacyKeysAreLookedUpWhileTheLegacyIdsAreUnknown) {
-  const GeneratedKey legacy = Must(GenerateLegacyKeyWithId("ak", 99, h_.hasher), "legacy");
-  KeyRecord r;
-  r.id = legacy.id;
-  r.owner_id = "owner-legacy";
-  r.name = "old";
-  r.hash = legacy.hash;
-  r.format = KeyFormat::kLegacy;
-  r.created_at = r.updated_at = h_.clock.NowMs();
-  ASSERT_TRUE(h_.sqlite->Insert(r, 10));
+  const GeneratedKey legacy = InsertLegacy(99);
   h_.store.HoldNextListLegacyIds();
   auto reloading = h_.SpawnVerify(legacy.key);  // claims the reload, which stalls
   ASSERT_TRUE(h_.store.WaitUntilHeld());
