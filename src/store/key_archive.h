@@ -28,6 +28,22 @@ inline bool SameKey(const KeyRecord& a, const KeyRecord& b) {
          a.created_at == b.created_at;
 }
 
+// Counts a record whose id is already stored (`stored`) into `counts`, as ImportBatch documents:
+// present when it is the same key, skipped when another key holds the id and `skip_existing`.
+// False for a conflict (the caller rolls the batch back); `conflict` is then set.
+inline bool CountStoredId(const KeyRecord& stored, const KeyRecord& r, bool skip_existing,
+                          ImportCounts& counts, KeyId& conflict) {
+  if (SameKey(stored, r)) {
+    ++counts.present;
+  } else if (skip_existing) {
+    ++counts.skipped;
+  } else {
+    conflict = r.id;
+    return false;
+  }
+  return true;
+}
+
 class KeyArchive {
  public:
   virtual ~KeyArchive() = default;

@@ -378,12 +378,7 @@ Result<ImportCounts> PgStore::ImportBatch(std::span<const KeyRecord> records, bo
               One(c.Exec(pg::kFindForUpdate, PgParams().Int(PgId(r.id)), "import_find", d), log_);
           if (!stored) return stored.error();
           if (*stored) {
-            if (SameKey(**stored, r)) {
-              ++counts.present;
-            } else if (skip_existing) {
-              ++counts.skipped;
-            } else {
-              conflict = r.id;
+            if (!CountStoredId(**stored, r, skip_existing, counts, conflict)) {
               return make_error_code(Errc::kConflict);  // PgTxn rolls back
             }
             continue;

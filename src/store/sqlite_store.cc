@@ -492,12 +492,7 @@ Result<ImportCounts> SqliteStore::ImportBatch(std::span<const KeyRecord> records
     Result<std::optional<KeyRecord>> stored = FindOn(*writer_, r.id);
     if (!stored) return stored.error();
     if (*stored) {
-      if (SameKey(**stored, r)) {
-        ++counts.present;
-      } else if (skip_existing) {
-        ++counts.skipped;
-      } else {
-        conflict = r.id;
+      if (!CountStoredId(**stored, r, skip_existing, counts, conflict)) {
         return make_error_code(Errc::kConflict);  // the transaction rolls back
       }
       continue;
