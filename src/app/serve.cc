@@ -14,7 +14,7 @@ extern char** environ;
 
 namespace keycache {
 
-std::optional<Config> LoadValidatedConfig() {
+std::optional<Config> LoadValidatedConfig(std::vector<ConfigError>* warnings) {
   EnvMap dotenv;
   std::error_code exists_ec;
   if (!std::filesystem::exists(".env", exists_ec)) {
@@ -34,14 +34,25 @@ std::optional<Config> LoadValidatedConfig() {
     }
     return std::nullopt;
   }
+  if (warnings != nullptr) {
+    *warnings = std::move(load.warnings);
+  } else {
+    for (const auto& w : load.warnings) {
+      std::fprintf(stderr, "keycached: warning: %s %s\n", w.variable.c_str(), w.message.c_str());
+    }
+  }
   return std::move(load.config);
 }
 
 int Serve() {
-  std::optional<Config> loaded = LoadValidatedConfig();
+  std::vector<ConfigError> warnings;
+  std::optional<Config> loaded = LoadValidatedConfig(&warnings);
   if (!loaded) return 2;
   Config config = std::move(*loaded);
   Logger log(config.log_level);
+  for (const auto& w : warnings) {
+    log.Warn("unknown_variable", {{"variable", w.variable}, {"problem", w.message}});
+  }
   if (auto secrets = EnsureSecrets(config, log); !secrets) {
     std::fprintf(stderr, "keycached: cannot set up the admin token and pepper: %s\n",
                  secrets.error().message().c_str());

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <optional>
+#include <vector>
 
 #include "config/config.h"
 
@@ -13,7 +14,8 @@ namespace keycache {
 int Serve();
 
 // The configuration from the environment and ./.env, validated; nullopt after printing every
-// problem to stderr. Also used by `export` and `import`.
-std::optional<Config> LoadValidatedConfig();
+// problem to stderr. Warnings (unknown variables with our prefixes) go to `*warnings` when given,
+// else to stderr. Also used by `export` and `import`.
+std::optional<Config> LoadValidatedConfig(std::vector<ConfigError>* warnings = nullptr);
 
 }  // namespace keycache

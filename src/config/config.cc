@@ -5,6 +5,7 @@
 #include <thread>
 
 #include "config/env_reader.h"
+#include "config/known_variables.h"
 #include "config/redis_settings.h"
 #include "config/secret_file.h"
 #include "config/value_parsers.h"
@@ -140,6 +141,50 @@ void RequireSecretsForSharedDatabase(Reader& r, const Config& c) {
   }
 }
 
+// The guide's emergency switches are aliases: CACHE_ENABLED of API_KEY_CACHE_ENABLED,
+// SKIP_CACHE_OPERATIONS=true of API_KEY_CACHE_ENABLED=false, FORCE_DATABASE_FALLBACK of
+// EMERGENCY_MODE. An alias that contradicts its variable is an error, not a silent winner.
+void ReadCacheSwitches(Reader& r, Config& c) {
+  const auto read = [&r](const char* var) -> std::optional<bool> {
+    bool value = false;
+    if (!r.Get(var)) return std::nullopt;
+    const std::size_t errors_before = r.ErrorCount();
+    r.Bool(var, value);
+    if (r.ErrorCount() != errors_before) return std::nullopt;
+    return value;
+  };
+  struct Source {
+    const char* var;
+    std::optional<bool> enabled;  // the cache on (true) or off (false), as this variable says
+  };
+  const auto skip = read("SKIP_CACHE_OPERATIONS");
+  const Source cache_sources[] = {
+      {"API_KEY_CACHE_ENABLED", read("API_KEY_CACHE_ENABLED")},
+      {"CACHE_ENABLED", read("CACHE_ENABLED")},
+      {"SKIP_CACHE_OPERATIONS", skip ? std::optional<bool>(!*skip) : std::nullopt},
+  };
+  const Source* first = nullptr;
+  for (const Source& s : cache_sources) {
+    if (!s.enabled) continue;
+    if (first == nullptr) {
+      first = &s;
+      c.cache_enabled = *s.enabled;
+    } else if (*first->enabled != *s.enabled) {
+      r.Error(s.var, std::string("contradicts ") + first->var + " (one turns the cache on, the " +
+                         "other off); set only one of API_KEY_CACHE_ENABLED, CACHE_ENABLED and " +
+                         "SKIP_CACHE_OPERATIONS");
+    }
+  }
+  const auto emergency = read("EMERGENCY_MODE");
+  const auto fallback = read("FORCE_DATABASE_FALLBACK");
+  if (emergency && fallback && *emergency != *fallback) {
+    r.Error("FORCE_DATABASE_FALLBACK",
+            "contradicts EMERGENCY_MODE (it is an alias of it); set only one");
+  } else if (emergency || fallback) {
+    c.emergency_mode = emergency ? *emergency : *fallback;
+  }
+}
+
 }  // namespace
 
 int DefaultHttpThreads() {
@@ -194,8 +239,7 @@ ConfigLoad LoadConfig(const EnvMap& env) {
   }
   r.Int("KEYCACHE_MAX_KEYS_PER_OWNER", "a key count", 1, 100'000, c.max_keys_per_owner);
 
-  r.Bool("API_KEY_CACHE_ENABLED", c.cache_enabled);
-  r.Bool("EMERGENCY_MODE", c.emergency_mode);
+  ReadCacheSwitches(r, c);
   ReadTtls(r, c);
   r.Size("API_KEY_CACHE_MAX_MEMORY", kMb, std::uint64_t{1024} * kGb, c.cache_max_memory_bytes);
   r.Bool("KEYCACHE_WARM_ON_START", c.warm_on_start);
@@ -219,6 +263,7 @@ ConfigLoad LoadConfig(const EnvMap& env) {
 
   ConfigLoad load;
   load.errors = r.TakeErrors();
+  load.warnings = UnknownVariableWarnings(env);
   if (load.errors.empty()) load.config = std::move(c);
   return load;
 }

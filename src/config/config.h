@@ -90,6 +90,8 @@ struct Config {
 struct ConfigLoad {
   std::optional<Config> config;     // set iff errors is empty
   std::vector<ConfigError> errors;  // every problem found, in a stable order
+  // Variables with one of our prefixes that keycache does not know (typos): logged, not fatal.
+  std::vector<ConfigError> warnings;
 };
 
 // Reads and validates every variable above from `env` (see MergeEnvironment). Reads the file

@@ -10,7 +10,9 @@
 
 #include "config/config_error.h"
 #include "config/dotenv.h"
+#include "config/known_variables.h"
 #include "config/value_parsers.h"
+#include "util/check.h"
 
 namespace keycache::config_internal {
 
@@ -27,12 +29,15 @@ class Reader {
   explicit Reader(const EnvMap& env) : env_(env) {}
 
   std::optional<std::string_view> Get(const char* var) const {
+    KC_DCHECK(IsKnownVariable(var));  // every variable read is on the list (known_variables.h)
     const auto it = env_.find(var);
     if (it == env_.end() || it->second.empty()) return std::nullopt;
     return std::string_view(it->second);
   }
 
   void Error(const char* var, std::string message) { errors_.push_back({var, std::move(message)}); }
+
+  std::size_t ErrorCount() const { return errors_.size(); }
 
   std::vector<ConfigError> TakeErrors() { return std::move(errors_); }
 

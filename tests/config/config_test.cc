@@ -5,6 +5,11 @@
 
 #include <filesystem>
 #include <fstream>
+#include <regex>
+#include <set>
+#include <sstream>
+
+#include "config/known_variables.h"
 
 namespace keycache {
 namespace {
@@ -31,6 +36,99 @@ std::string OnlyError(const EnvMap& env) {
   EXPECT_FALSE(load.config.has_value());
   EXPECT_EQ(load.errors.size(), 1u) << Join(load.errors);
   return load.errors.empty() ? "" : load.errors.front().ToString();
+}
+
+// The guide's emergency switches are aliases of ours (CACHE_ENABLED, SKIP_CACHE_OPERATIONS,
+// FORCE_DATABASE_FALLBACK); an alias that contradicts its variable is an error naming both.
+TEST(LoadConfig, TheGuidesEmergencySwitchesAreAliases) {
+  EXPECT_FALSE(LoadOk({{"CACHE_ENABLED", "false"}}).cache_enabled);
+  EXPECT_TRUE(LoadOk({{"CACHE_ENABLED", "true"}}).cache_enabled);
+  EXPECT_FALSE(LoadOk({{"SKIP_CACHE_OPERATIONS", "true"}}).cache_enabled);
+  EXPECT_TRUE(LoadOk({{"SKIP_CACHE_OPERATIONS", "false"}}).cache_enabled);
+  EXPECT_TRUE(LoadOk({{"FORCE_DATABASE_FALLBACK", "true"}}).emergency_mode);
+  EXPECT_FALSE(LoadOk({{"FORCE_DATABASE_FALLBACK", "no"}}).emergency_mode);
+  // The guide's EMERGENCY_CONFIG sets all three at once: consistent, so accepted.
+  const Config emergency = LoadOk({{"CACHE_ENABLED", "false"},
+                                   {"FORCE_DATABASE_FALLBACK", "true"},
+                                   {"SKIP_CACHE_OPERATIONS", "true"},
+                                   {"EMERGENCY_MODE", "true"}});
+  EXPECT_FALSE(emergency.cache_enabled);
+  EXPECT_TRUE(emergency.emergency_mode);
+
+  const std::string both = OnlyError({{"API_KEY_CACHE_ENABLED", "true"}, {"CACHE_ENABLED", "0"}});
+  EXPECT_NE(both.find("CACHE_ENABLED: contradicts API_KEY_CACHE_ENABLED"), std::string::npos)
+      << both;
+  const std::string skip =
+      OnlyError({{"CACHE_ENABLED", "true"}, {"SKIP_CACHE_OPERATIONS", "true"}});
+  EXPECT_NE(skip.find("SKIP_CACHE_OPERATIONS: contradicts CACHE_ENABLED"), std::string::npos)
+      << skip;
+  const std::string fallback =
+      OnlyError({{"EMERGENCY_MODE", "false"}, {"FORCE_DATABASE_FALLBACK", "true"}});
+  EXPECT_NE(fallback.find("FORCE_DATABASE_FALLBACK: contradicts EMERGENCY_MODE"), std::string::npos)
+      << fallback;
+  EXPECT_NE(
+      OnlyError({{"CACHE_ENABLED", "maybe"}}).find("CACHE_ENABLED: \"maybe\" is not a boolean"),
+      std::string::npos);
+}
+
+// A variable with one of our prefixes that keycache does not read is a warning naming it (and
+// the nearest known name), never its value; other variables (PATH, HOME, ...) are not ours.
+TEST(LoadConfig, UnknownVariablesWithOurPrefixesAreWarnings) {
+  const ConfigLoad load = LoadConfig({{"REDIS_HOTS", "secret-looking-value"},
+                                      {"KEYCACHE_TREADS", "4"},
+                                      {"API_KEY_CACHE_SOMETHING_ELSE", "1"},
+                                      {"CACHE_ENABLE", "false"},
+                                      {"PATH", "/usr/bin"},
+                                      {"REDIS_HOST", "127.0.0.1"}});
+  ASSERT_TRUE(load.config.has_value()) << Join(load.errors);
+  ASSERT_EQ(load.warnings.size(), 4u) << Join(load.warnings);
+  EXPECT_EQ(load.warnings[0].ToString(),
+            "API_KEY_CACHE_SOMETHING_ELSE: is not a keycache variable and is ignored");
+  EXPECT_EQ(load.warnings[1].ToString(),
+            "CACHE_ENABLE: is not a keycache variable and is ignored (did you mean "
+            "CACHE_ENABLED?)");
+  EXPECT_EQ(load.warnings[2].ToString(),
+            "KEYCACHE_TREADS: is not a keycache variable and is ignored (did you mean "
+            "KEYCACHE_THREADS?)");
+  EXPECT_EQ(load.warnings[3].ToString(),
+            "REDIS_HOTS: is not a keycache variable and is ignored (did you mean REDIS_HOST?)");
+  EXPECT_TRUE(LoadConfig({{"PATH", "/usr/bin"}, {"REDIS_PORT", "6380"}}).warnings.empty());
+}
+
+// Every known variable is accepted without a warning, and LoadConfig reads no other (the
+// Reader checks each name it is asked for against the list in debug builds).
+TEST(LoadConfig, EveryKnownVariableIsReadWithoutAWarning) {
+  const auto known = KnownVariables();
+  EXPECT_TRUE(std::is_sorted(known.begin(), known.end()));
+  EXPECT_EQ(std::adjacent_find(known.begin(), known.end()), known.end());
+  for (const std::string_view name : known) {
+    EXPECT_TRUE(LoadConfig({{std::string(name), "x"}}).warnings.empty()) << name;
+  }
+}
+
+// docs/configuration.md documents exactly the known variables: a variable added to the code but
+// not to the docs (or documented but never read) fails here.
+TEST(LoadConfig, TheDocsDocumentExactlyTheKnownVariables) {
+  std::ifstream in(std::filesystem::path(KEYCACHE_SOURCE_DIR) / "docs" / "configuration.md");
+  ASSERT_TRUE(in) << "cannot read docs/configuration.md";
+  std::stringstream text;
+  text << in.rdbuf();
+  const std::string docs = text.str();
+  std::set<std::string> documented;  // every `NAME` in the first column of a table row
+  const std::regex first_cell(R"(\n\| ([^|\n]*) \|)");
+  const std::regex name("`([A-Z][A-Z0-9_]+)`");
+  for (auto row = std::sregex_iterator(docs.begin(), docs.end(), first_cell);
+       row != std::sregex_iterator(); ++row) {
+    const std::string cell = (*row)[1].str();
+    for (auto it = std::sregex_iterator(cell.begin(), cell.end(), name);
+         it != std::sregex_iterator(); ++it) {
+      documented.insert((*it)[1].str());
+    }
+  }
+  std::set<std::string> known;
+  for (const std::string_view name : KnownVariables()) known.insert(std::string(name));
+  for (const auto& name : known) EXPECT_TRUE(documented.contains(name)) << name << " undocumented";
+  for (const auto& name : documented) EXPECT_TRUE(known.contains(name)) << name << " unknown";
 }
 
 TEST(LoadConfig, EveryVariableHasItsDocumentedDefault) {

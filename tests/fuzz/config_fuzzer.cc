@@ -14,12 +14,14 @@
 #include <cstdint>
 #include <filesystem>
 #include <fstream>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "config/config.h"
 #include "config/dotenv.h"
+#include "config/known_variables.h"
 #include "fuzz/fuzz_check.h"
 
 namespace keycache {
@@ -27,77 +29,11 @@ namespace {
 
 constexpr std::string_view kOrigin = "fuzz.env";
 
-constexpr auto kVariables = std::to_array<std::string_view>({
-    "ADMIN_TOKEN",
-    "API_KEY_CACHE_DEFAULT_TTL",
-    "API_KEY_CACHE_ENABLED",
-    "API_KEY_CACHE_MAX_MEMORY",
-    "CACHE_HEALTH_CHECK_INTERVAL",
-    "CACHE_METRICS_ENABLED",
-    "CACHE_TTL_NEGATIVE",
-    "CACHE_TTL_SCOPE",
-    "CACHE_TTL_USAGE",
-    "CACHE_TTL_USER_LIST",
-    "CACHE_TTL_VALIDATION",
-    "DATABASE_URL",
-    "EMERGENCY_MODE",
-    "HOST",
-    "KEYCACHE_ACCESS_LOG",
-    "KEYCACHE_COHERENCE_LEASE",
-    "KEYCACHE_DATA_DIR",
-    "KEYCACHE_DB_THREADS",
-    "KEYCACHE_DB_TIMEOUT",
-    "KEYCACHE_HEALTH_MIN_LOOKUPS",
-    "KEYCACHE_HTTP_READ_TIMEOUT",
-    "KEYCACHE_INSTANCE_ID",
-    "KEYCACHE_KEY_PREFIX",
-    "KEYCACHE_L1_DEGRADED_MAX_AGE",
-    "KEYCACHE_L1_ENABLED",
-    "KEYCACHE_L1_MAX_AGE",
-    "KEYCACHE_MAX_BODY_BYTES",
-    "KEYCACHE_MAX_HEADER_BYTES",
-    "KEYCACHE_MAX_KEYS_PER_OWNER",
-    "KEYCACHE_PEPPER",
-    "KEYCACHE_PEPPER_FILE",
-    "KEYCACHE_PG_NOTIFY",
-    "KEYCACHE_REDIS_BREAKER_FAILURES",
-    "KEYCACHE_REDIS_BREAKER_PROBE",
-    "KEYCACHE_REDIS_FENCE_REPLICAS",
-    "KEYCACHE_SHUTDOWN_GRACE",
-    "KEYCACHE_THREADS",
-    "KEYCACHE_TRUSTED_PROXIES",
-    "KEYCACHE_USAGE_FLUSH_INTERVAL",
-    "KEYCACHE_WARM_ON_START",
-    "LOG_LEVEL",
-    "PORT",
-    "REDIS_CLUSTER_ENABLED",
-    "REDIS_CLUSTER_NODES",
-    "REDIS_COMMAND_TIMEOUT",
-    "REDIS_CONNECT_TIMEOUT",
-    "REDIS_DB",
-    "REDIS_ENABLED",
-    "REDIS_HOST",
-    "REDIS_KEY_PREFIX",
-    "REDIS_MAX_RETRIES",
-    "REDIS_PASSWORD",
-    "REDIS_PASSWORD_FILE",
-    "REDIS_POOL_SIZE",
-    "REDIS_PORT",
-    "REDIS_SENTINELS",
-    "REDIS_SENTINEL_MASTER",
-    "REDIS_SENTINEL_PASSWORD",
-    "REDIS_SENTINEL_PASSWORD_FILE",
-    "REDIS_SENTINEL_USERNAME",
-    "REDIS_TLS",
-    "REDIS_TLS_CA",
-    "REDIS_TLS_CERT",
-    "REDIS_TLS_KEY",
-    "REDIS_TLS_SERVER_NAME",
-    "REDIS_USERNAME",
-});
+// Every variable keycache reads (config/known_variables.h): the fuzzer draws names from it.
+const std::span<const std::string_view> kVariables = KnownVariables();
 
-constexpr std::array<std::string_view, 4> kSecrets = {"ADMIN_TOKEN", "KEYCACHE_PEPPER",
-                                                      "REDIS_PASSWORD", "DATABASE_URL"};
+constexpr std::array<std::string_view, 5> kSecrets = {
+    "ADMIN_TOKEN", "KEYCACHE_PEPPER", "REDIS_PASSWORD", "DATABASE_URL", "REDIS_TLS_KEY"};
 // Put at the front of secret values (after a URL scheme) so that a leak is recognisable.
 constexpr std::string_view kCanary = "Zq7canary";
 
@@ -141,6 +77,11 @@ const std::vector<std::string>& Files() {
 
 std::string WithCanary(std::string_view var, std::string value) {
   std::size_t at = 0;
+  if (var == "REDIS_TLS_KEY") {  // secret only as PEM text; a path is echoed in messages
+    constexpr std::string_view kBegin = "-----BEGIN PRIVATE KEY-----";
+    if (!value.starts_with(kBegin)) return value;
+    at = kBegin.size();
+  }
   if (var == "DATABASE_URL") {
     for (std::string_view scheme : {"sqlite:", "postgresql://", "postgres://"}) {
       if (value.starts_with(scheme)) at = scheme.size();
@@ -212,6 +153,11 @@ void CheckConfig(const EnvMap& env, const ConfigLoad& load) {
   const bool canary_elsewhere = std::any_of(env.begin(), env.end(), [](const auto& kv) {
     return !IsSecret(kv.first) && kv.second.find(kCanary) != std::string::npos;
   });
+  for (const ConfigError& w : load.warnings) {  // unknown names with our prefixes, never values
+    FUZZ_CHECK(HasKeycachePrefix(w.variable) && !IsKnownVariable(w.variable));
+    FUZZ_CHECK(env.contains(w.variable));
+    FUZZ_CHECK(w.message.find(kCanary) == std::string::npos);
+  }
   for (const ConfigError& e : load.errors) {
     FUZZ_CHECK(std::find(kVariables.begin(), kVariables.end(), e.variable) != kVariables.end());
     FUZZ_CHECK(!e.message.empty());
@@ -257,7 +203,15 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     const std::string_view var =
         kVariables[p.ConsumeIntegralInRange<std::size_t>(0, kVariables.size() - 1)];
     std::string value;
-    if (IsFileVariable(var)) {
+    if ((var.starts_with("REDIS_TLS_C") || var == "REDIS_TLS_KEY") && p.ConsumeBool()) {
+      // PEM text instead of a path: one line with \n escapes or real line breaks, with or
+      // without its END line.
+      const bool escaped = p.ConsumeBool();
+      const std::string_view nl = escaped ? "\\n" : "\n";
+      value = "-----BEGIN PRIVATE KEY-----" + std::string(nl) + p.ConsumeRandomLengthString(64);
+      std::erase(value, '\0');
+      if (p.ConsumeBool()) value += std::string(nl) + "-----END PRIVATE KEY-----";
+    } else if (IsFileVariable(var)) {
       value = Files()[p.ConsumeIntegralInRange<std::size_t>(0, Files().size() - 1)];
     } else {
       value = p.ConsumeRandomLengthString(96);
