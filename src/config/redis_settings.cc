@@ -8,6 +8,7 @@
 
 #include "config/env_reader.h"
 #include "config/secret_file.h"
+#include "util/pem.h"
 
 namespace keycache {
 namespace {
@@ -22,14 +23,33 @@ bool IsPrintableNoBlank(std::string_view s) {
 
 // A PEM file the service must read at start-up: checked now so a typo is a configuration error
 // naming the variable rather than a TLS failure later.
-void ReadFile(Reader& r, const char* var, std::string& out) {
-  const auto path = r.Get(var);
-  if (!path) return;
-  std::error_code ec;
-  if (!std::filesystem::is_regular_file(std::filesystem::path(std::string(*path)), ec)) {
-    return r.Error(var, Quote(*path) + " is not a readable file");
+// A PEM file's path, or PEM text itself (the guide passes contents). In one-line form (a .env
+// or a container's environment) the line breaks may be written as \n. Messages never echo the
+// text: it may be a private key.
+void ReadPem(Reader& r, const char* var, std::string& out) {
+  const auto value = r.Get(var);
+  if (!value) return;
+  if (IsPemText(*value)) {
+    std::string text(*value);
+    if (text.find('\n') == std::string::npos) {
+      for (std::size_t at = 0; (at = text.find("\\n", at)) != std::string::npos;) {
+        text.replace(at, 2, "\n");
+        ++at;
+      }
+    }
+    if (text.find("-----END ") == std::string::npos) {
+      return r.Error(var,
+                     "holds PEM text without its -----END line; expected a whole PEM block "
+                     "or a file's path");
+    }
+    out = std::move(text);
+    return;
   }
-  out = *path;
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(std::filesystem::path(std::string(*value)), ec)) {
+    return r.Error(var, Quote(*value) + " is not a readable file (nor PEM text)");
+  }
+  out = *value;
 }
 
 // `var` or the file `var`_FILE.
@@ -232,9 +252,9 @@ void ReadRedisSettings(Reader& r, RedisSettings& s) {
   }
   r.Int("REDIS_POOL_SIZE", "a connection count", 1, 512, s.pool_size);
   r.Bool("REDIS_TLS", s.tls);
-  ReadFile(r, "REDIS_TLS_CA", s.tls_ca);
-  ReadFile(r, "REDIS_TLS_CERT", s.tls_cert);
-  ReadFile(r, "REDIS_TLS_KEY", s.tls_key);
+  ReadPem(r, "REDIS_TLS_CA", s.tls_ca);
+  ReadPem(r, "REDIS_TLS_CERT", s.tls_cert);
+  ReadPem(r, "REDIS_TLS_KEY", s.tls_key);
   if (!s.tls_ca.empty() || !s.tls_cert.empty() || !s.tls_key.empty()) {
     if (r.Get("REDIS_TLS") && !s.tls) {
       r.Error("REDIS_TLS", "is false but REDIS_TLS_CA/CERT/KEY are set; unset them or enable TLS");

@@ -41,7 +41,7 @@ struct RedisSettings {
   int db = 0;                                 // REDIS_DB: 0..1023
   int pool_size = 20;                         // REDIS_POOL_SIZE: 1..512
   bool tls = false;                           // REDIS_TLS (implied by any REDIS_TLS_* file)
-  std::string tls_ca;                         // REDIS_TLS_CA: PEM file; "" = system CAs
+  std::string tls_ca;                         // REDIS_TLS_CA: PEM path or text; "" = system CAs
   std::string tls_cert;                       // REDIS_TLS_CERT: client certificate (mutual TLS)
   std::string tls_key;                        // REDIS_TLS_KEY: its private key
   std::string tls_server_name;                // REDIS_TLS_SERVER_NAME: "" = REDIS_HOST

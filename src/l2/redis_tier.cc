@@ -8,7 +8,9 @@
 #include <cstdio>
 
 #include "l2/instance_id.h"
+#include "l2/invalidation_message.h"
 #include "l2/propagation_lag.h"
+#include "util/clock.h"
 
 namespace keycache {
 namespace {
@@ -36,9 +38,9 @@ RedisOptions RedisOptionsFrom(const RedisSettings& s) {
   o.password = s.password;
   o.db = s.db;
   o.tls.enabled = s.tls;
-  o.tls.ca_file = s.tls_ca;
-  o.tls.cert_file = s.tls_cert;
-  o.tls.key_file = s.tls_key;
+  o.tls.ca = s.tls_ca;
+  o.tls.cert = s.tls_cert;
+  o.tls.key = s.tls_key;
   o.tls.server_name = s.tls_server_name;
   o.pool_size = s.pool_size;
   o.connect_timeout = std::chrono::milliseconds(s.connect_timeout_ms);
@@ -237,6 +239,20 @@ Result<void> RedisTier::Start(std::chrono::milliseconds wait, std::string& error
                {"effect", "serving from the database (BYPASS) until Redis answers"}});
   }
   return {};
+}
+
+void RedisTier::RequestWarm(std::function<void(bool)> sent) {
+  InvalidationMessage m;
+  m.source = instance_id();
+  m.sent_at_us = WallMicros();
+  m.warm = true;
+  boost::asio::co_spawn(
+      io_,
+      [this, m = std::move(m), sent = std::move(sent)]() mutable -> boost::asio::awaitable<void> {
+        const Result<void> published = co_await l2_.Fence(std::move(m), /*even_if_open=*/false);
+        sent(published.has_value());
+      },
+      boost::asio::detached);
 }
 
 void RedisTier::Stop() {

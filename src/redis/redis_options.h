@@ -13,15 +13,14 @@
 namespace keycache {
 
 struct RedisTlsOptions {
-  bool enabled = false;     // REDIS_TLS; also implied by any file below
-  std::string ca_file;      // REDIS_TLS_CA: verify the server against this CA; empty = system CAs
-  std::string cert_file;    // REDIS_TLS_CERT (client cert: mutual TLS when both cert and key)
-  std::string key_file;     // REDIS_TLS_KEY
+  // ca, cert and key each hold a PEM file's path, or PEM text itself (IsPemText).
+  bool enabled = false;     // REDIS_TLS; also implied by any of the three below
+  std::string ca;           // REDIS_TLS_CA: verify the server against this CA; empty = system CAs
+  std::string cert;         // REDIS_TLS_CERT (client cert: mutual TLS when both cert and key)
+  std::string key;          // REDIS_TLS_KEY
   std::string server_name;  // SNI + name verification; empty = host
 
-  bool active() const {
-    return enabled || !ca_file.empty() || !cert_file.empty() || !key_file.empty();
-  }
+  bool active() const { return enabled || !ca.empty() || !cert.empty() || !key.empty(); }
 };
 
 struct RedisOptions {

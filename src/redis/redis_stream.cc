@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "redis/redis_request.h"
+#include "util/pem.h"
 
 namespace keycache::redis_detail {
 
@@ -69,6 +70,23 @@ bool ConfigureVerification(SSL* ssl, const std::string& name) {
          SSL_set_tlsext_host_name(ssl, name.c_str()) == 1;
 }
 
+// Loads `source`, PEM text or a file's path, through the matching loader; sets `ec`.
+template <class FromText, class FromFile>
+void LoadPem(const std::string& source, boost::system::error_code& ec, FromText from_text,
+             FromFile from_file) {
+  ec.clear();
+  if (IsPemText(source)) {
+    from_text(asio::buffer(source));
+  } else {
+    from_file(source);
+  }
+}
+
+// For messages: "CA file /etc/x.pem", or "CA given as PEM text" (never the text: a key is secret).
+std::string Described(const std::string& source, const std::string& what) {
+  return IsPemText(source) ? what + " given as PEM text" : what + " file " + source;
+}
+
 }  // namespace
 
 std::shared_ptr<ssl::context> MakeTlsContext(const RedisTlsOptions& tls, std::string& error) {
@@ -78,23 +96,35 @@ std::shared_ptr<ssl::context> MakeTlsContext(const RedisTlsOptions& tls, std::st
                        ssl::context::no_sslv3 | ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1,
                    ec);
   ctx->set_verify_mode(ssl::verify_peer, ec);
-  if (tls.ca_file.empty()) {
+  if (tls.ca.empty()) {
     ctx->set_default_verify_paths(ec);
-  } else if (ctx->load_verify_file(tls.ca_file, ec); ec) {
-    error = "Redis TLS setup failed: cannot load CA file " + tls.ca_file + ": " + ec.message();
+  } else if (LoadPem(
+                 tls.ca, ec, [&](auto&& b) { ctx->add_certificate_authority(b, ec); },
+                 [&](auto&& f) { ctx->load_verify_file(f, ec); });
+             ec) {
+    error =
+        "Redis TLS setup failed: cannot load the " + Described(tls.ca, "CA") + ": " + ec.message();
     return nullptr;
   }
-  if (tls.cert_file.empty() != tls.key_file.empty()) {
-    error = "Redis TLS setup failed: a client certificate needs both a cert and a key file";
+  if (tls.cert.empty() != tls.key.empty()) {
+    error = "Redis TLS setup failed: a client certificate needs both a cert and a key";
     return nullptr;
   }
-  if (!tls.cert_file.empty()) {
-    if (ctx->use_certificate_chain_file(tls.cert_file, ec); ec) {
-      error = "Redis TLS setup failed: cannot load " + tls.cert_file + ": " + ec.message();
+  if (!tls.cert.empty()) {
+    if (LoadPem(
+            tls.cert, ec, [&](auto&& b) { ctx->use_certificate_chain(b, ec); },
+            [&](auto&& f) { ctx->use_certificate_chain_file(f, ec); });
+        ec) {
+      error = "Redis TLS setup failed: cannot load the " + Described(tls.cert, "certificate") +
+              ": " + ec.message();
       return nullptr;
     }
-    if (ctx->use_private_key_file(tls.key_file, ssl::context::pem, ec); ec) {
-      error = "Redis TLS setup failed: cannot load " + tls.key_file + ": " + ec.message();
+    if (LoadPem(
+            tls.key, ec, [&](auto&& b) { ctx->use_private_key(b, ssl::context::pem, ec); },
+            [&](auto&& f) { ctx->use_private_key_file(f, ssl::context::pem, ec); });
+        ec) {
+      error = "Redis TLS setup failed: cannot load the " + Described(tls.key, "private key") +
+              ": " + ec.message();
       return nullptr;
     }
   }

@@ -109,6 +109,37 @@ TEST(RedisSettings, TlsFilesImplyTlsAndCertNeedsKey) {
   std::filesystem::remove_all(dir);
 }
 
+// The guide passes certificates and keys as contents: PEM text is kept as given (one-line
+// values with \n escapes get their line breaks back), and never echoed in a message.
+TEST(RedisSettings, TlsSettingsAcceptPemTextAndNeverEchoIt) {
+  const std::string key =
+      "-----BEGIN PRIVATE KEY-----\nc2VjcmV0LWtleS1ieXRlcw==\n-----END PRIVATE KEY-----\n";
+  const std::string cert = "-----BEGIN CERTIFICATE-----\nY2VydA==\n-----END CERTIFICATE-----\n";
+  const RedisSettings s = LoadOk({{"REDIS_HOST", "r"},
+                                  {"REDIS_TLS_CA", cert},
+                                  {"REDIS_TLS_CERT", cert},
+                                  {"REDIS_TLS_KEY", key}});
+  EXPECT_TRUE(s.tls);
+  EXPECT_EQ(s.tls_ca, cert);
+  EXPECT_EQ(s.tls_key, key);
+
+  std::string one_line = key;
+  for (std::size_t at = 0; (at = one_line.find('\n', at)) != std::string::npos; at += 2) {
+    one_line.replace(at, 1, "\\n");
+  }
+  ASSERT_EQ(one_line.find('\n'), std::string::npos);
+  const RedisSettings escaped =
+      LoadOk({{"REDIS_HOST", "r"}, {"REDIS_TLS_CERT", cert}, {"REDIS_TLS_KEY", one_line}});
+  EXPECT_EQ(escaped.tls_key, key);
+
+  const std::string cut = OnlyError({{"REDIS_HOST", "r"},
+                                     {"REDIS_TLS_CERT", cert},
+                                     {"REDIS_TLS_KEY", "-----BEGIN PRIVATE KEY-----\nc2VjcmV0"}});
+  EXPECT_NE(cut.find("REDIS_TLS_KEY"), std::string::npos) << cut;
+  EXPECT_NE(cut.find("END"), std::string::npos) << cut;
+  EXPECT_EQ(cut.find("c2VjcmV0"), std::string::npos) << cut;
+}
+
 TEST(RedisSettings, L1CanBeTurnedOffOnlyWithRedis) {
   EXPECT_FALSE(LoadOk({{"REDIS_HOST", "r"}, {"KEYCACHE_L1_ENABLED", "false"}}).l1_enabled);
   const std::string e = OnlyError({{"KEYCACHE_L1_ENABLED", "false"}});

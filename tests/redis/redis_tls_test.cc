@@ -105,8 +105,8 @@ TEST_F(RedisTlsTest, MutualTlsWorksWithAClientCertificate) {
   RedisServerProcess server(ServerOptions(false, /*mutual=*/true));
   ASSERT_TRUE(server.Start());
   RedisOptions o = server.ClientOptions();
-  o.tls.cert_file = pki_->client_cert;
-  o.tls.key_file = pki_->client_key;
+  o.tls.cert = pki_->client_cert;
+  o.tls.key = pki_->client_key;
   auto client = MakeClient(o);
   ExpectRoundTrip(*client);
 }
@@ -123,7 +123,7 @@ TEST_F(RedisTlsTest, MissingCaFileIsASetupError) {
   RedisServerProcess server(ServerOptions());
   ASSERT_TRUE(server.Start());
   RedisOptions o = server.ClientOptions();
-  o.tls.ca_file = (dir_->path() / "no-such-ca.pem").string();
+  o.tls.ca = (dir_->path() / "no-such-ca.pem").string();
   auto client = MakeClient(o);
   const std::string error = FailureOf(*client);
   EXPECT_NE(error.find("Redis TLS setup failed"), std::string::npos) << error;

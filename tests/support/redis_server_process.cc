@@ -203,7 +203,7 @@ RedisOptions RedisServerProcess::ClientOptions() const {
   o.password = options_.password;
   if (options_.tls) {
     o.tls.enabled = true;
-    o.tls.ca_file = options_.tls->ca;
+    o.tls.ca = options_.tls->ca;
   }
   return o;
 }
