@@ -1,5 +1,7 @@
 // Cache administration endpoints (admin token required).
 #include <boost/json/object.hpp>
+#include <chrono>
+#include <optional>
 
 #include "api/http_util.h"
 #include "api/request_parsing.h"
@@ -32,11 +34,21 @@ Result<void> RegisterAdminRoutes(Router& router, ApiDeps& deps) {
               {409, "cache_disabled",
                "the cache is disabled (API_KEY_CACHE_ENABLED=false or EMERGENCY_MODE=true)"});
         }
-        auto warmed = co_await deps.db.Run([&deps] { return deps.warmer.Warm(); });
+        auto warmed = co_await deps.warmer.Warm();
         if (!warmed) co_return Error(FromServiceError(warmed.error(), "warm-up"));
         boost::json::object o;
         o["candidates"] = warmed->candidates;
-        o["loaded"] = warmed->loaded;
+        o["loaded"] = warmed->keys;
+        o["from_redis"] = warmed->from_redis;
+        o["from_database"] = warmed->from_database;
+        o["scope_decisions"] = warmed->scope_decisions;
+        o["owner_lists"] = warmed->owner_lists;
+        // Every other instance warms too, asked over the invalidation channel.
+        const std::optional<bool> asked = co_await deps.warmer.AskOthers(
+            std::chrono::milliseconds(deps.config.redis.command_timeout_ms));
+        o["other_instances"] = !asked   ? "none: no invalidation channel (one instance)"
+                               : *asked ? "asked"
+                                        : "not reached: the invalidation channel is down";
         co_return Json(200, o);
       }));
   if (!r) return r;

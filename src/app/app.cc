@@ -204,7 +204,7 @@ App::App(AppOptions o, std::unique_ptr<SqliteInstanceLock> instance_lock,
             hasher_, store_, db_, l1_, usage_, invalidation_, metrics_, clock_, shared_,
             pg_coherence_ ? &pg_coherence_->lease() : nullptr),
       flusher_(usage_, store_, metrics_, log, shared_),
-      warmer_(l1_, store_, metrics_, clock_, log),
+      warmer_(verifier_, keys_, store_, db_, metrics_, clock_, log),
       health_(CacheHealthOptions{.cache_enabled = config_.cache_enabled,
                                  .emergency_mode = config_.emergency_mode,
                                  .min_hit_rate = 0.8,
@@ -218,6 +218,7 @@ App::App(AppOptions o, std::unique_ptr<SqliteInstanceLock> instance_lock,
   if (shared_ && o.shared_sink) invalidation_.Add(*o.shared_sink);
   if (tier_) invalidation_.Add(tier_->invalidator());
   if (pg_coherence_) invalidation_.Add(*pg_coherence_);
+  WireWarmUps();
   if (!config_.is_sqlite() && tier_ && config_.pg_notify) {
     log_.Info("pg_notify_off",
               {{"reason", "REDIS_HOST is set: Redis's channel keeps L1 coherent"}});
@@ -226,6 +227,22 @@ App::App(AppOptions o, std::unique_ptr<SqliteInstanceLock> instance_lock,
     log_.Info("redis_bypassed",
               {{"reason", config_.emergency_mode ? "EMERGENCY_MODE is on"
                                                  : "API_KEY_CACHE_ENABLED is false"}});
+  }
+}
+
+// A warm-up asked for on one instance runs on every instance: the request travels on whichever
+// invalidation channel there is, and each receiver warms on one of its HTTP threads.
+void App::WireWarmUps() {
+  if (!cache_active()) return;
+  auto warm_here = [this] { warmer_.WarmInBackground(server_->executor(0), "peer"); };
+  if (tier_) {
+    warmer_.SetBroadcast(
+        [this](std::function<void(bool)> sent) { tier_->RequestWarm(std::move(sent)); });
+    tier_->SetWarmHandler(warm_here);
+  } else if (pg_coherence_) {
+    warmer_.SetBroadcast(
+        [this](std::function<void(bool)> sent) { pg_coherence_->RequestWarm(std::move(sent)); });
+    pg_coherence_->SetWarmHandler(warm_here);
   }
 }
 
@@ -310,11 +327,7 @@ void App::StartBackground() {
                     stop_background_),
       boost::asio::detached);
   if (cache_active() && config_.warm_on_start) {
-    db_.Post([this] {
-      if (auto warmed = warmer_.Warm(); !warmed) {
-        log_.Warn("cache_warm_failed", {{"error", warmed.error().message()}});
-      }
-    });
+    warmer_.WarmInBackground(server_->executor(0), "startup");
   }
   background_thread_ = std::thread([this] { background_.run(); });
 }

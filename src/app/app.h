@@ -91,6 +91,7 @@ class App {
       std::unique_ptr<KeyStore> owned_store, Logger& log);
   bool cache_active() const { return config_.cache_enabled && !config_.emergency_mode; }
   std::unique_ptr<PgNotifyChannel> MakePgChannel();
+  void WireWarmUps();
   void StartBackground();
   void StopBackground();
 

@@ -28,8 +28,13 @@ void InvalidationListener::OnMessage(std::string_view payload) {
     }
     return;
   }
-  // Our own changes were applied to L1 before they were published.
+  // Our own changes were applied to L1 before they were published; our own warm-up ran already.
   if (m->source == instance_id_) return;
+  if (m->warm) {
+    NotePeer(m->source);
+    if (on_warm_) on_warm_();
+    return;
+  }
   Apply(m->change);
   received_.fetch_add(1, std::memory_order_relaxed);
   const std::int64_t lag_us = WallMicros() - m->sent_at_us;

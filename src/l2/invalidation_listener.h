@@ -11,6 +11,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <mutex>
 #include <string>
 #include <string_view>
@@ -28,6 +29,10 @@ class InvalidationListener {
  public:
   InvalidationListener(L1Cache& l1, LeaseKeeper& lease, std::string instance_id,
                        Histogram& lag_seconds, Logger& log);
+
+  // Called (on the channel's thread) when another instance asks every instance to warm its
+  // caches. Set at wiring time, before the channel starts.
+  void SetWarmHandler(std::function<void()> on_warm) { on_warm_ = std::move(on_warm); }
 
   void OnMessage(std::string_view payload);
   void OnSubscribed();
@@ -53,6 +58,7 @@ class InvalidationListener {
   Histogram& lag_seconds_;
   Logger& log_;
   LogThrottle anomaly_log_{std::chrono::seconds(1)};
+  std::function<void()> on_warm_;
   std::atomic<bool> up_{false};
   std::atomic<std::uint64_t> received_{0};
   std::atomic<std::uint64_t> anomalies_{0};

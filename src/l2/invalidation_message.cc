@@ -11,6 +11,7 @@ namespace {
 
 constexpr std::string_view kChangeKinds[] = {"key", "owner", "type", "all"};
 constexpr std::string_view kHeartbeatKind = "heartbeat";
+constexpr std::string_view kWarmKind = "warm";
 // Owner ids are at most 128 characters (4 bytes each in UTF-8); ids of instances at most 64.
 constexpr std::size_t kMaxOwnerBytes = 512;
 constexpr std::size_t kMaxSourceBytes = 64;
@@ -27,6 +28,10 @@ std::string EncodeInvalidation(const InvalidationMessage& m) {
   if (m.heartbeat) {
     o["kind"] = kHeartbeatKind;
     o["seq"] = m.heartbeat_seq;
+    return boost::json::serialize(o);
+  }
+  if (m.warm) {
+    o["kind"] = kWarmKind;
     return boost::json::serialize(o);
   }
   const CacheChange& c = m.change;
@@ -76,6 +81,10 @@ Result<InvalidationMessage> DecodeInvalidation(std::string_view payload) {
       return Bad();
     }
     m.heartbeat = true;
+    return m;
+  }
+  if (kind->as_string() == kWarmKind) {
+    m.warm = true;
     return m;
   }
   int k = 0;

@@ -2,6 +2,7 @@
 // committed (which entries every other instance must drop), or a heartbeat: each instance publishes
 // its own every heartbeat interval and renews its coherence lease when it hears it back (Pub/Sub
 // delivers in order, so hearing it proves every earlier message reached us; docs/adr/0003).
+// A third kind asks every instance to warm its caches (POST /admin/cache/warm on any instance).
 // Every message carries its sender and the sender's wall clock in microseconds, from which
 // receivers measure the propagation lag. Encoded as a small JSON object so operators can read it
 // with redis-cli SUBSCRIBE. Value type; pure functions.
@@ -21,7 +22,8 @@ struct InvalidationMessage {
   std::int64_t sent_at_us = 0;  // the sender's wall clock at publication (Unix microseconds)
   bool heartbeat = false;
   std::uint64_t heartbeat_seq = 0;  // heartbeat: the sender's sequence number
-  CacheChange change;               // !heartbeat
+  bool warm = false;                // a warm-up request (never together with heartbeat)
+  CacheChange change;               // neither heartbeat nor warm
 
   friend bool operator==(const InvalidationMessage&, const InvalidationMessage&) = default;
 };

@@ -260,7 +260,9 @@ boost::asio::awaitable<Result<void>> L2Cache::Fence(InvalidationMessage m, bool 
     }
     p.Push({"UNLINK", entry});
   };
-  if (m.heartbeat) {
+  if (m.warm) {
+    // A request, not a change: nothing to fence, only the PUBLISH below.
+  } else if (m.heartbeat) {
     // The same commands as a change, so a Redis that would refuse a change refuses this too.
     const std::string counter = keys_.Heartbeat(m.source);
     bump(counter, counter + ":fence", std::to_string(kHeartbeatTtlMs));

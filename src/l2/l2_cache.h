@@ -80,9 +80,9 @@ class L2Cache final : public SharedCache {
   // touches, WAIT for fence_replicas replicas when set, and UNLINK their entries (type-wide and
   // full clears first walk the keyspace of every primary with SCAN), then PUBLISH `m` (sent once
   // all of that has replied, on a Cluster too); for a heartbeat, the same commands on the
-  // instance's heartbeat counter. Succeeds only if every reply is a success. `even_if_open`: the
-  // heartbeat and the replay of deferred changes go through an open breaker (they are how it
-  // closes).
+  // instance's heartbeat counter; for a warm-up request, only the PUBLISH. Succeeds only if every
+  // reply is a success. `even_if_open`: the heartbeat and the replay of deferred changes go through
+  // an open breaker (they are how it closes).
   boost::asio::awaitable<Result<void>> Fence(InvalidationMessage m, bool even_if_open);
 
   // Adds verification counts to the shared per-minute counters (INCRBY, pipelined).

@@ -67,6 +67,14 @@ void NotifyCoherence::Announce(const CacheChange& change, PropagationDone done) 
   Send(std::move(m), std::move(done));
 }
 
+void NotifyCoherence::RequestWarm(std::function<void(bool)> sent) {
+  InvalidationMessage m;
+  m.source = options_.instance_id;
+  m.sent_at_us = WallMicros();
+  m.warm = true;
+  publish_(EncodeInvalidation(m), std::move(sent));
+}
+
 void NotifyCoherence::Send(InvalidationMessage m, PropagationDone done) {
   m.sent_at_us = WallMicros();
   std::string payload = EncodeInvalidation(m);

@@ -59,6 +59,13 @@ class NotifyCoherence final : public InvalidationSink, public LeaseKeeper, publi
                   Logger& log);
 
   void Announce(const CacheChange& change, PropagationDone done) override;
+  // Asks every other instance to warm its caches; `sent(true)` once the channel took it (never
+  // replayed: a warm-up is not a change).
+  void RequestWarm(std::function<void(bool)> sent);
+  // See InvalidationListener::SetWarmHandler.
+  void SetWarmHandler(std::function<void()> on_warm) {
+    listener_.SetWarmHandler(std::move(on_warm));
+  }
 
   // The channel's events (its thread).
   void OnMessage(std::string_view payload);

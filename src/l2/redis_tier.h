@@ -73,6 +73,14 @@ class RedisTier final : public TierStatusSource {
   // and before it is destroyed.
   void Stop();
 
+  // Asks every other instance to warm its caches (a PUBLISH on the invalidation channel);
+  // `sent(true)` once Redis took it. Never replayed: a warm-up is not a change.
+  void RequestWarm(std::function<void(bool)> sent);
+  // See InvalidationListener::SetWarmHandler. Before Start.
+  void SetWarmHandler(std::function<void()> on_warm) {
+    listener_.SetWarmHandler(std::move(on_warm));
+  }
+
   SharedCache& shared() { return l2_; }
   L2Cache& l2() { return l2_; }
   InvalidationSink& invalidator() { return invalidator_; }

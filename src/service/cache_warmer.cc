@@ -1,41 +1,76 @@
 #include "service/cache_warmer.h"
 
-#include <algorithm>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
+#include "service/completion.h"
+
 namespace keycache {
 
-Result<WarmResult> CacheWarmer::Warm() {
+boost::asio::awaitable<Result<WarmResult>> CacheWarmer::Warm() {
   auto timer = metrics_.StartTimer();
-  auto top = store_.TopByUsage(limit_, clock_.NowMs());
+  const TimeMs now = clock_.NowMs();
+  auto top = co_await db_.Read([this, now] { return store_.TopByUsage(limit_, now); });
   if (!top) {
     metrics_.CacheError(CacheType::kValidation, CacheOp::kWarm);
-    return top.error();
+    co_return top.error();
   }
   WarmResult result;
   result.candidates = top->size();
-  for (std::size_t begin = 0; begin < top->size(); begin += chunk_) {
-    const std::size_t end = std::min(top->size(), begin + chunk_);
-    std::vector<decltype(l1_.BeginFactsFill(KeyId{}))> tickets;
-    tickets.reserve(end - begin);
-    for (std::size_t i = begin; i < end; ++i) tickets.push_back(l1_.BeginFactsFill((*top)[i].id));
-    for (std::size_t i = begin; i < end; ++i) {
-      const KeyId id = (*top)[i].id;
-      auto fresh = store_.FindById(id);  // read after the ticket: see the header
-      if (!fresh) {
-        metrics_.CacheError(CacheType::kValidation, CacheOp::kWarm);
-        return fresh.error();
-      }
-      if (!*fresh) continue;
-      auto facts = std::make_shared<const KeyFacts>(KeyFacts::From(**fresh));
-      if (l1_.CompleteFactsFill(id, std::move(facts), tickets[i - begin])) ++result.loaded;
+  std::set<std::string> owners;
+  for (const auto& candidate : *top) {
+    auto warmed = co_await verifier_.Warm(candidate.id);
+    if (!warmed) {
+      metrics_.CacheError(CacheType::kValidation, CacheOp::kWarm);
+      co_return warmed.error();
     }
+    if (!warmed->answer.found()) continue;  // deleted since it was used
+    const KeyFacts& facts = warmed->answer.facts();
+    ++result.keys;
+    ++(warmed->status == CacheStatus::kHit ? result.from_redis : result.from_database);
+    result.scope_decisions += warmed->scope_decisions;
+    owners.insert(facts.owner_id);
+  }
+  for (const std::string& owner : owners) {
+    auto listed = co_await keys_.WarmOwnerList(owner);
+    if (!listed) {
+      metrics_.CacheError(CacheType::kUserList, CacheOp::kWarm);
+      co_return listed.error();
+    }
+    ++result.owner_lists;
   }
   metrics_.ObserveOperation(CacheOp::kWarm, CacheType::kValidation, timer);
   log_.Info("cache_warmed", {{"candidates", std::to_string(result.candidates)},
-                             {"loaded", std::to_string(result.loaded)}});
-  return result;
+                             {"keys", std::to_string(result.keys)},
+                             {"from_redis", std::to_string(result.from_redis)},
+                             {"from_database", std::to_string(result.from_database)},
+                             {"owner_lists", std::to_string(result.owner_lists)}});
+  co_return result;
+}
+
+void CacheWarmer::WarmInBackground(boost::asio::any_io_executor executor, std::string reason) {
+  boost::asio::co_spawn(
+      executor,
+      [this, reason = std::move(reason)]() -> boost::asio::awaitable<void> {
+        if (auto warmed = co_await Warm(); !warmed) {
+          log_.Warn("cache_warm_failed", {{"reason", reason}, {"error", warmed.error().message()}});
+        }
+      },
+      boost::asio::detached);
+}
+
+boost::asio::awaitable<std::optional<bool>> CacheWarmer::AskOthers(
+    std::chrono::milliseconds timeout) {
+  if (!broadcast_) co_return std::nullopt;
+  auto done = std::make_shared<Completion<bool>>(co_await boost::asio::this_coro::executor);
+  broadcast_([done](bool sent) { done->Set(sent); });
+  const std::optional<bool> sent = co_await done->Wait(timeout);
+  co_return sent.value_or(false);
 }
 
 }  // namespace keycache

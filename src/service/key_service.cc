@@ -144,6 +144,12 @@ boost::asio::awaitable<Result<OwnerKeys>> KeyService::ListByOwner(std::string ow
   co_return OwnerKeys{std::move(loaded->value.json), loaded->status};
 }
 
+boost::asio::awaitable<Result<CacheStatus>> KeyService::WarmOwnerList(std::string owner_id) {
+  auto loaded = co_await lists_.Load(std::move(owner_id));
+  if (!loaded) co_return loaded.error();
+  co_return loaded->status;
+}
+
 boost::asio::awaitable<Result<Committed<KeyRecord>>> KeyService::Update(KeyId id, KeyPatch patch) {
   PropagationWait wait = co_await NewPropagationWait();
   auto job = [this, id, patch = std::move(patch), wait]() -> Result<KeyRecord> {

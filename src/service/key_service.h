@@ -103,6 +103,9 @@ class KeyService {
   boost::asio::awaitable<Result<CreatedKey>> Create(NewKey request);
   boost::asio::awaitable<Result<KeyRecord>> Get(KeyId id);
   boost::asio::awaitable<Result<OwnerKeys>> ListByOwner(std::string owner_id);
+  // Warm-up (CacheWarmer): loads the owner's key list into both tiers as a list request that
+  // missed L1 would (from Redis, else rendered from the store and shared). Its cache status.
+  boost::asio::awaitable<Result<CacheStatus>> WarmOwnerList(std::string owner_id);
   boost::asio::awaitable<Result<Committed<KeyRecord>>> Update(KeyId id, KeyPatch patch);
   // Revoking a revoked key commits nothing new but announces again: a retry after a Pending
   // propagation confirms it.

@@ -106,6 +106,19 @@ boost::asio::awaitable<Result<VerifyOutcome>> Verifier::Complete(PendingVerify r
   co_return Answer(loaded->value, loaded->status, r.hash, r.scopes, r.client_ip);
 }
 
+boost::asio::awaitable<Result<Verifier::Warmed>> Verifier::Warm(KeyId id) {
+  auto loaded = co_await loader_.Load(id);
+  if (!loaded) co_return loaded.error();
+  std::size_t decisions = 0;
+  if (loaded->value.found() && options_.l1_enabled && Trusted()) {
+    for (const std::string& scope : loaded->value.facts().scopes) {
+      l1_.PutScopeDecision(id, scope, true);
+      ++decisions;
+    }
+  }
+  co_return Warmed{std::move(loaded->value), loaded->status, decisions};
+}
+
 VerifyOutcome Verifier::Answer(const FactsAnswer& answer, CacheStatus status, const KeyHash& hash,
                                std::span<const std::string> scopes, std::string_view client_ip) {
   if (!answer.found()) return Record({VerifyCode::kNotFound, status, nullptr});

@@ -89,6 +89,17 @@ class Verifier {
                                                        std::vector<std::string> scopes,
                                                        std::string client_ip);
 
+  // Warm-up (CacheWarmer): loads `id`'s validation entry as a verification that missed L1 would
+  // — from Redis when it holds it, else from the store, sealed into Redis too — so both tiers
+  // hold it, and caches the scope decisions the key's own scopes allow. The answer (absent for
+  // an unknown id) and where it came from (HIT: Redis; MISS/BYPASS: the store).
+  struct Warmed {
+    FactsAnswer answer;
+    CacheStatus status;
+    std::size_t scope_decisions = 0;  // cached in L1
+  };
+  boost::asio::awaitable<Result<Warmed>> Warm(KeyId id);
+
   bool cache_enabled() const { return options_.cache_enabled; }
   const LegacyKeyIds& legacy_ids() const { return legacy_; }
 

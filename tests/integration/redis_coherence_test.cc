@@ -86,6 +86,49 @@ TEST_F(RedisCoherence, ARevocationOnAReachesBsL1) {
   EXPECT_GE(MetricValue(B(), "keycache_invalidation_propagation_seconds_count"), 1);
 }
 
+// POST /admin/cache/warm on A warms both tiers on A and, over the channel, B's L1 too: B then
+// answers the warmed keys from L1, with neither a store read nor a Redis read.
+TEST_F(RedisCoherence, AWarmUpOnAWarmsEveryInstance) {
+  std::vector<CreatedKey> keys;
+  for (int i = 0; i < 3; ++i) {
+    keys.push_back(CreateKey(A(), UniqueOwner("warm"), {"reports:read"}));
+    ASSERT_EQ(Verify(A(), keys.back().key).Str("code"), "VALID");
+  }
+  const auto invalidate = [&](const std::string& body) {
+    return A().Admin(http::verb::post, "/admin/cache/invalidate", body);
+  };
+  ASSERT_EQ(invalidate(R"({"type":"usage"})").status, 200u);  // usage reaches the store
+  ASSERT_EQ(invalidate("{}").status, 200u);  // every tier of every instance is empty
+
+  const auto warm_ups_of_b = [&] {  // "cache_warmed" lines in B's log (one at start-up)
+    const std::string log = b_->log();
+    std::size_t n = 0;
+    for (std::size_t at = 0; (at = log.find(" cache_warmed ", at)) != std::string::npos; ++at) ++n;
+    return n;
+  };
+  const std::size_t b_warm_ups = warm_ups_of_b();
+  const Reply warmed = A().Admin(http::verb::post, "/admin/cache/warm");
+  ASSERT_EQ(warmed.status, 200u) << warmed.Describe();
+  EXPECT_EQ(warmed.Str("other_instances"), "asked") << warmed.Describe();
+  EXPECT_GE(warmed.json.at("from_database").to_number<double>(), 3.0) << warmed.Describe();
+  EXPECT_GE(warmed.json.at("owner_lists").to_number<double>(), 3.0) << warmed.Describe();
+  EXPECT_GE(warmed.json.at("scope_decisions").to_number<double>(), 3.0) << warmed.Describe();
+
+  ASSERT_TRUE(PollUntil([&] { return warm_ups_of_b() > b_warm_ups; }))
+      << "B never warmed: " << b_->log();
+  const std::string redis_hits =
+      "keycache_l2_operations_total{operation=\"read_validation\",result=\"hit\"}";
+  const double reads_before = MetricValue(B(), "keycache_store_reads_total");
+  const double redis_hits_before = MetricValue(B(), redis_hits);
+  for (const CreatedKey& k : keys) {
+    const Reply on_b = Verify(B(), k.key, {"reports:read"});
+    EXPECT_EQ(on_b.Str("code"), "VALID") << on_b.Describe();
+    EXPECT_EQ(on_b.Header("X-Cache-Status"), "HIT") << on_b.Describe();
+  }
+  EXPECT_EQ(MetricValue(B(), "keycache_store_reads_total"), reads_before);
+  EXPECT_EQ(MetricValue(B(), redis_hits), redis_hits_before) << "B's L1 was not warmed";
+}
+
 TEST_F(RedisCoherence, DeleteAndUpdateOnBReachA) {
   const CreatedKey k = CreateKey(A(), UniqueOwner("update"), {"reports:read"});
   ASSERT_EQ(Verify(A(), k.key, {"reports:read"}).Str("code"), "VALID");
