@@ -4,8 +4,8 @@ namespace keycache {
 
 Result<void> RegisterRoutes(Router& router, ApiDeps& deps) {
   // Verification first: "/v1/keys/verify" must be a literal route beside "/v1/keys/{id}".
-  for (auto fn :
-       {RegisterVerifyRoutes, RegisterKeyRoutes, RegisterAdminRoutes, RegisterHealthRoutes}) {
+  for (auto fn : {RegisterVerifyRoutes, RegisterKeyRoutes, RegisterAdminRoutes,
+                  RegisterHealthRoutes, RegisterStatusRoutes}) {
     if (auto r = fn(router, deps); !r) return r;
   }
   return {};

@@ -13,6 +13,7 @@ Result<void> RegisterKeyRoutes(Router& router, ApiDeps& deps);     // /v1/keys..
 Result<void> RegisterVerifyRoutes(Router& router, ApiDeps& deps);  // /v1/keys/verify, /v1/auth
 Result<void> RegisterAdminRoutes(Router& router, ApiDeps& deps);   // /admin/cache/...
 Result<void> RegisterHealthRoutes(Router& router, ApiDeps& deps);  // /health/..., /metrics
+Result<void> RegisterStatusRoutes(Router& router, ApiDeps& deps);  // /status and /: the page
 
 Result<void> RegisterRoutes(Router& router, ApiDeps& deps);
 

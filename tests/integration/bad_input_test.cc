@@ -273,8 +273,8 @@ TEST_F(IntegBadInput, UnknownKeyIdsAre404) {
 }
 
 TEST_F(IntegBadInput, UnknownPathsAre404AndWrongMethodsAre405WithAllow) {
-  for (const char* path : {"/", "/v1", "/v1/keys/", "/v1/keys/abc/def/ghi", "/nope", "/health",
-                           "/metrics/x", "/admin/cache", "/V1/KEYS"}) {
+  for (const char* path : {"/v1", "/v1/keys/", "/status/x", "/v1/keys/abc/def/ghi", "/nope",
+                           "/health", "/metrics/x", "/admin/cache", "/V1/KEYS"}) {
     ExpectApiError(api().Admin(http::verb::get, path), 404, "", path);
   }
   const CreatedKey k = CreateKey(api(), UniqueOwner("methods"));
@@ -282,6 +282,8 @@ TEST_F(IntegBadInput, UnknownPathsAre404AndWrongMethodsAre405WithAllow) {
       {http::verb::put, "/v1/keys", {"POST"}},
       {http::verb::delete_, "/health/live", {"GET"}},
       {http::verb::post, "/metrics", {"GET"}},
+      {http::verb::post, "/", {"GET"}},
+      {http::verb::delete_, "/status", {"GET"}},
       {http::verb::get, "/admin/cache/warm", {"POST"}},
       {http::verb::get, "/admin/cache/invalidate", {"POST"}},
       {http::verb::put, "/admin/cache/stats", {"GET"}},
