@@ -1,7 +1,9 @@
 // RedisClient over TLS against a real redis-server with a throwaway PKI.
 #include <gtest/gtest.h>
 
+#include <fstream>
 #include <memory>
+#include <sstream>
 #include <string>
 
 #include "redis/redis_client.h"
@@ -109,6 +111,40 @@ TEST_F(RedisTlsTest, MutualTlsWorksWithAClientCertificate) {
   o.tls.key = pki_->client_key;
   auto client = MakeClient(o);
   ExpectRoundTrip(*client);
+}
+
+std::string ReadWhole(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+// The guide passes the CA, the certificate and the key as contents, not paths.
+TEST_F(RedisTlsTest, MutualTlsWorksWithPemTextInsteadOfFiles) {
+  RedisServerProcess server(ServerOptions(false, /*mutual=*/true));
+  ASSERT_TRUE(server.Start());
+  RedisOptions o = server.ClientOptions();
+  o.tls.ca = ReadWhole(o.tls.ca);
+  o.tls.cert = ReadWhole(pki_->client_cert);
+  o.tls.key = ReadWhole(pki_->client_key);
+  ASSERT_NE(o.tls.ca.find("-----BEGIN CERTIFICATE-----"), std::string::npos);
+  ASSERT_NE(o.tls.key.find("-----BEGIN "), std::string::npos);
+  auto client = MakeClient(o);
+  ExpectRoundTrip(*client);
+}
+
+TEST_F(RedisTlsTest, CorruptPemTextIsASetupErrorThatDoesNotEchoIt) {
+  RedisServerProcess server(ServerOptions(false, /*mutual=*/true));
+  ASSERT_TRUE(server.Start());
+  RedisOptions o = server.ClientOptions();
+  o.tls.cert = ReadWhole(pki_->client_cert);
+  o.tls.key = "-----BEGIN PRIVATE KEY-----\nbm90LWEta2V5LXNlY3JldA==\n-----END PRIVATE KEY-----\n";
+  auto client = MakeClient(o);
+  const std::string error = FailureOf(*client);
+  EXPECT_NE(error.find("Redis TLS setup failed"), std::string::npos) << error;
+  EXPECT_NE(error.find("private key given as PEM text"), std::string::npos) << error;
+  EXPECT_EQ(error.find("bm90LWEta2V5"), std::string::npos) << error;
 }
 
 TEST_F(RedisTlsTest, MutualTlsFailsWithoutAClientCertificate) {
