@@ -1,7 +1,11 @@
+#include <string>
+
 #include "api/routes.h"
 #include "api/status_page.h"
 
 namespace keycache {
+
+namespace http = boost::beast::http;
 
 Result<void> RegisterStatusRoutes(Router& router, ApiDeps& /*deps*/) {
   const auto page = [](RequestContext&) {
