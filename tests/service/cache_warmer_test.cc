@@ -91,7 +91,7 @@ TEST_F(CacheWarmerTest, ScopeDecisionsAndOwnerListsAreWarmed) {
   EXPECT_EQ(scoped->code, VerifyCode::kValid);
   for (const char* owner : {"alice", "bob"}) {
     auto listed = Must(h_.io.Await(h_.keys.ListByOwner(owner)), "ListByOwner");
-    EXPECT_EQ(listed.status, CacheStatus::kHit) << owner;
+    EXPECT_EQ(listed.cache, CacheStatus::kHit) << owner;
   }
   EXPECT_EQ(h_.store.find_calls.load(), reads_before);
   (void)c;
