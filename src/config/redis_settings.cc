@@ -261,10 +261,12 @@ void ReadRedisSettings(Reader& r, RedisSettings& s) {
     }
     s.tls = true;
   }
-  if (s.tls_cert.empty() != s.tls_key.empty()) {
-    r.Error(s.tls_cert.empty() ? "REDIS_TLS_CERT" : "REDIS_TLS_KEY",
+  // Whether each is set, valid or not: an invalid one has its own error already.
+  const bool has_cert = r.Get("REDIS_TLS_CERT").has_value();
+  if (has_cert != r.Get("REDIS_TLS_KEY").has_value()) {
+    r.Error(has_cert ? "REDIS_TLS_KEY" : "REDIS_TLS_CERT",
             "must be set together with " +
-                std::string(s.tls_cert.empty() ? "REDIS_TLS_KEY" : "REDIS_TLS_CERT") +
+                std::string(has_cert ? "REDIS_TLS_CERT" : "REDIS_TLS_KEY") +
                 " (mutual TLS needs both the client certificate and its key)");
   }
   if (const auto name = r.Get("REDIS_TLS_SERVER_NAME")) {
