@@ -11,6 +11,7 @@ packages=(
   prometheus nginx-light wrk redis-server redis-tools
   clang-format iproute2 nftables
   clang-15 libfuzzer-15-dev
+  shellcheck docker-compose
 )
 
 missing=()
