@@ -196,7 +196,7 @@ TEST(DeployRedis, ClusterFromTheSixShippedNodeFilesServesKeycached) {
   KeycachedProcess p(KeycachedOptions{env, std::nullopt});
   ASSERT_TRUE(p.Start());
   ApiClient api(p.port(), kSharedToken);
-  for (int i = 0; i < 6; ++i) ExpectServes(api);  // keys land on every primary
+  for (int i = 0; i < 6; ++i) ExpectServes(api);  // six keys, spread over the slots
   ExpectCleanStop(p);
 }
 
