@@ -34,6 +34,19 @@ EnvVars ServiceUser() {
           {"REDIS_KEY_PREFIX", "cache:apikeys:"}};
 }
 
+// ServiceUser() plus what a keycached of its own needs: a database in `dir`, the pepper, the
+// admin token, small pools and short timeouts.
+EnvVars StandaloneServiceEnv(const TempDir& dir) {
+  EnvVars env = ServiceUser();
+  env["REDIS_POOL_SIZE"] = "2";
+  env["REDIS_CONNECT_TIMEOUT"] = "1s";
+  env["REDIS_COMMAND_TIMEOUT"] = "1s";
+  env["KEYCACHE_PEPPER"] = kSharedPepper;
+  env["ADMIN_TOKEN"] = kSharedToken;
+  env["DATABASE_URL"] = "sqlite:" + (dir.path() / "keycache.db").string();
+  return env;
+}
+
 std::string ErrorOf(const Result<RedisReply>& r) {
   if (!r) return "transport: " + r.error().message();
   return r->is_error() ? r->str : "";
@@ -153,16 +166,10 @@ TEST(DeployRedis, SentinelFromTheShippedFilesFailsOverAndKeycachedFollows) {
   SentinelDeployment sentinels(so);
   ASSERT_TRUE(sentinels.Start());
   TempDir shared;
-  EnvVars env = ServiceUser();
+  EnvVars env = StandaloneServiceEnv(shared);
   env["REDIS_SENTINELS"] = sentinels.SentinelsEnv();
   env["REDIS_SENTINEL_MASTER"] = "mymaster";
   env["REDIS_SENTINEL_PASSWORD"] = sentinels.options().sentinel_password;
-  env["REDIS_POOL_SIZE"] = "2";
-  env["REDIS_CONNECT_TIMEOUT"] = "1s";
-  env["REDIS_COMMAND_TIMEOUT"] = "1s";
-  env["KEYCACHE_PEPPER"] = kSharedPepper;
-  env["ADMIN_TOKEN"] = kSharedToken;
-  env["DATABASE_URL"] = "sqlite:" + (shared.path() / "keycache.db").string();
   KeycachedProcess p(KeycachedOptions{env, std::nullopt});
   ASSERT_TRUE(p.Start());
   ApiClient api(p.port(), kSharedToken);
@@ -183,16 +190,10 @@ TEST(DeployRedis, ClusterFromTheSixShippedNodeFilesServesKeycached) {
   RedisClusterDeployment cluster(1'000, kDeployDir);
   ASSERT_TRUE(cluster.Start());
   TempDir shared;
-  EnvVars env = ServiceUser();
+  EnvVars env = StandaloneServiceEnv(shared);
   env["REDIS_CLUSTER_ENABLED"] = "true";
   env["REDIS_CLUSTER_NODES"] =
       cluster.endpoint(0).ToString() + "," + cluster.endpoint(1).ToString();
-  env["REDIS_POOL_SIZE"] = "2";
-  env["REDIS_CONNECT_TIMEOUT"] = "1s";
-  env["REDIS_COMMAND_TIMEOUT"] = "1s";
-  env["KEYCACHE_PEPPER"] = kSharedPepper;
-  env["ADMIN_TOKEN"] = kSharedToken;
-  env["DATABASE_URL"] = "sqlite:" + (shared.path() / "keycache.db").string();
   KeycachedProcess p(KeycachedOptions{env, std::nullopt});
   ASSERT_TRUE(p.Start());
   ApiClient api(p.port(), kSharedToken);
