@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 bash scripts/install-deps.sh
-bash scripts/build-release.sh --no-deps >/dev/null
+bash scripts/build-release.sh --no-deps
 
 mkdir -p var
 port="${PORT:-3333}"
