@@ -99,6 +99,7 @@ cpu_ticks() {
   for pid in "$1" $(pgrep -P "$1" || true); do
     # Fields after the ")" that closes the command name: utime is the 12th, stime the 13th.
     f=$(sed 's/^.*) //' "/proc/$pid/stat" 2>/dev/null) || continue
+    # shellcheck disable=SC2086  # the stat fields, split on purpose
     set -- $f
     user=$((user + ${12}))
     sys=$((sys + ${13}))

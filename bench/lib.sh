@@ -1,5 +1,6 @@
 # Shared by the benchmark scripts (sourced, not run): process tracking and cleanup, free ports.
 # The sourcing script sets `tmp` (a directory removed on exit) before sourcing this file.
+# shellcheck shell=bash disable=SC2154
 
 pids=()
 

@@ -9,6 +9,7 @@
 # Loopback only; every process it starts is stopped on exit.
 #
 #   bench/redis_bench.sh [--duration S] [--connections C] [--revocations N] [--no-build]
+# shellcheck disable=SC2154  # l2_port, a_port, ... are set by start_keycached's eval
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)

@@ -11,7 +11,7 @@ packages=(
   prometheus nginx-light wrk redis-server redis-tools
   clang-format iproute2 nftables
   clang-15 libfuzzer-15-dev
-  chromium
+  chromium shellcheck docker-compose
 )
 
 missing=()

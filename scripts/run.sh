@@ -6,8 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 bash scripts/install-deps.sh
-cmake --preset release >/dev/null
-cmake --build --preset release --target keycached
+bash scripts/build-release.sh --no-deps
 
 mkdir -p var
 port="${PORT:-3333}"

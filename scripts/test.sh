@@ -17,8 +17,8 @@ stage "formatting"
 bash scripts/check-format.sh
 
 stage "asan build"
-cmake --preset asan
-cmake --build --preset asan -j "$(nproc)"
+# The same script as deploy/Dockerfile's build stage (which uses the release preset).
+bash scripts/build-release.sh --no-deps --preset asan --target all
 stage "asan tests"
 export ASAN_OPTIONS="detect_leaks=1:abort_on_error=0:strict_string_checks=1"
 export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"

@@ -9,6 +9,7 @@
 
 #include "support/free_port.h"
 #include "support/keycached_process.h"
+#include "support/redis_config_rewrite.h"
 
 namespace keycache::testing {
 namespace {
@@ -27,8 +28,12 @@ std::vector<std::string> Split(const std::string& s, char sep) {
 
 }  // namespace
 
-RedisClusterDeployment::RedisClusterDeployment(int node_timeout_ms)
-    : node_timeout_ms_(node_timeout_ms) {}
+RedisClusterDeployment::RedisClusterDeployment(int node_timeout_ms, std::string deploy_dir)
+    : node_timeout_ms_(node_timeout_ms),
+      deploy_dir_(std::move(deploy_dir)),
+      password_(deploy_dir_.empty()
+                    ? kClusterPassword
+                    : AclPassword(ReadTextFile(deploy_dir_ + "/users.acl"), "default")) {}
 
 RedisClusterDeployment::~RedisClusterDeployment() {
   for (auto& n : nodes_) n->Kill();
@@ -48,6 +53,13 @@ RedisClusterDeployment::~RedisClusterDeployment() {
                       "masterauth " + kClusterPassword,
                       "cluster-replica-validity-factor 0",
                       "cluster-allow-reads-when-down no"};
+    if (!deploy_dir_.empty()) {
+      o.password = password_;
+      o.base_config = deploy_dir_ + "/cluster/node-" + std::to_string(i + 1) + ".conf";
+      o.extra_config = {"aclfile " + deploy_dir_ + "/users.acl", "cluster-config-file nodes.conf",
+                        "cluster-node-timeout " + std::to_string(node_timeout_ms_),
+                        "cluster-port " + std::to_string(FreeLoopbackPort())};
+    }
     nodes_.push_back(std::make_unique<RedisServerProcess>(std::move(o)));
     if (auto started = nodes_.back()->Start(); !started) return started;
   }
@@ -55,8 +67,8 @@ RedisClusterDeployment::~RedisClusterDeployment() {
   for (int i = 0; i < kNodes; ++i) hosts += " " + endpoint(i).ToString();
   int status = 0;
   const std::string out =
-      RunCommand("REDISCLI_AUTH=" + kClusterPassword + " timeout 60 redis-cli --cluster create" +
-                     hosts + " --cluster-replicas 1 --cluster-yes",
+      RunCommand("REDISCLI_AUTH=" + password_ + " timeout 60 redis-cli --cluster create" + hosts +
+                     " --cluster-replicas 1 --cluster-yes",
                  &status);
   if (status != 0) {
     return ::testing::AssertionFailure() << "redis-cli --cluster create failed:\n" << out;
@@ -98,7 +110,7 @@ std::vector<RedisEndpoint> RedisClusterDeployment::Seeds() const {
 RedisClusterOptions RedisClusterDeployment::ClientOptions() const {
   RedisClusterOptions o;
   o.seeds = Seeds();
-  o.node.password = kClusterPassword;
+  o.node.password = password_;
   o.node.pool_size = 2;
   o.node.connect_timeout = std::chrono::milliseconds(2'000);
   o.node.command_timeout = std::chrono::milliseconds(2'000);
@@ -122,7 +134,7 @@ std::string RedisClusterDeployment::RunCommand(const std::string& command, int* 
 }
 
 std::string RedisClusterDeployment::Cli(int i, const std::string& args) {
-  return RunCommand("REDISCLI_AUTH=" + kClusterPassword + " timeout 10 redis-cli -h 127.0.0.1 -p " +
+  return RunCommand("REDISCLI_AUTH=" + password_ + " timeout 10 redis-cli -h 127.0.0.1 -p " +
                     std::to_string(node(i).port()) + " " + args);
 }
 
@@ -270,7 +282,7 @@ bool RedisClusterDeployment::Healthy(std::string* why) {
   };
   int status = 0;
   const std::string out =
-      RunCommand("REDISCLI_AUTH=" + kClusterPassword + " timeout 120 redis-cli --cluster reshard " +
+      RunCommand("REDISCLI_AUTH=" + password_ + " timeout 120 redis-cli --cluster reshard " +
                      endpoint(from).ToString() + " --cluster-from " + id_of(from) +
                      " --cluster-to " + id_of(to) + " --cluster-slots " + std::to_string(count) +
                      " --cluster-yes --cluster-pipeline 100",

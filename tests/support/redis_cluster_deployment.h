@@ -36,7 +36,10 @@ struct ClusterNodeInfo {
 class RedisClusterDeployment {
  public:
   // `node_timeout_ms`: cluster-node-timeout (how fast a dead primary is failed over).
-  explicit RedisClusterDeployment(int node_timeout_ms = 1'000);
+  // `deploy_dir` (a deploy/redis/ folder): when set, node i starts from its cluster/node-<i+1>.conf
+  // (which includes its redis.conf, with its users.acl; RedisServerOptions::base_config), the
+  // harness rewriting ports, paths and the node timeout only; the password is the file's.
+  explicit RedisClusterDeployment(int node_timeout_ms = 1'000, std::string deploy_dir = {});
   ~RedisClusterDeployment();
   RedisClusterDeployment(const RedisClusterDeployment&) = delete;
   RedisClusterDeployment& operator=(const RedisClusterDeployment&) = delete;
@@ -75,6 +78,7 @@ class RedisClusterDeployment {
   // primary `to`.
   ::testing::AssertionResult Reshard(int from, int to, int count);
 
+  const std::string& password() const { return password_; }
   // Runs redis-cli against node i with the password (REDISCLI_AUTH) and returns its stdout.
   std::string Cli(int i, const std::string& args);
 
@@ -82,6 +86,8 @@ class RedisClusterDeployment {
   std::string RunCommand(const std::string& command, int* status = nullptr);
 
   const int node_timeout_ms_;
+  const std::string deploy_dir_;
+  const std::string password_;  // of the nodes' default user
   std::vector<std::unique_ptr<RedisServerProcess>> nodes_;
 };
 

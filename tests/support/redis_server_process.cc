@@ -19,6 +19,7 @@
 
 #include "support/free_port.h"
 #include "support/keycached_process.h"
+#include "support/redis_config_rewrite.h"
 
 extern char** environ;
 
@@ -75,44 +76,11 @@ bool RedisServerProcess::running() {
   const auto conf = dir / "redis.conf";
   {
     std::ofstream out(conf);
-    out << "bind";
-    for (const auto& address : options_.bind) out << " " << address;
-    out << "\n"
-        << "daemonize no\n"
-        << "dir " << dir.string() << "\n"
-        << "logfile " << (dir / "redis.log").string() << "\n";
-    if (!options_.sentinel) {
-      out << "save \"\"\n"
-          << "appendonly no\n"
-          << "maxmemory " << options_.maxmemory << "\n"
-          << "maxmemory-policy " << options_.maxmemory_policy << "\n";
-    }
-    if (options_.tls) {
-      out << "port 0\n"
-          << "tls-port " << port_ << "\n"
-          << "tls-cert-file " << options_.tls->cert << "\n"
-          << "tls-key-file " << options_.tls->key << "\n";
-      if (!options_.tls->ca.empty()) out << "tls-ca-cert-file " << options_.tls->ca << "\n";
-      out << "tls-auth-clients " << (options_.tls->require_client_cert ? "yes" : "no") << "\n";
+    if (options_.base_config.empty()) {
+      WriteGeneratedConfig(out);
     } else {
-      out << "port " << port_ << "\n";
+      out << ShippedConfig();
     }
-    if (!options_.password.empty()) out << "requirepass " << options_.password << "\n";
-    if (!options_.acl_user.empty()) {
-      out << "user " << options_.acl_user << " on >" << options_.acl_password << " ~* &* +@all\n";
-    }
-    for (const auto& u : options_.more_users) {
-      out << "user " << u.name << " on >" << u.password << " " << u.rules << "\n";
-    }
-    if (options_.hardened && !options_.sentinel) {
-      for (const char* cmd : {"FLUSHDB", "FLUSHALL", "KEYS", "DEBUG", "EVAL", "SCRIPT"}) {
-        out << "rename-command " << cmd << " \"\"\n";
-      }
-      out << "rename-command CONFIG "
-          << (options_.config_command.empty() ? "\"\"" : options_.config_command) << "\n";
-      out << "rename-command SHUTDOWN " << shutdown_name_ << "\n";
-    }
-    for (const auto& line : options_.extra_config) out << line << "\n";
   }
 
   std::vector<std::string> args = {"redis-server", conf.string()};
@@ -148,6 +116,85 @@ bool RedisServerProcess::running() {
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
   return ::testing::AssertionSuccess();
+}
+
+void RedisServerProcess::WriteGeneratedConfig(std::ostream& out) const {
+  const auto dir = dir_->path();
+  out << "bind";
+  for (const auto& address : options_.bind) out << " " << address;
+  out << "\n"
+      << "daemonize no\n"
+      << "dir " << dir.string() << "\n"
+      << "logfile " << (dir / "redis.log").string() << "\n";
+  if (!options_.sentinel) {
+    out << "save \"\"\n"
+        << "appendonly no\n"
+        << "maxmemory " << options_.maxmemory << "\n"
+        << "maxmemory-policy " << options_.maxmemory_policy << "\n";
+  }
+  if (options_.tls) {
+    out << "port 0\n"
+        << "tls-port " << port_ << "\n"
+        << "tls-cert-file " << options_.tls->cert << "\n"
+        << "tls-key-file " << options_.tls->key << "\n";
+    if (!options_.tls->ca.empty()) out << "tls-ca-cert-file " << options_.tls->ca << "\n";
+    out << "tls-auth-clients " << (options_.tls->require_client_cert ? "yes" : "no") << "\n";
+  } else {
+    out << "port " << port_ << "\n";
+  }
+  if (!options_.password.empty()) out << "requirepass " << options_.password << "\n";
+  if (!options_.acl_user.empty()) {
+    out << "user " << options_.acl_user << " on >" << options_.acl_password << " ~* &* +@all\n";
+  }
+  for (const auto& u : options_.more_users) {
+    out << "user " << u.name << " on >" << u.password << " " << u.rules << "\n";
+  }
+  if (options_.hardened && !options_.sentinel) {
+    for (const char* cmd : {"FLUSHDB", "FLUSHALL", "KEYS", "DEBUG", "EVAL", "SCRIPT"}) {
+      out << "rename-command " << cmd << " \"\"\n";
+    }
+    out << "rename-command CONFIG "
+        << (options_.config_command.empty() ? "\"\"" : options_.config_command) << "\n";
+    out << "rename-command SHUTDOWN " << shutdown_name_ << "\n";
+  }
+  for (const auto& line : options_.extra_config) out << line << "\n";
+}
+
+std::string RedisServerProcess::ShippedConfig() const {
+  const std::filesystem::path base(options_.base_config);
+  // Inlines `include /etc/redis/NAME` as the file NAME beside the base config or one folder up.
+  std::string text;
+  std::istringstream in(ReadTextFile(base.string()));
+  std::string line;
+  while (std::getline(in, line)) {
+    if (DirectiveKey(line) != "include") {
+      text += line + "\n";
+      continue;
+    }
+    const auto name = std::filesystem::path(line.substr(line.find_last_of(" \t") + 1)).filename();
+    auto included = base.parent_path() / name;
+    if (!std::filesystem::exists(included)) included = base.parent_path().parent_path() / name;
+    text += "# inlined by the test harness: " + line + " (" + included.string() + ")\n" +
+            ReadTextFile(included.string()) + "# end of " + line + "\n";
+  }
+  const auto dir = dir_->path();
+  std::string bind = "bind";
+  for (const auto& address : options_.bind) bind += " " + address;
+  std::vector<std::string> overrides = {bind, "daemonize no", "dir " + dir.string(),
+                                        "logfile " + (dir / "redis.log").string()};
+  if (options_.tls) {
+    overrides.push_back("port 0");
+    overrides.push_back("tls-port " + std::to_string(port_));
+    overrides.push_back("tls-cert-file " + options_.tls->cert);
+    overrides.push_back("tls-key-file " + options_.tls->key);
+    if (!options_.tls->ca.empty()) overrides.push_back("tls-ca-cert-file " + options_.tls->ca);
+    overrides.push_back(std::string("tls-auth-clients ") +
+                        (options_.tls->require_client_cert ? "yes" : "no"));
+  } else {
+    overrides.push_back("port " + std::to_string(port_));
+  }
+  overrides.insert(overrides.end(), options_.extra_config.begin(), options_.extra_config.end());
+  return RewriteRedisConfig(text, overrides);
 }
 
 void RedisServerProcess::Reap(int signal, std::chrono::milliseconds grace) {
@@ -195,6 +242,8 @@ std::string RedisServerProcess::log() const {
   }
   return text;
 }
+
+std::filesystem::path RedisServerProcess::dir() const { return dir_->path(); }
 
 RedisOptions RedisServerProcess::ClientOptions() const {
   RedisOptions o;

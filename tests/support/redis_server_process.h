@@ -8,6 +8,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <filesystem>
 #include <memory>
 #include <optional>
 #include <string>
@@ -47,6 +48,13 @@ struct RedisServerOptions {
   // A Sentinel (`redis-server <conf> --sentinel`): the config holds only bind, port, dir,
   // logfile, requirepass (`password`) and `extra_config` (the `sentinel ...` lines).
   bool sentinel = false;
+  // A shipped config (deploy/redis/*.conf) to start from instead of the generated one: its
+  // `include`s are inlined (found by file name beside it or one folder up) and the harness's own
+  // directives — bind, port (tls-port and the TLS files with `tls`), dir, logfile, daemonize —
+  // and `extra_config` replace the file's lines in place (support/redis_config_rewrite.h);
+  // auth, hardening and memory come from the file alone (`password` is then only what the
+  // harness's clients send: the file's password for its `default` user).
+  std::string base_config;
 };
 
 class RedisServerProcess {
@@ -70,6 +78,8 @@ class RedisServerProcess {
   pid_t pid() const { return pid_; }
   bool running();
   std::string log() const;
+  // The server's working directory (`dir`: its RDB file, its logs).
+  std::filesystem::path dir() const;
   const RedisServerOptions& options() const { return options_; }
 
   // host/port/password (and the CA, for TLS) for a client of this server.
@@ -77,6 +87,8 @@ class RedisServerProcess {
 
  private:
   void Reap(int signal, std::chrono::milliseconds grace);
+  void WriteGeneratedConfig(std::ostream& out) const;
+  std::string ShippedConfig() const;  // base_config rewritten for this process
 
   const RedisServerOptions options_;
   std::unique_ptr<TempDir> dir_;

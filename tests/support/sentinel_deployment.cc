@@ -5,6 +5,7 @@
 #include <sstream>
 #include <thread>
 
+#include "support/redis_config_rewrite.h"
 #include "support/redis_faults.h"
 
 namespace keycache::testing {
@@ -29,10 +30,24 @@ long long InfoField(const std::string& info, const std::string& field) {
 
 std::string Text(const Result<RedisReply>& r) { return r && r->is_string() ? r->str : ""; }
 
+// With a deploy folder, the passwords are its files'.
+SentinelDeploymentOptions FromDeployFiles(SentinelDeploymentOptions o) {
+  if (o.deploy_dir.empty()) return o;
+  o.password = AclPassword(ReadTextFile(o.deploy_dir + "/users.acl"), "default");
+  o.sentinel_password =
+      DirectiveValue(ReadTextFile(o.deploy_dir + "/sentinel.conf"), "requirepass");
+  return o;
+}
+
+std::string ConfigSecret(const SentinelDeploymentOptions& o) {
+  if (o.deploy_dir.empty()) return SecretName();
+  return DirectiveValue(ReadTextFile(o.deploy_dir + "/redis.conf"), "rename-command config");
+}
+
 }  // namespace
 
 SentinelDeployment::SentinelDeployment(SentinelDeploymentOptions options)
-    : options_(std::move(options)), config_secret_(SecretName()) {}
+    : options_(FromDeployFiles(std::move(options))), config_secret_(ConfigSecret(options_)) {}
 
 SentinelDeployment::~SentinelDeployment() {
   for (auto& s : sentinels_) s->Kill();
@@ -45,6 +60,11 @@ SentinelDeployment::~SentinelDeployment() {
     o.password = options_.password;
     o.config_command = config_secret_;  // hardened, with CONFIG under a secret name
     o.extra_config = {"masterauth " + options_.password, "replica-announce-ip 127.0.0.1"};
+    if (!options_.deploy_dir.empty()) {
+      o.base_config = options_.deploy_dir + "/redis.conf";
+      o.extra_config = {"aclfile " + options_.deploy_dir + "/users.acl",
+                        "replica-announce-ip 127.0.0.1"};
+    }
     o.extra_config.insert(o.extra_config.end(), extra.begin(), extra.end());
     return o;
   };
@@ -88,6 +108,16 @@ SentinelDeployment::~SentinelDeployment() {
         "sentinel auth-pass " + m + " " + options_.password,
         "sentinel rename-command " + m + " CONFIG " + config_secret_,
     };
+    if (!options_.deploy_dir.empty()) {
+      o.base_config = options_.deploy_dir + "/sentinel.conf";
+      o.extra_config = {
+          "sentinel resolve-hostnames no",
+          "sentinel announce-ip 127.0.0.1",
+          "sentinel monitor " + m + " 127.0.0.1 " + primary_port + " 2",
+          "sentinel down-after-milliseconds " + m + " " + std::to_string(options_.down_after_ms),
+          "sentinel failover-timeout " + m + " " + std::to_string(options_.failover_timeout_ms),
+      };
+    }
     sentinels_.push_back(std::make_unique<RedisServerProcess>(std::move(o)));
     if (auto started = sentinels_[i]->Start(); !started) return started;
   }

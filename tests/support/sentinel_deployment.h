@@ -28,6 +28,12 @@ struct SentinelDeploymentOptions {
   std::string sentinel_password = "sentinel-secret";  // requirepass of the Sentinels
   int down_after_ms = 1'000;
   int failover_timeout_ms = 4'000;
+  // When set (a deploy/redis/ folder): the data nodes start from its redis.conf (with its
+  // users.acl) and the Sentinels from its sentinel.conf (RedisServerOptions::base_config), the
+  // harness rewriting addresses, ports, paths, down-after and failover-timeout only; the
+  // passwords and CONFIG's secret name are then the files' (`password`, `sentinel_password` are
+  // replaced by them in options()).
+  std::string deploy_dir;
 };
 
 class SentinelDeployment {
