@@ -29,6 +29,7 @@ constexpr std::string_view kOrigin = "fuzz.env";
 
 constexpr auto kVariables = std::to_array<std::string_view>({
     "ADMIN_TOKEN",
+    "ADMIN_TOKEN_FILE",
     "API_KEY_CACHE_DEFAULT_TTL",
     "API_KEY_CACHE_ENABLED",
     "API_KEY_CACHE_MAX_MEMORY",
@@ -52,6 +53,7 @@ constexpr auto kVariables = std::to_array<std::string_view>({
     "KEYCACHE_INSTANCE_ID",
     "KEYCACHE_KEY_PREFIX",
     "KEYCACHE_L1_DEGRADED_MAX_AGE",
+    "KEYCACHE_DRAIN",
     "KEYCACHE_L1_ENABLED",
     "KEYCACHE_L1_MAX_AGE",
     "KEYCACHE_MAX_BODY_BYTES",
@@ -106,8 +108,8 @@ bool IsSecret(std::string_view var) {
 }
 
 bool IsFileVariable(std::string_view var) {
-  return var == "KEYCACHE_PEPPER_FILE" || var == "REDIS_PASSWORD_FILE" ||
-         var.starts_with("REDIS_TLS_C") || var == "REDIS_TLS_KEY";
+  return var == "KEYCACHE_PEPPER_FILE" || var == "ADMIN_TOKEN_FILE" ||
+         var == "REDIS_PASSWORD_FILE" || var.starts_with("REDIS_TLS_C") || var == "REDIS_TLS_KEY";
 }
 
 // File-valued variables point only at these (a fuzzer must not read arbitrary paths, and a

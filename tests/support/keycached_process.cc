@@ -107,7 +107,11 @@ std::string KeycachedBinary() {
 }
 
 EnvVars DefaultServerEnv() {
-  return {{"PORT", "0"}, {"HOST", "127.0.0.1"}, {"KEYCACHE_THREADS", "2"}, {"LOG_LEVEL", "info"}};
+  return {{"PORT", "0"},
+          {"HOST", "127.0.0.1"},
+          {"KEYCACHE_THREADS", "2"},
+          {"LOG_LEVEL", "info"},
+          {"KEYCACHE_DRAIN", "0"}};
 }
 
 TempDir::TempDir() {
