@@ -74,9 +74,9 @@ TEST(IntegDrain, ServesDuringTheDrainThenFinishesInFlightWorkAndExitsZero) {
     return ready.status == 503;
   })) << ready.Describe()
       << server.log();
-  EXPECT_EQ(Member(ready.json, {"draining"}) ? *Member(ready.json, {"draining"}) : nullptr,
-            boost::json::value(true))
-      << ready.Describe();
+  const boost::json::value* draining = Member(ready.json, {"draining"});
+  ASSERT_NE(draining, nullptr) << ready.Describe();
+  EXPECT_EQ(*draining, boost::json::value(true)) << ready.Describe();
   EXPECT_TRUE(Contains(ready.Str("reason"), "draining")) << ready.Describe();
   // ...while liveness and verification still answer on new connections.
   EXPECT_EQ(ApiClient(server.port()).Send(http::verb::get, "/health/live").status, 200u);

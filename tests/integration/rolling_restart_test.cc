@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include <fstream>
+#include <iostream>
 #include <regex>
 #include <sstream>
 
@@ -186,7 +187,7 @@ TEST(RollingRestart, TwoInstancesBehindNginxRestartedInTurnUnderWrkLoseNoRequest
   const std::string report = ReadFile(dir.path() / "wrk.out");
   std::smatch m;
   ASSERT_TRUE(std::regex_search(report, m, std::regex(R"((\d+) requests in)"))) << report;
-  EXPECT_GT(std::stol(m[1]), 100) << report;
+  EXPECT_GT(std::stol(m[1].str()), 100) << report;
   EXPECT_EQ(report.find("Non-2xx"), std::string::npos) << report;
   EXPECT_EQ(report.find("Socket errors"), std::string::npos) << report;
   std::cout << "wrk through nginx during two rolling restarts:\n" << report;
