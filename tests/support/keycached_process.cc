@@ -106,6 +106,8 @@ std::string KeycachedBinary() {
   return ec ? std::string(bin) : path.string();
 }
 
+// Besides what the header lists, KEYCACHE_DRAIN=0: a test's SIGTERM stops at once (the drain
+// tests set their own).
 EnvVars DefaultServerEnv() {
   return {{"PORT", "0"},
           {"HOST", "127.0.0.1"},

@@ -29,8 +29,7 @@ using EnvVars = std::map<std::string, std::string>;
 std::string KeycachedBinary();
 
 // The environment every server starts with: PORT=0, HOST=127.0.0.1, KEYCACHE_THREADS=2,
-// LOG_LEVEL=info, KEYCACHE_DRAIN=0 (a test's SIGTERM stops at once; drain tests set their own).
-// KeycachedOptions::env is applied on top.
+// LOG_LEVEL=info. KeycachedOptions::env is applied on top.
 EnvVars DefaultServerEnv();
 
 struct RunResult {
