@@ -6,9 +6,9 @@ set -euo pipefail
 packages=(
   build-essential g++ cmake ninja-build pkg-config git ca-certificates curl
   libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev
-  libssl-dev openssl libsqlite3-dev sqlite3 libpq-dev postgresql-15 libhiredis-dev
+  libssl-dev openssl libsqlite3-dev sqlite3 libpq-dev postgresql-15 libhiredis-dev libsystemd-dev
   googletest libgtest-dev libgmock-dev libbenchmark-dev
-  prometheus nginx-light wrk redis-server redis-tools
+  prometheus prometheus-redis-exporter nginx-light wrk redis-server redis-tools systemd
   clang-format iproute2 nftables
   clang-15 libfuzzer-15-dev
   chromium shellcheck docker-compose

@@ -120,8 +120,10 @@ Result<void> RegisterHealthRoutes(Router& router, ApiDeps& deps) {
   r = router.Add(http::verb::get, "/health/ready", [&deps](RequestContext&) -> awaitable<Response> {
     boost::json::object o;
     if (deps.shutting_down.load(std::memory_order_acquire)) {
+      // Draining (KEYCACHE_DRAIN): still serving, but load balancers should take it out now.
       o["status"] = "not_ready";
-      o["reason"] = "shutting down";
+      o["draining"] = true;
+      o["reason"] = "draining: shutting down, send new requests to another instance";
       co_return Json(503, o);
     }
     auto ping = co_await deps.db.Read([&deps] { return deps.store.Ping(); });

@@ -339,14 +339,39 @@ void App::StopBackground() {
   background_thread_.join();
 }
 
-void App::Stop() {
+void App::Drain() {
+  if (config_.drain_ms == 0 || !background_thread_.joinable()) {
+    Stop();
+    return;
+  }
   if (shutting_down_.exchange(true, std::memory_order_acq_rel)) return;
+  server_->Drain();
+  log_.Info("drain_started",
+            {{"drain_ms", std::to_string(config_.drain_ms)},
+             {"ready", "503 (draining)"},
+             {"effect", "still serving; every response carries Connection: close"}});
+  boost::asio::post(background_, [this] {
+    drain_timer_.expires_after(std::chrono::milliseconds(config_.drain_ms));
+    drain_timer_.async_wait([this](const boost::system::error_code& ec) {
+      if (ec || stopping_.load(std::memory_order_acquire)) return;
+      log_.Info("drain_ended");
+      Stop();
+    });
+  });
+}
+
+void App::Stop() {
+  shutting_down_.store(true, std::memory_order_release);
+  if (stopping_.exchange(true, std::memory_order_acq_rel)) return;
+  log_.Info("listener_closing",
+            {{"in_flight_grace_ms", std::to_string(config_.shutdown_grace_ms)}});
   server_->Stop(std::chrono::milliseconds(config_.shutdown_grace_ms));
 }
 
 int App::Run() {
   ran_ = true;
   server_->Run();
+  log_.Info("requests_finished", {{"next", "flushing usage"}});
   // Requests are finished: everything counted is in `usage_`. Write it out, then stop.
   StopBackground();
   db_.Stop();

@@ -10,6 +10,7 @@
 
 #include <atomic>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <memory>
 #include <string>
 #include <thread>
@@ -67,7 +68,12 @@ class App {
   // Serves on the calling thread (and the other HTTP threads) until Stop(), then finishes
   // in-flight requests, flushes usage, stops the tier. Returns the exit code.
   int Run();
-  // Any thread, idempotent: /health/ready turns 503 and the server stops accepting.
+  // Any thread, idempotent: the graceful shutdown load balancers expect. /health/ready turns 503
+  // at once while the server keeps serving for KEYCACHE_DRAIN with Connection: close on every
+  // response (HttpServer::Drain); then Stop(). With KEYCACHE_DRAIN=0, Stop() at once.
+  void Drain();
+  // Any thread, idempotent: /health/ready turns 503 and the server stops accepting (ending a
+  // drain early); in-flight requests get KEYCACHE_SHUTDOWN_GRACE, then Run() returns.
   void Stop();
 
   const Config& config() const { return config_; }
@@ -129,7 +135,8 @@ class App {
   UsageFlusher flusher_;
   CacheWarmer warmer_;
   CacheHealth health_;
-  std::atomic<bool> shutting_down_{false};
+  std::atomic<bool> shutting_down_{false};  // readiness: a drain or a stop has begun
+  std::atomic<bool> stopping_{false};       // Stop() has run
   ApiDeps deps_;
 
   // Background work (usage flushing, warming, health logging) on its own thread, so it never
@@ -137,6 +144,8 @@ class App {
   boost::asio::io_context background_{1};
   std::atomic<bool> stop_background_{false};
   std::thread background_thread_;
+  // Ends the drain (Drain) on the background thread; an I/O object of background_.
+  boost::asio::steady_timer drain_timer_{background_};
   bool started_ = false;
   bool ran_ = false;
 };

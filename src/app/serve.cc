@@ -4,9 +4,11 @@
 #include <boost/asio/signal_set.hpp>
 #include <cstdio>
 #include <filesystem>
+#include <functional>
 #include <thread>
 
 #include "app/app.h"
+#include "app/systemd_notify.h"
 #include "config/config.h"
 #include "config/secrets.h"
 
@@ -72,15 +74,32 @@ int Serve() {
     return failed;
   }
 
-  // SIGINT/SIGTERM stop the app; Run() then drains and returns.
+  SystemdNotify systemd(log);
+  // The first SIGINT/SIGTERM starts the drain (App::Drain: not ready, still serving); a second
+  // one during the drain ends it at once. Run() then finishes the requests and returns.
   boost::asio::io_context signal_io(1);
   boost::asio::signal_set signals(signal_io, SIGINT, SIGTERM);
-  signals.async_wait([&](const boost::system::error_code& ec, int signo) {
-    if (ec) return;
-    log.Info("shutdown_requested", {{"signal", std::to_string(signo)}});
-    app->Stop();
-  });
+  int signals_seen = 0;
+  std::function<void(const boost::system::error_code&, int)> on_signal =
+      [&](const boost::system::error_code& ec, int signo) {
+        if (ec) return;
+        if (++signals_seen == 1) {
+          log.Info("shutdown_requested", {{"signal", std::to_string(signo)}});
+          systemd.Stopping("draining");
+          app->Drain();
+        } else {
+          log.Info("drain_skipped", {{"signal", std::to_string(signo)}});
+          app->Stop();
+        }
+        signals.async_wait(on_signal);
+      };
+  signals.async_wait(on_signal);
   std::thread signal_thread([&signal_io] { signal_io.run(); });
+  // Listening, and signals are handled: tell systemd (Type=notify).
+  systemd.Ready("listening on port " + std::to_string(app->port()));
+  if (auto keepalive = systemd.WatchdogInterval()) {
+    systemd.StartWatchdog(app->server().executor(0), *keepalive);
+  }
   const int code = app->Run();
   signals.cancel();
   signal_io.stop();

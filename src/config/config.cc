@@ -67,22 +67,38 @@ void ReadDatabaseUrl(Reader& r, Config& c) {
   c.database_url = *url;
 }
 
+// ADMIN_TOKEN, or ADMIN_TOKEN_FILE (e.g. a systemd credential: $CREDENTIALS_DIRECTORY/...).
 void ReadAdminToken(Reader& r, Config& c) {
-  const auto token = r.Get("ADMIN_TOKEN");
-  if (!token) return;
-  if (token->size() < kMinAdminTokenChars) {
-    return r.Error("ADMIN_TOKEN", "is " + std::to_string(token->size()) +
-                                      " characters long; expected at least " +
-                                      std::to_string(kMinAdminTokenChars));
+  const auto direct = r.Get("ADMIN_TOKEN");
+  const auto file = r.Get("ADMIN_TOKEN_FILE");
+  if (direct && file) {
+    return r.Error("ADMIN_TOKEN_FILE", "is set together with ADMIN_TOKEN; set only one");
+  }
+  std::string token;
+  const char* variable = "ADMIN_TOKEN";
+  if (direct) {
+    token = std::string(*direct);
+  } else if (file) {
+    variable = "ADMIN_TOKEN_FILE";
+    auto read = ReadSecretFile(std::filesystem::path(std::string(*file)));
+    if (!read) return r.Error(variable, read.error().message);
+    token = std::move(read->value);
+  } else {
+    return;
+  }
+  if (token.size() < kMinAdminTokenChars) {
+    return r.Error(variable, "is " + std::to_string(token.size()) +
+                                 " characters long; expected at least " +
+                                 std::to_string(kMinAdminTokenChars));
   }
   const bool printable =
-      std::all_of(token->begin(), token->end(), [](char ch) { return ch > 0x20 && ch < 0x7f; });
+      std::all_of(token.begin(), token.end(), [](char ch) { return ch > 0x20 && ch < 0x7f; });
   if (!printable) {
-    return r.Error("ADMIN_TOKEN",
+    return r.Error(variable,
                    "contains a blank or non-printable character; expected "
                    "printable ASCII");
   }
-  c.admin_token = *token;
+  c.admin_token = std::move(token);
 }
 
 void ReadPepper(Reader& r, Config& c) {
@@ -128,10 +144,11 @@ void ReadTtls(Reader& r, Config& c) {
 // the same secrets on every node, so they must come from the operator.
 void RequireSecretsForSharedDatabase(Reader& r, const Config& c) {
   if (c.is_sqlite()) return;
-  if (c.admin_token.empty() && !r.Get("ADMIN_TOKEN")) {
-    r.Error("ADMIN_TOKEN",
-            "must be set when DATABASE_URL is not SQLite (secrets are generated "
-            "only for the embedded SQLite database)");
+  if (c.admin_token.empty() && !r.Get("ADMIN_TOKEN") && !r.Get("ADMIN_TOKEN_FILE")) {
+    r.Error(
+        "ADMIN_TOKEN",
+        "(or ADMIN_TOKEN_FILE) must be set when DATABASE_URL is not SQLite (secrets are generated "
+        "only for the embedded SQLite database)");
   }
   if (c.pepper.empty() && !r.Get("KEYCACHE_PEPPER") && !r.Get("KEYCACHE_PEPPER_FILE")) {
     r.Error("KEYCACHE_PEPPER",
@@ -206,6 +223,7 @@ ConfigLoad LoadConfig(const EnvMap& env) {
   r.Size("KEYCACHE_MAX_BODY_BYTES", kKb, 64 * kMb, c.max_body_bytes);
   r.Size("KEYCACHE_MAX_HEADER_BYTES", kKb, kMb, c.max_header_bytes);
   r.DurationMs("KEYCACHE_HTTP_READ_TIMEOUT", 100, 3'600'000, c.http_read_timeout_ms);
+  r.DurationMs("KEYCACHE_DRAIN", 0, 600'000, c.drain_ms);
   r.DurationMs("KEYCACHE_SHUTDOWN_GRACE", 0, 600'000, c.shutdown_grace_ms);
   if (const auto proxies = r.Get("KEYCACHE_TRUSTED_PROXIES")) {
     auto parsed = TrustedProxies::Parse(*proxies);

@@ -33,6 +33,7 @@ struct Config {
   std::uint64_t max_body_bytes = 64 << 10;     // KEYCACHE_MAX_BODY_BYTES: 1kb..64mb
   std::uint64_t max_header_bytes = 8 << 10;    // KEYCACHE_MAX_HEADER_BYTES: 1kb..1mb
   std::int64_t http_read_timeout_ms = 30'000;  // KEYCACHE_HTTP_READ_TIMEOUT: 100ms..1h
+  std::int64_t drain_ms = 5'000;               // KEYCACHE_DRAIN: 0..10m (0 = no drain)
   std::int64_t shutdown_grace_ms = 10'000;     // KEYCACHE_SHUTDOWN_GRACE: 0..10m
   TrustedProxies trusted_proxies;              // KEYCACHE_TRUSTED_PROXIES: "" = none
   bool access_log = true;                      // KEYCACHE_ACCESS_LOG

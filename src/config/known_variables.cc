@@ -9,6 +9,7 @@ namespace {
 
 constexpr auto kKnown = std::to_array<std::string_view>({
     "ADMIN_TOKEN",
+    "ADMIN_TOKEN_FILE",
     "API_KEY_CACHE_DEFAULT_TTL",
     "API_KEY_CACHE_ENABLED",
     "API_KEY_CACHE_MAX_MEMORY",
@@ -29,6 +30,7 @@ constexpr auto kKnown = std::to_array<std::string_view>({
     "KEYCACHE_DATA_DIR",
     "KEYCACHE_DB_THREADS",
     "KEYCACHE_DB_TIMEOUT",
+    "KEYCACHE_DRAIN",
     "KEYCACHE_HEALTH_MIN_LOOKUPS",
     "KEYCACHE_HTTP_READ_TIMEOUT",
     "KEYCACHE_INSTANCE_ID",

@@ -38,7 +38,8 @@ HttpServer::HttpServer(HttpServerOptions options, const Router& router, Logger& 
       router_(router),
       logger_(logger),
       observer_(std::move(observer)) {
-  const http_detail::ServerShared shared{options_, router_, logger_, observer_, connections_};
+  const http_detail::ServerShared shared{options_,  router_,      logger_,
+                                         observer_, connections_, draining_};
   const int threads = std::max(1, options_.threads);
   workers_.reserve(threads);
   for (int i = 0; i < threads; ++i) {

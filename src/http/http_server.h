@@ -67,6 +67,14 @@ class HttpServer {
   // then is abandoned and destroyed with the server.
   void Run();
 
+  // Starts the drain that precedes Stop: the listener keeps accepting and serving, but every
+  // response from now on carries Connection: close and its connection is closed after it, so
+  // clients and load balancers move to another instance without a failed request. Idle
+  // keep-alive connections are left open (closing one races with a request being sent on it);
+  // they close after their next response, or at Stop. Any thread; idempotent.
+  void Drain() { draining_.store(true, std::memory_order_release); }
+  bool draining() const { return draining_.load(std::memory_order_acquire); }
+
   // Stops accepting, closes idle keep-alive connections at once, lets in-flight requests finish
   // (their responses carry Connection: close), and after `grace` closes every connection and
   // cancels the handlers still running. Idempotent: later calls are ignored. Safe to call before
@@ -86,6 +94,7 @@ class HttpServer {
   std::atomic<size_t> connections_{0};  // open connections across threads (max_connections)
   std::atomic<uint16_t> port_{0};
   std::atomic<bool> stop_requested_{false};
+  std::atomic<bool> draining_{false};
   // Declared last: workers hold references to the members above until they are destroyed.
   std::vector<std::unique_ptr<http_detail::Worker>> workers_;
 };

@@ -259,7 +259,8 @@ Session::Awaitable<void> Session::Loop() {
     if (closed_) break;
 
     // Normalise whatever the handler built: HTTP version, keep-alive, Content-Length.
-    const bool keep_alive = req.keep_alive() && !WantsClose(res) && !worker_.stopping();
+    const bool keep_alive = req.keep_alive() && !WantsClose(res) && !worker_.stopping() &&
+                            !worker_.shared().draining.load(std::memory_order_relaxed);
     const bool head = req.method() == beast_http::verb::head;
     out_.clear();
     try {

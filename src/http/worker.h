@@ -27,6 +27,7 @@ struct ServerShared {
   Logger& logger;
   const RequestObserver& observer;
   std::atomic<size_t>& connections;
+  const std::atomic<bool>& draining;  // HttpServer::Drain: answer with Connection: close
 };
 
 class Worker {

@@ -167,6 +167,7 @@ TEST(LoadConfig, EveryVariableHasItsDocumentedDefault) {
   EXPECT_EQ(c.http_read_timeout_ms, 30'000);
   EXPECT_EQ(c.db_timeout_ms, 5'000);
   EXPECT_EQ(c.shutdown_grace_ms, 10'000);
+  EXPECT_EQ(c.drain_ms, 5'000);
   EXPECT_TRUE(c.warm_on_start);
 }
 
@@ -202,6 +203,7 @@ TEST(LoadConfig, ReadsEveryVariable) {
       {"KEYCACHE_HTTP_READ_TIMEOUT", "100ms"},
       {"KEYCACHE_DB_TIMEOUT", "2s"},
       {"KEYCACHE_SHUTDOWN_GRACE", "0"},
+      {"KEYCACHE_DRAIN", "1500ms"},
       {"KEYCACHE_WARM_ON_START", "no"},
   });
   EXPECT_EQ(c.host, "0.0.0.0");
@@ -235,6 +237,7 @@ TEST(LoadConfig, ReadsEveryVariable) {
   EXPECT_EQ(c.http_read_timeout_ms, 100);
   EXPECT_EQ(c.db_timeout_ms, 2'000);
   EXPECT_EQ(c.shutdown_grace_ms, 0);
+  EXPECT_EQ(c.drain_ms, 1500);
   EXPECT_FALSE(c.warm_on_start);
 }
 
@@ -294,6 +297,8 @@ TEST(LoadConfig, DurationErrors) {
             "KEYCACHE_DB_TIMEOUT: \"11m\" is out of range; expected 10ms..10m");
   EXPECT_EQ(OnlyError({{"KEYCACHE_SHUTDOWN_GRACE", "601"}}),
             "KEYCACHE_SHUTDOWN_GRACE: \"601\" is out of range; expected 0s..10m");
+  EXPECT_EQ(OnlyError({{"KEYCACHE_DRAIN", "11m"}}),
+            "KEYCACHE_DRAIN: \"11m\" is out of range; expected 0s..10m");
   EXPECT_EQ(OnlyError({{"KEYCACHE_USAGE_FLUSH_INTERVAL", "5ms"}}),
             "KEYCACHE_USAGE_FLUSH_INTERVAL: \"5ms\" is out of range; expected 10ms..1h");
 }
@@ -458,6 +463,20 @@ TEST_F(PepperFile, SatisfiesASharedDatabase) {
                            {"DATABASE_URL", "postgresql://db/keys"},
                            {"ADMIN_TOKEN", kToken}});
   EXPECT_EQ(c.pepper, kPepper);
+}
+
+TEST_F(PepperFile, AdminTokenFileSatisfiesASharedDatabase) {
+  // The same file reader; path_ holds the token here (a systemd credential in production).
+  std::ofstream(path_) << kToken << "\n";
+  const Config c = LoadOk({{"ADMIN_TOKEN_FILE", path_.string()},
+                           {"DATABASE_URL", "postgresql://db/keys"},
+                           {"KEYCACHE_PEPPER", kPepper}});
+  EXPECT_EQ(c.admin_token, kToken);
+  EXPECT_EQ(OnlyError({{"ADMIN_TOKEN_FILE", path_.string()}, {"ADMIN_TOKEN", kToken}}),
+            "ADMIN_TOKEN_FILE: is set together with ADMIN_TOKEN; set only one");
+  std::ofstream(path_) << "short\n";
+  EXPECT_EQ(OnlyError({{"ADMIN_TOKEN_FILE", path_.string()}}),
+            "ADMIN_TOKEN_FILE: is 5 characters long; expected at least 16");
 }
 
 TEST(LoadConfig, KeyPrefixErrors) {

@@ -42,8 +42,8 @@ bool IsSecret(std::string_view var) {
 }
 
 bool IsFileVariable(std::string_view var) {
-  return var == "KEYCACHE_PEPPER_FILE" || var == "REDIS_PASSWORD_FILE" ||
-         var.starts_with("REDIS_TLS_C") || var == "REDIS_TLS_KEY";
+  return var == "KEYCACHE_PEPPER_FILE" || var == "ADMIN_TOKEN_FILE" ||
+         var == "REDIS_PASSWORD_FILE" || var.starts_with("REDIS_TLS_C") || var == "REDIS_TLS_KEY";
 }
 
 // File-valued variables point only at these (a fuzzer must not read arbitrary paths, and a

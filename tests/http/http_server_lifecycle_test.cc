@@ -148,6 +148,34 @@ TEST_F(HttpServerLifecycleTest, GracefulStopCompletesTheInFlightResponse) {
   EXPECT_FALSE(late.Send(verb::get, "/v1/keys/a", {}, {}, 2s));
 }
 
+TEST_F(HttpServerLifecycleTest, DrainKeepsServingButClosesEachConnectionAfterItsResponse) {
+  TestServer server(router_);
+  HttpClient kept("127.0.0.1", server.port());
+  Result<ClientResponse> before = kept.Send(verb::get, "/v1/keys/a");
+  ASSERT_TRUE(before) << before.error().message();
+  EXPECT_NE(before->headers[field::connection], "close");
+
+  server.server().Drain();
+  EXPECT_TRUE(server.server().draining());
+  // The kept-alive connection is answered, with Connection: close, and closed after it.
+  Result<ClientResponse> during = kept.Send(verb::get, "/v1/keys/b");
+  ASSERT_TRUE(during) << during.error().message();
+  EXPECT_EQ(during->status, 200u);
+  EXPECT_EQ(during->headers[field::connection], "close");
+  ASSERT_TRUE(kept.Send(verb::get, "/v1/keys/c"));
+  EXPECT_EQ(kept.connects(), 2u) << "the draining server kept the connection open";
+  // New connections are still accepted and served.
+  HttpClient fresh("127.0.0.1", server.port());
+  Result<ClientResponse> r = fresh.Send(verb::get, "/v1/keys/d");
+  ASSERT_TRUE(r) << r.error().message();
+  EXPECT_EQ(JsonField(r->body, "id"), "d");
+  EXPECT_EQ(r->headers[field::connection], "close");
+  EXPECT_FALSE(server.stopped());
+
+  server.server().Stop(30s);
+  EXPECT_TRUE(server.WaitStopped(10s));
+}
+
 TEST_F(HttpServerLifecycleTest, StopClosesIdleKeepAliveConnectionsAtOnce) {
   TestServer server(router_);
   HttpClient client("127.0.0.1", server.port());

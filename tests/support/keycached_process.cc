@@ -106,8 +106,14 @@ std::string KeycachedBinary() {
   return ec ? std::string(bin) : path.string();
 }
 
+// Besides what the header lists, KEYCACHE_DRAIN=0: a test's SIGTERM stops at once (the drain
+// tests set their own).
 EnvVars DefaultServerEnv() {
-  return {{"PORT", "0"}, {"HOST", "127.0.0.1"}, {"KEYCACHE_THREADS", "2"}, {"LOG_LEVEL", "info"}};
+  return {{"PORT", "0"},
+          {"HOST", "127.0.0.1"},
+          {"KEYCACHE_THREADS", "2"},
+          {"LOG_LEVEL", "info"},
+          {"KEYCACHE_DRAIN", "0"}};
 }
 
 TempDir::TempDir() {
