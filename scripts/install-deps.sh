@@ -8,7 +8,7 @@ packages=(
   libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev
   libssl-dev openssl libsqlite3-dev sqlite3 libpq-dev postgresql-15 libhiredis-dev
   googletest libgtest-dev libgmock-dev libbenchmark-dev
-  prometheus nginx-light wrk redis-server redis-tools
+  prometheus prometheus-redis-exporter nginx-light wrk redis-server redis-tools
   clang-format iproute2 nftables
   clang-15 libfuzzer-15-dev
 )
