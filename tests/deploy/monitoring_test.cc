@@ -97,8 +97,9 @@ class Load {
   void Round() {
     const std::string owner = "monitoring-owner-" + std::to_string(round_ % 3);
     const CreatedKey k = CreateKey(a_, owner, {"reports:read"});
-    for (int i = 0; i < 40; ++i) {
-      for (ApiClient* api : {&a_, &b_}) {
+    // A first (a miss, then L1 hits; its fill reaches Redis meanwhile), then B (Redis, then L1).
+    for (ApiClient* api : {&a_, &b_}) {
+      for (int i = 0; i < 40; ++i) {
         EXPECT_EQ(Verify(*api, k.key, {"reports:read"}).Str("code"), "VALID");
       }
     }
