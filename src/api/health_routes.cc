@@ -102,6 +102,18 @@ Result<void> RegisterHealthRoutes(Router& router, ApiDeps& deps) {
     cache["totalEntries"] = h.total_entries();
     cache["breakdown"] = std::move(breakdown);
     cache["windowLookups"] = h.window_lookups;
+    // Beside hitRate (answered without the database): each tier's share of the same lookups, and
+    // the counts behind them; null shares while the window holds no lookup.
+    boost::json::object by_tier;
+    boost::json::object lookups_by_tier;
+    by_tier["l1"] = h.l1_hit_rate;
+    by_tier["redis"] = h.redis_hit_rate;
+    if (h.window_lookups == 0) by_tier["l1"] = by_tier["redis"] = nullptr;
+    lookups_by_tier["l1"] = h.l1_hits;
+    lookups_by_tier["redis"] = h.redis_hits;
+    lookups_by_tier["database"] = h.misses;
+    cache["hitRateByTier"] = std::move(by_tier);
+    cache["lookupsByTier"] = std::move(lookups_by_tier);
     cache["negativeEntries"] = h.negative;
     cache["memoryBytes"] = h.bytes;
     cache["memoryLimitBytes"] = h.capacity_bytes;

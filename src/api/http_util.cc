@@ -4,14 +4,16 @@
 #include <openssl/sha.h>
 
 #include <boost/asio/ip/address.hpp>
-#include <boost/json/serialize.hpp>
+
+#include "util/json_serialize.h"
 
 namespace keycache {
 
 namespace http = boost::beast::http;
 
 Response Json(unsigned status, const boost::json::value& body) {
-  return JsonResponse(status, boost::json::serialize(body));
+  // Plain decimals (0.95): the deployment guide's `jq '.cache.hitRate'` and humans read these.
+  return JsonResponse(status, SerializeJson(body));
 }
 
 Response Error(const ApiError& e) { return JsonError(e.status, e.error, e.message); }

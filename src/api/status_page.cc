@@ -170,7 +170,7 @@ function showHealth(h) {
   set("hit-rate", c.hitRate === undefined ? "–" : plain(c.hitRate * 100, 1) + " %", c.hitRate);
   set("window-lookups", String(c.windowLookups), c.windowLookups);
   const tiers = [];
-  for (const [tier, rate] of Object.entries(c.hitRates || {})) {
+  for (const [tier, rate] of Object.entries(c.hitRateByTier || {})) {
     tiers.push([tier, plain(rate * 100, 1) + " %", rate]);
   }
   rows("tier-rates", tiers);

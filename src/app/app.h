@@ -88,6 +88,7 @@ class App {
   KeyStore& store() { return store_; }
   Registry& registry() { return registry_; }
   ServiceMetrics& metrics() { return metrics_; }
+  const CacheHealth& health() const { return health_; }
   const KeyHasher& hasher() const { return hasher_; }
   RedisTier* redis() { return tier_.get(); }
   NotifyCoherence* pg_coherence() { return pg_coherence_.get(); }

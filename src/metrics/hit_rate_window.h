@@ -1,5 +1,6 @@
-// HitRateWindow: cache hits and misses over the last few seconds, in fixed time buckets on an
-// injected Clock (6 x 10 s by default), for /health/cache. Record() and Snapshot() are
+// HitRateWindow: which tier answered each lookup (L1, Redis, or the database: a miss) over the
+// last few seconds, in fixed time buckets on an injected Clock (6 x 10 s by default), for
+// /health/cache. Record() and Snapshot() are
 // thread-safe. Record() takes no lock except once per bucket turnover, and counts in its
 // thread's own slot of the bucket (ThisThreadSlot), so verifying threads write no shared cache
 // line (a single counter per bucket cost 5.8 % of a two-thread L1-hit profile); a thread preempted
@@ -18,10 +19,20 @@
 
 namespace keycache {
 
+// Who answered a lookup: a cache tier (a hit) or the database (a miss).
+enum class AnsweredBy : std::uint8_t { kL1, kRedis, kDatabase };
+
 struct HitRateSnapshot {
-  std::uint64_t hits = 0;
-  std::uint64_t misses = 0;
-  double hit_rate = 1.0;  // hits / (hits + misses), 0..1; 1.0 when there were no lookups
+  std::uint64_t l1_hits = 0;
+  std::uint64_t redis_hits = 0;
+  std::uint64_t hits = 0;    // l1_hits + redis_hits: answered without the database
+  std::uint64_t misses = 0;  // answered by the database
+  double hit_rate = 1.0;     // hits / (hits + misses), 0..1; 1.0 when there were no lookups
+  // The share of all lookups each tier answered (l1_rate + redis_rate == hit_rate); 0 when there
+  // were no lookups.
+  double l1_rate = 0;
+  double redis_rate = 0;
+  std::uint64_t lookups() const { return hits + misses; }
 };
 
 class HitRateWindow {
@@ -30,14 +41,15 @@ class HitRateWindow {
   HitRateWindow(const HitRateWindow&) = delete;
   HitRateWindow& operator=(const HitRateWindow&) = delete;
 
-  void Record(bool hit);
+  void Record(AnsweredBy by);
 
   // The current bucket (partly elapsed) and the buckets - 1 before it.
   HitRateSnapshot Snapshot() const;
 
  private:
   struct alignas(kCacheLineBytes) Slot {
-    std::atomic<std::uint64_t> hits{0};
+    std::atomic<std::uint64_t> l1_hits{0};
+    std::atomic<std::uint64_t> redis_hits{0};
     std::atomic<std::uint64_t> misses{0};
   };
   struct alignas(kCacheLineBytes) Bucket {

@@ -18,7 +18,12 @@ CacheHealthReport CacheHealth::Check() const {
     r.usage = usage_.Size();
     const auto window = window_.Snapshot();
     r.hit_rate = window.hit_rate;
-    r.window_lookups = window.hits + window.misses;
+    r.window_lookups = window.lookups();
+    r.l1_hit_rate = window.l1_rate;
+    r.redis_hit_rate = window.redis_rate;
+    r.l1_hits = window.l1_hits;
+    r.redis_hits = window.redis_hits;
+    r.misses = window.misses;
     r.connected = options_.cache_enabled && !options_.emergency_mode;
     if (redis_ && r.connected) {
       r.redis = redis_->Status();

@@ -1,5 +1,6 @@
-// CacheHealth: the judgement behind GET /health/cache. The hit rate is the validation cache's
-// (negative hits count as hits) over a sliding window of the last minute; below 0.8 the cache
+// CacheHealth: the judgement behind GET /health/cache. The hit rate is the share of validation
+// lookups answered without the database — by L1 or by Redis; negative hits count as hits — over a
+// sliding window of the last minute, with each tier's share beside it; below 0.8 the cache
 // is "degraded", but only once the window holds at least `min_lookups` lookups, so a freshly
 // started or idle instance is not declared degraded on a handful of cold misses.
 // With the Redis tier, an open breaker or a lapsed coherence lease also make it "degraded"
@@ -21,8 +22,10 @@ namespace keycache {
 struct CacheHealthReport {
   std::string status;  // "healthy" | "degraded" | "unhealthy"
   bool connected = true;
-  double hit_rate = 1.0;  // 0..1
+  double hit_rate = 1.0;                       // 0..1: answered by L1 or Redis
+  double l1_hit_rate = 0, redis_hit_rate = 0;  // each tier's share of the lookups (0 if none)
   std::uint64_t window_lookups = 0;
+  std::uint64_t l1_hits = 0, redis_hits = 0, misses = 0;  // of window_lookups
   std::uint64_t validation = 0, scope = 0, user_list = 0, usage = 0, negative = 0;
   std::uint64_t bytes = 0, capacity_bytes = 0;
   std::string reason;               // why not healthy; "" when healthy

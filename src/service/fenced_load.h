@@ -62,13 +62,17 @@ class FencedLoader {
   struct Loaded {
     Value value;
     CacheStatus status;
+    AnsweredBy answered_by;  // kRedis or kDatabase
   };
 
   // `shared` is null without the Redis tier. References must outlive the loader.
   FencedLoader(P policy, SharedCache* shared, DbExecutor& db, ServiceMetrics& metrics)
       : policy_(std::move(policy)), shared_(shared), db_(db), metrics_(metrics) {}
 
+  // Timed as a lookup (cache_operation_duration_seconds{operation="lookup"}) by the tier that
+  // answered.
   boost::asio::awaitable<Result<Loaded>> Load(Key key) {
+    const auto started = ServiceMetrics::StartTimer();
     std::optional<std::uint64_t> generation;
     if (shared_ && shared_->Usable()) {
       // The ticket is taken before the read: an invalidation that overtakes the reply refuses it.
@@ -76,7 +80,8 @@ class FencedLoader {
       SharedRead<Value> read = co_await policy_.ReadShared(*shared_, key);
       if (read.hit()) {
         if (policy_.CompleteFill(key, read.value(), ticket)) {
-          co_return Loaded{read.take_value(), CacheStatus::kHit};
+          metrics_.ObserveLookup(P::kType, AnsweredBy::kRedis, started);
+          co_return Loaded{read.take_value(), CacheStatus::kHit, AnsweredBy::kRedis};
         }
         // Refused: the entry changed while we read it, and its generation moved too.
       } else {
@@ -88,7 +93,8 @@ class FencedLoader {
     const CacheStatus status = shared_ && !generation ? CacheStatus::kBypass : CacheStatus::kMiss;
     Result<Value> loaded = co_await LoadCoalesced(key, generation);
     if (!loaded) co_return loaded.error();
-    co_return Loaded{std::move(*loaded), status};
+    metrics_.ObserveLookup(P::kType, AnsweredBy::kDatabase, started);
+    co_return Loaded{std::move(*loaded), status, AnsweredBy::kDatabase};
   }
 
  private:

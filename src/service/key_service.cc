@@ -133,13 +133,15 @@ boost::asio::awaitable<Result<OwnerKeys>> KeyService::ListByOwner(std::string ow
     co_return OwnerKeys{std::move(list->json), CacheStatus::kBypass};
   }
   if ((!shared_ || shared_->Coherent()) && (!lease_ || lease_->Held())) {
+    ServiceMetrics::L1LookupTimer timer(metrics_);
     if (auto cached = l1_.GetUserList(owner_id)) {
-      metrics_.UserListLookup(true);
+      timer.Done(CacheType::kUserList);
+      metrics_.UserListLookup(AnsweredBy::kL1);
       co_return OwnerKeys{*cached, CacheStatus::kHit};
     }
   }
-  metrics_.UserListLookup(false);
   auto loaded = co_await lists_.Load(std::move(owner_id));
+  metrics_.UserListLookup(loaded ? loaded->answered_by : AnsweredBy::kDatabase);
   if (!loaded) co_return loaded.error();
   co_return OwnerKeys{std::move(loaded->value.json), loaded->status};
 }

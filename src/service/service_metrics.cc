@@ -2,6 +2,8 @@
 
 #include <string>
 
+#include "util/check.h"
+
 namespace keycache {
 namespace {
 
@@ -10,8 +12,18 @@ constexpr CacheType kTypes[] = {CacheType::kValidation, CacheType::kScope, Cache
 constexpr CacheOp kOps[] = {CacheOp::kLoad, CacheOp::kWarm, CacheOp::kFlush, CacheOp::kInvalidate};
 constexpr CacheStatus kStatuses[] = {CacheStatus::kHit, CacheStatus::kMiss, CacheStatus::kBypass};
 
-// The deployment guide's buckets for cache_operation_duration_seconds.
-const std::vector<double> kGuideBuckets = {0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1};
+// cache_operation_duration_seconds: the deployment guide's buckets (1 ms .. 1 s), below them
+// finer ones down to 1 us, where L1 (sub-microsecond) and Redis (tens of microseconds on a LAN)
+// lookups land.
+const std::vector<double> kDurationBuckets = {
+    0.000001, 0.0000025, 0.000005, 0.00001, 0.000025, 0.00005, 0.0001, 0.00025,
+    0.0005,   0.001,     0.005,    0.01,    0.05,     0.1,     0.5,    1};
+constexpr AnsweredBy kTiers[] = {AnsweredBy::kL1, AnsweredBy::kRedis, AnsweredBy::kDatabase};
+
+// The tier label of the operations other than lookups: what they touch.
+std::string_view OperationTier(CacheOp op) {
+  return op == CacheOp::kInvalidate ? "all" : "database";
+}
 
 std::string Lower(std::string_view s) {
   std::string out(s);
@@ -20,6 +32,18 @@ std::string Lower(std::string_view s) {
 }
 
 }  // namespace
+
+std::string_view TierName(AnsweredBy by) {
+  switch (by) {
+    case AnsweredBy::kL1:
+      return "l1";
+    case AnsweredBy::kRedis:
+      return "redis";
+    case AnsweredBy::kDatabase:
+      return "database";
+  }
+  return "database";
+}
 
 std::string_view CacheOpName(CacheOp op) {
   switch (op) {
@@ -45,20 +69,26 @@ ServiceMetrics::ServiceMetrics(Registry& registry, HitRateWindow& window) : wind
           {std::string(VerifyCodeName(static_cast<VerifyCode>(c))), Lower(CacheStatusName(s))});
     }
   }
-  auto& hits = registry.AddCounter("cache_hits_total", "Cache lookups answered from the cache.",
-                                   {"cache_type", "key_type"});
-  auto& misses =
-      registry.AddCounter("cache_misses_total", "Cache lookups that had to go to the store.",
-                          {"cache_type", "key_type"});
+  auto& hits = registry.AddCounter(
+      "cache_hits_total",
+      "Cache lookups answered by a cache tier (l1 or redis), without the store.",
+      {"cache_type", "key_type", "tier"});
+  auto& misses = registry.AddCounter("cache_misses_total",
+                                     "Cache lookups that had to go to the store (database).",
+                                     {"cache_type", "key_type"});
   // key_type says which kind of entry answered: a known key, a known-unknown key (negative
-  // entry), or an owner's key list.
-  validation_hit_ = &hits.With({"validation", "api_key"});
-  negative_hit_ = &hits.With({"validation", "unknown_key"});
-  validation_miss_ = &misses.With({"validation", "api_key"});
-  scope_hit_ = &hits.With({"scope", "api_key"});
+  // entry), or an owner's key list. A miss is counted before the store says which it was.
+  for (AnsweredBy by : {AnsweredBy::kL1, AnsweredBy::kRedis}) {
+    const std::string tier(TierName(by));
+    validation_[static_cast<int>(by)] = &hits.With({"validation", "api_key", tier});
+    negative_[static_cast<int>(by)] = &hits.With({"validation", "unknown_key", tier});
+    user_list_[static_cast<int>(by)] = &hits.With({"user_list", "owner", tier});
+  }
+  const int db = static_cast<int>(AnsweredBy::kDatabase);
+  validation_[db] = negative_[db] = &misses.With({"validation", "api_key"});
+  user_list_[db] = &misses.With({"user_list", "owner"});
+  scope_hit_ = &hits.With({"scope", "api_key", "l1"});
   scope_miss_ = &misses.With({"scope", "api_key"});
-  user_list_hit_ = &hits.With({"user_list", "owner"});
-  user_list_miss_ = &misses.With({"user_list", "owner"});
   store_reads_ =
       &registry
            .AddCounter("keycache_store_reads_total",
@@ -78,41 +108,48 @@ ServiceMetrics::ServiceMetrics(Registry& registry, HitRateWindow& window) : wind
 
   auto& durations = registry.AddHistogram(
       "cache_operation_duration_seconds",
-      "Duration of cache operations that touch the store: load, warm, flush, invalidate.",
-      {"operation", "cache_type"}, kGuideBuckets);
+      "Duration of cache operations: lookups by the tier that answered (l1 sampled), and the "
+      "operations that touch the store (load, warm, flush, invalidate).",
+      {"operation", "cache_type", "tier"}, kDurationBuckets);
+  for (CacheType t : {CacheType::kValidation, CacheType::kUserList}) {
+    for (AnsweredBy by : kTiers) {
+      lookups_[static_cast<int>(t)][static_cast<int>(by)] =
+          &durations.With({"lookup", std::string(CacheTypeName(t)), std::string(TierName(by))});
+    }
+  }
   auto& errors = registry.AddCounter("cache_errors_total", "Cache operations that failed.",
                                      {"cache_type", "operation"});
   for (CacheOp op : kOps) {
     for (CacheType t : kTypes) {
       durations_[static_cast<int>(op)][static_cast<int>(t)] =
-          &durations.With({std::string(CacheOpName(op)), std::string(CacheTypeName(t))});
+          &durations.With({std::string(CacheOpName(op)), std::string(CacheTypeName(t)),
+                           std::string(OperationTier(op))});
       errors_[static_cast<int>(t)][static_cast<int>(op)] =
           &errors.With({std::string(CacheTypeName(t)), std::string(CacheOpName(op))});
     }
   }
   registry
-      .AddCallbackGauge("cache_hit_rate", "Validation cache hit rate over the last minute (0..1).")
+      .AddCallbackGauge("cache_hit_rate",
+                        "Share of validation lookups answered without the database (L1 or Redis) "
+                        "over the last minute (0..1).")
       .Add({}, [&window] { return window.Snapshot().hit_rate; });
 }
 
-void ServiceMetrics::ValidationLookup(LookupResult r) {
-  switch (r) {
-    case LookupResult::kHit:
-      validation_hit_->Inc();
-      break;
-    case LookupResult::kNegativeHit:
-      negative_hit_->Inc();
-      break;
-    case LookupResult::kMiss:
-      validation_miss_->Inc();
-      break;
-  }
-  window_.Record(r != LookupResult::kMiss);
+void ServiceMetrics::ValidationLookup(AnsweredBy by, bool negative) {
+  (negative ? negative_ : validation_)[static_cast<int>(by)]->Inc();
+  window_.Record(by);
 }
 
 void ServiceMetrics::ObserveOperation(CacheOp op, CacheType type, Timer start) {
   const std::chrono::duration<double> elapsed = std::chrono::steady_clock::now() - start;
   durations_[static_cast<int>(op)][static_cast<int>(type)]->Observe(elapsed.count());
+}
+
+void ServiceMetrics::ObserveLookup(CacheType type, AnsweredBy by, Timer start) {
+  Histogram* h = lookups_[static_cast<int>(type)][static_cast<int>(by)];
+  KC_CHECK(h != nullptr);  // only validation and user_list lookups are timed
+  const std::chrono::duration<double> elapsed = std::chrono::steady_clock::now() - start;
+  h->Observe(elapsed.count());
 }
 
 void ServiceMetrics::RegisterCacheGauges(Registry& registry, const L1Cache& l1,

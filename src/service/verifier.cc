@@ -53,12 +53,15 @@ std::variant<VerifyOutcome, PendingVerify> Verifier::VerifyCached(
   const KeyHash hash = hasher_.Hash(parsed->hashed);
   if (!TagMatches(*parsed, hash)) return Forged(KeyFormat::kTagged);
   if (options_.cache_enabled && options_.l1_enabled && Trusted()) {
+    ServiceMetrics::L1LookupTimer timer(metrics_);
     if (auto facts = l1_.GetFacts(id)) {
-      metrics_.ValidationLookup(LookupResult::kHit);
+      timer.Done(CacheType::kValidation);
+      metrics_.ValidationLookup(AnsweredBy::kL1, false);
       return Finish(std::move(*facts), CachedStatus(), hash, scopes, client_ip);
     }
     if (l1_.IsKnownMissing(id)) {
-      metrics_.ValidationLookup(LookupResult::kNegativeHit);
+      timer.Done(CacheType::kValidation);
+      metrics_.ValidationLookup(AnsweredBy::kL1, true);
       return Record({VerifyCode::kNotFound, CachedStatus(), nullptr});
     }
   }
@@ -100,9 +103,13 @@ boost::asio::awaitable<Result<VerifyOutcome>> Verifier::Complete(PendingVerify r
     if (!read) co_return read.error();
     co_return Answer(*read, CacheStatus::kBypass, r.hash, r.scopes, r.client_ip);
   }
-  metrics_.ValidationLookup(LookupResult::kMiss);
   auto loaded = co_await loader_.Load(r.id);
-  if (!loaded) co_return loaded.error();
+  if (!loaded) {
+    metrics_.ValidationLookup(AnsweredBy::kDatabase, false);
+    co_return loaded.error();
+  }
+  // Redis answering (HIT) is a hit like L1's: the database was not asked.
+  metrics_.ValidationLookup(loaded->answered_by, !loaded->value.found());
   co_return Answer(loaded->value, loaded->status, r.hash, r.scopes, r.client_ip);
 }
 

@@ -18,6 +18,9 @@ namespace {
 
 class IntegHealth : public ServerTest<IntegHealth> {};
 
+// A server of its own: its hit-rate window holds only that test's lookups.
+class IntegFreshHealth : public ServerTest<IntegFreshHealth> {};
+
 class IntegDegradedHealth : public ServerTest<IntegDegradedHealth> {
  public:
   static EnvVars Env() { return {{"KEYCACHE_HEALTH_MIN_LOOKUPS", "20"}}; }
@@ -140,6 +143,20 @@ TEST_F(IntegHealth, MetricsPassPromtoolAndCarryTheGuideSeries) {
   EXPECT_GE(
       Sample(r.body, "keycache_http_requests_total", {"route=\"/v1/keys\"", "status=\"2xx\""}), 1.0)
       << r.body;
+}
+
+// Issue 9: the guide's `jq '.cache.hitRate'` must print 0.5, not Boost.JSON's 5E-1.
+TEST_F(IntegFreshHealth, HitRatesArePlainDecimalsWithEachTierBeside) {
+  const CreatedKey k = CreateKey(api(), UniqueOwner("decimal"), {"reports:read"});
+  ASSERT_EQ(Verify(api(), k.key).Header("X-Cache-Status"), "MISS");
+  ASSERT_EQ(Verify(api(), k.key).Header("X-Cache-Status"), "HIT");
+  const Reply r = api().Send(http::verb::get, "/health/cache");
+  ASSERT_EQ(r.status, 200u) << r.Describe();
+  EXPECT_NE(r.body.find(R"("hitRate":0.5,)"), std::string::npos) << r.body;
+  EXPECT_NE(r.body.find(R"("hitRateByTier":{"l1":0.5,"redis":0.0})"), std::string::npos) << r.body;
+  EXPECT_NE(r.body.find(R"("lookupsByTier":{"l1":1,"redis":0,"database":1})"), std::string::npos)
+      << r.body;
+  EXPECT_EQ(r.body.find("E-"), std::string::npos) << r.body;
 }
 
 TEST_F(IntegDegradedHealth, LowHitRateMakesCacheHealthDegraded) {

@@ -264,5 +264,44 @@ TEST(RedisPool, APoolSmallerThanTheThreadsServesAndStopsCleanly) {
   ExpectCleanStop(*p);
 }
 
+// Issue 9: with L1 off every verification reads Redis; an answer from Redis is a hit, so a warm
+// Redis is healthy (it was 503 with a hit rate of 0), and /health/cache shows the tier.
+TEST(RedisCacheHealth, L1DisabledWithAWarmRedisIsHealthy) {
+  SharedRedisDeployment d;
+  ASSERT_TRUE(d.StartRedis());
+  KeycachedProcess* p =
+      d.AddInstance({{"KEYCACHE_L1_ENABLED", "false"}, {"KEYCACHE_HEALTH_MIN_LOOKUPS", "20"}});
+  ASSERT_NE(p, nullptr);
+  auto api = SharedRedisDeployment::Client(*p);
+  ASSERT_TRUE(WaitCoherent(*api));
+  const CreatedKey k = CreateKey(*api, UniqueOwner("l1off"), {"reports:read"});
+  ASSERT_EQ(Verify(*api, k.key, {"reports:read"}).Header("X-Cache-Status"), "MISS");
+  // The fill reaches Redis asynchronously.
+  ASSERT_TRUE(PollUntil([&] {
+    return MetricValue(*api, R"(keycache_l2_operations_total{operation="write_validation",)"
+                             R"(result="ok"})") >= 1;
+  }));
+  for (int i = 0; i < 39; ++i) {
+    const Reply r = Verify(*api, k.key, {"reports:read"});
+    ASSERT_EQ(r.Str("code"), "VALID") << r.Describe();
+    ASSERT_EQ(r.Header("X-Cache-Status"), "HIT") << r.Describe();
+  }
+  const Reply h = api->Send(http::verb::get, "/health/cache");
+  EXPECT_EQ(h.status, 200u) << h.Describe();
+  EXPECT_EQ(h.Str("status"), "healthy") << h.Describe();
+  const auto* lookups = Member(h.json, {"cache", "lookupsByTier"});
+  ASSERT_NE(lookups, nullptr) << h.Describe();
+  EXPECT_EQ(lookups->at("l1").to_number<double>(), 0) << h.Describe();
+  EXPECT_EQ(lookups->at("redis").to_number<double>(), 39) << h.Describe();
+  EXPECT_EQ(lookups->at("database").to_number<double>(), 1) << h.Describe();
+  EXPECT_NE(h.body.find("\"hitRate\":0.975,"), std::string::npos) << "39 of 40: " << h.body;
+  EXPECT_NE(h.body.find("\"hitRateByTier\":{\"l1\":0.0,\"redis\":0.975}"), std::string::npos)
+      << h.body;
+  EXPECT_GE(
+      MetricValue(*api,
+                  R"(cache_hits_total{cache_type="validation",key_type="api_key",tier="redis"})"),
+      39);
+}
+
 }  // namespace
 }  // namespace keycache::testing

@@ -11,8 +11,8 @@ namespace {
 constexpr TimeMs kStart = 1'700'000'000'000;  // a multiple of 10 s
 
 void RecordMany(HitRateWindow& w, int hits, int misses) {
-  for (int i = 0; i < hits; ++i) w.Record(true);
-  for (int i = 0; i < misses; ++i) w.Record(false);
+  for (int i = 0; i < hits; ++i) w.Record(AnsweredBy::kL1);
+  for (int i = 0; i < misses; ++i) w.Record(AnsweredBy::kDatabase);
 }
 
 TEST(HitRateWindow, EmptyWindowReportsFullHitRate) {
@@ -32,6 +32,30 @@ TEST(HitRateWindow, ComputesRateAsAFraction) {
   EXPECT_EQ(s.hits, 3u);
   EXPECT_EQ(s.misses, 1u);
   EXPECT_DOUBLE_EQ(s.hit_rate, 0.75);
+}
+
+TEST(HitRateWindow, RedisHitsAreHitsWithTheirOwnShare) {
+  ManualClock clock(kStart);
+  HitRateWindow w(clock);
+  for (int i = 0; i < 6; ++i) w.Record(AnsweredBy::kL1);
+  for (int i = 0; i < 3; ++i) w.Record(AnsweredBy::kRedis);
+  w.Record(AnsweredBy::kDatabase);
+  const auto s = w.Snapshot();
+  EXPECT_EQ(s.l1_hits, 6u);
+  EXPECT_EQ(s.redis_hits, 3u);
+  EXPECT_EQ(s.hits, 9u);
+  EXPECT_EQ(s.misses, 1u);
+  EXPECT_DOUBLE_EQ(s.hit_rate, 0.9);
+  EXPECT_DOUBLE_EQ(s.l1_rate, 0.6);
+  EXPECT_DOUBLE_EQ(s.redis_rate, 0.3);
+}
+
+TEST(HitRateWindow, EmptyWindowHasNoTierShares) {
+  ManualClock clock(kStart);
+  HitRateWindow w(clock);
+  const auto s = w.Snapshot();
+  EXPECT_EQ(s.l1_rate, 0.0);
+  EXPECT_EQ(s.redis_rate, 0.0);
 }
 
 TEST(HitRateWindow, OldBucketsSlideOutOfTheWindow) {
@@ -100,7 +124,8 @@ TEST(HitRateWindow, ConcurrentRecordsAreAllCounted) {
   std::vector<std::thread> threads;
   for (int t = 0; t < kThreads; ++t) {
     threads.emplace_back([&w, t] {
-      for (int i = 0; i < kEach; ++i) w.Record(t % 2 == 0);
+      for (int i = 0; i < kEach; ++i)
+        w.Record(t % 2 == 0 ? AnsweredBy::kL1 : AnsweredBy::kDatabase);
     });
   }
   for (auto& t : threads) t.join();
@@ -119,7 +144,7 @@ TEST(HitRateWindow, ConcurrentRecordsAcrossABucketTurnoverLoseNothing) {
     threads.emplace_back([&w, &clock, t] {
       for (int i = 0; i < kEach; ++i) {
         if (t == 0 && i == kEach / 2) clock.Advance(1);  // a new bucket begins mid-run
-        w.Record(true);
+        w.Record(AnsweredBy::kL1);
       }
     });
   }

@@ -16,8 +16,8 @@ class CacheHealthTest : public ::testing::Test {
     return CacheHealth(options, l1_, usage_, window_).Check();
   }
   void Lookups(int hits, int misses) {
-    for (int i = 0; i < hits; ++i) window_.Record(true);
-    for (int i = 0; i < misses; ++i) window_.Record(false);
+    for (int i = 0; i < hits; ++i) window_.Record(AnsweredBy::kL1);
+    for (int i = 0; i < misses; ++i) window_.Record(AnsweredBy::kDatabase);
   }
 
   ManualClock clock_;

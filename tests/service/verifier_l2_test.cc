@@ -87,6 +87,59 @@ TEST_P(VerifierL2Test, FactsFromL2AnswerWithoutTheStore) {
   EXPECT_EQ(other->facts, nullptr);
 }
 
+// Issue 9: a verification Redis answered did not touch the database, so it is a hit (of the redis
+// tier), and /health/cache's hit rate counts it; with L1 off a warm Redis is healthy.
+TEST_P(VerifierL2Test, AnAnswerFromRedisIsAHitOfTheRedisTier) {
+  const bool l1_on = GetParam();
+  const CreatedKey created = h_.InsertDirect("owner-1");
+  auto facts = std::make_shared<const KeyFacts>(KeyFacts::From(created.record));
+  h_.shared().PutCurrent(created.record.id, FactsAnswer::Found(facts));
+  constexpr int kVerifications = 150;  // past the default KEYCACHE_HEALTH_MIN_LOOKUPS (100)
+  for (int i = 0; i < kVerifications; ++i) {
+    auto r = h_.Verify(created.key);
+    ASSERT_TRUE(r);
+    ASSERT_EQ(r->code, VerifyCode::kValid);
+  }
+  EXPECT_EQ(h_.store.find_calls.load(), 0);
+  const double redis_hits =
+      h_.Metric(R"(cache_hits_total{cache_type="validation",key_type="api_key",tier="redis"})");
+  const double l1_hits =
+      h_.Metric(R"(cache_hits_total{cache_type="validation",key_type="api_key",tier="l1"})");
+  EXPECT_EQ(redis_hits, l1_on ? 1 : kVerifications);
+  EXPECT_EQ(l1_hits, l1_on ? kVerifications - 1 : 0);
+  EXPECT_EQ(h_.Metric(R"(cache_misses_total{cache_type="validation",key_type="api_key"})"), 0);
+  EXPECT_EQ(h_.Metric(R"(cache_operation_duration_seconds_count{operation="lookup",)"
+                      R"(cache_type="validation",tier="redis"})"),
+            redis_hits)
+      << "every Redis lookup is timed";
+
+  const CacheHealthReport health = h_.app->health().Check();
+  EXPECT_EQ(health.status, "healthy") << health.reason;
+  EXPECT_EQ(health.window_lookups, static_cast<std::uint64_t>(kVerifications));
+  EXPECT_DOUBLE_EQ(health.hit_rate, 1.0);
+  EXPECT_DOUBLE_EQ(health.redis_hit_rate, redis_hits / kVerifications);
+  EXPECT_DOUBLE_EQ(health.l1_hit_rate, l1_hits / kVerifications);
+}
+
+TEST_P(VerifierL2Test, AStoreAnswerIsAMissAndRedisNegativeAnswersAreHits) {
+  const std::string forged = Forged();
+  ASSERT_EQ(h_.Verify(forged)->code, VerifyCode::kNotFound);  // the store: a miss
+  EXPECT_EQ(h_.Metric(R"(cache_misses_total{cache_type="validation",key_type="api_key"})"), 1);
+  EXPECT_EQ(h_.Metric(R"(cache_operation_duration_seconds_count{operation="lookup",)"
+                      R"(cache_type="validation",tier="database"})"),
+            1);
+  ASSERT_TRUE(testing::PollUntil([&] { return h_.shared().Stored(IdOf(forged)).has_value(); }));
+  h_.l1.ClearAll();
+  ASSERT_EQ(h_.Verify(forged)->code, VerifyCode::kNotFound);  // Redis's negative entry
+  EXPECT_EQ(
+      h_.Metric(R"(cache_hits_total{cache_type="validation",key_type="unknown_key",tier="redis"})"),
+      1);
+  const CacheHealthReport health = h_.app->health().Check();
+  EXPECT_EQ(health.misses, 1u);
+  EXPECT_EQ(health.redis_hits, 1u);
+  EXPECT_DOUBLE_EQ(health.hit_rate, 0.5);
+}
+
 TEST_P(VerifierL2Test, AnEntrySealedUnderAnOldGenerationIsNotServed) {
   const CreatedKey created = h_.InsertDirect("owner-1");
   auto facts = std::make_shared<const KeyFacts>(KeyFacts::From(created.record));

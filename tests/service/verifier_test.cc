@@ -16,7 +16,8 @@ namespace {
 using testing::Must;
 using testing::ServiceHarness;
 
-constexpr const char* kScopeHits = "cache_hits_total{cache_type=\"scope\",key_type=\"api_key\"}";
+constexpr const char* kScopeHits =
+    "cache_hits_total{cache_type=\"scope\",key_type=\"api_key\",tier=\"l1\"}";
 constexpr const char* kScopeMisses =
     "cache_misses_total{cache_type=\"scope\",key_type=\"api_key\"}";
 
