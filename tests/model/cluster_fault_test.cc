@@ -72,17 +72,7 @@ void RunWithFault(const char* name, const Fault& fault, StoreKind store = StoreK
   if (!PollUntil([&] { return model.Healthy(&why); }, 30s)) {
     driver.AddViolation("the deployment is not healthy after the fault: " + why);
   }
-  driver.ResolveAll(15s);
-  driver.StopClients();
-  std::this_thread::sleep_for(std::chrono::milliseconds(options.bound));
-  driver.FinalSweep(200);
-
-  for (int i = 0; i < model.size(); ++i) {
-    int status = -1;
-    if (!model.Alive(i, &status)) {
-      driver.ReportCrash(i, status, model.instance(i).log());
-    }
-  }
+  WindDown(driver, model.instances(), options.bound, 200);
   CheckCleanStops(driver, model.instances(), model.StopAll());
   std::cout << "==== " << name << " (KEYCACHE_MODEL_SEED=" << seed << ", " << driver.operations()
             << " operations)\n[ measured ] " << measured << "\n"

@@ -3,6 +3,7 @@
 #include <cstdlib>
 #include <iostream>
 #include <random>
+#include <thread>
 
 namespace keycache::testing::model {
 
@@ -24,6 +25,17 @@ std::string Tail(const std::string& text, std::size_t lines) {
     pos = text.rfind('\n', pos - 1);
   }
   return pos == std::string::npos ? text : text.substr(pos + 1);
+}
+
+void WindDown(ModelDriver& driver, InstanceSet& instances, Ms bound, std::size_t sweep_keys) {
+  driver.ResolveAll(std::chrono::seconds(15));
+  driver.StopClients();
+  std::this_thread::sleep_for(std::chrono::milliseconds(bound));
+  driver.FinalSweep(sweep_keys);
+  for (int i = 0; i < instances.size(); ++i) {
+    int status = -1;
+    if (!instances.Alive(i, &status)) driver.ReportCrash(i, status, instances.instance(i).log());
+  }
 }
 
 void CheckCleanStops(ModelDriver& driver, InstanceSet& instances, const std::vector<int>& codes) {

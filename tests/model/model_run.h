@@ -22,6 +22,11 @@ std::uint64_t ModelSeed(const std::string& label);
 // The last `lines` lines of `text`.
 std::string Tail(const std::string& text, std::size_t lines);
 
+// The end of a run, faults healed: settles every ambiguous change (bounded), stops the clients,
+// waits out the bound, verifies up to `sweep_keys` keys on every instance once, and reports any
+// instance that died.
+void WindDown(ModelDriver& driver, InstanceSet& instances, Ms bound, std::size_t sweep_keys);
+
 // After InstanceSet::StopAll(): a violation for each instance whose exit status (in `codes`) is
 // not 0 and for each whose log carries a sanitizer report.
 void CheckCleanStops(ModelDriver& driver, InstanceSet& instances, const std::vector<int>& codes);
