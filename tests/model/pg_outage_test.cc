@@ -245,9 +245,10 @@ TEST(PgOutage, CachedKeysServeUncachedFailClosedAndEverythingRecovers) {
     return replies;
   };
   const std::vector<Reply> refused_changes = revoke_each();
-  const Reply refused_create =
-      admin->Admin(http::verb::post, "/v1/keys",
-                   ToJson(boost::json::object{{"owner_id", owner}, {"name", "x"}}));
+  const Reply refused_create = admin->Admin(
+      http::verb::post, "/v1/keys",
+      ToJson(boost::json::object{
+          {"owner_id", owner}, {"name", "during the outage"}, {"scopes", boost::json::array()}}));
   std::this_thread::sleep_for(kOutage - 1s);
   const Ms restart_begun = NowMs();
   const ::testing::AssertionResult restarted = cluster.store().server().Restart();
