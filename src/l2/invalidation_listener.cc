@@ -28,8 +28,15 @@ void InvalidationListener::OnMessage(std::string_view payload) {
     }
     return;
   }
-  // Our own changes were applied to L1 before they were published.
-  if (m->source == instance_id_) return;
+  // Our own changes were applied to L1 before they were published, but a request on this
+  // instance may have refilled L1 from Redis in between (a fill ticket taken after our L1
+  // invalidation, reading the old entry before our fence reached Redis). Heard back, the fence
+  // has run: apply the change again, so that refill does not outlive it (found by PgOutage:
+  // a deleted key VALID on the instance that deleted it for 18 s).
+  if (m->source == instance_id_) {
+    Apply(m->change);
+    return;
+  }
   Apply(m->change);
   received_.fetch_add(1, std::memory_order_relaxed);
   const std::int64_t lag_us = WallMicros() - m->sent_at_us;
