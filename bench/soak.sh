@@ -63,4 +63,4 @@ export KEYCACHE_MODEL_WARMUP_SECONDS="$warmup"
 export KEYCACHE_MODEL_RSS_GROWTH_PCT="$growth"
 if [ -n "$seed" ]; then export KEYCACHE_MODEL_SEED="$seed"; fi
 echo "== soak: ${seconds} s, RSS growth limit ${growth} % after ${warmup} s of warm-up"
-exec nice -n 19 "$driver" --gtest_filter='Model.*'
+exec nice -n 19 "$driver" --gtest_filter='Stores/Model.*/sqlite'

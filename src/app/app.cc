@@ -217,6 +217,9 @@ App::App(AppOptions o, std::unique_ptr<SqliteInstanceLock> instance_lock,
   invalidation_.Add(l1_invalidator_);
   if (shared_ && o.shared_sink) invalidation_.Add(*o.shared_sink);
   if (tier_) invalidation_.Add(tier_->invalidator());
+  // L1 again once the shared tiers reported: a request between the first L1 drop and Redis's
+  // fence may have refilled L1 from the old Redis entry.
+  if (shared_) invalidation_.AddFinal(l1_invalidator_);
   if (pg_coherence_) invalidation_.Add(*pg_coherence_);
   WireWarmUps();
   if (!config_.is_sqlite() && tier_ && config_.pg_notify) {

@@ -28,11 +28,19 @@ void InvalidationListener::OnMessage(std::string_view payload) {
     }
     return;
   }
-  // Our own changes were applied to L1 before they were published; our own warm-up ran already.
-  if (m->source == instance_id_) return;
-  if (m->warm) {
+  if (m->warm) {  // a warm-up request: ours ran already
+    if (m->source == instance_id_) return;
     NotePeer(m->source);
     if (on_warm_) on_warm_();
+    return;
+  }
+  // Our own changes were applied to L1 before they were published, but a request on this
+  // instance may have refilled L1 from Redis in between (a fill ticket taken after our L1
+  // invalidation, reading the old entry before our fence reached Redis). Heard back, the fence
+  // has run: apply the change again, so that refill does not outlive it (found by PgOutage:
+  // a deleted key VALID on the instance that deleted it for 18 s).
+  if (m->source == instance_id_) {
+    Apply(m->change);
     return;
   }
   Apply(m->change);

@@ -38,12 +38,9 @@ std::optional<Field> FindField(const std::string& dom, const std::string& id) {
 double Number(const std::string& s) { return std::strtod(s.c_str(), nullptr); }
 
 std::vector<std::string> ChromiumArgs(const TempDir& profile, std::vector<std::string> more) {
-  std::vector<std::string> argv = {kChromium,
-                                   "--headless=new",
+  std::vector<std::string> argv = {kChromium, "--headless=new",
                                    "--no-sandbox",  // the tests run as root
-                                   "--disable-gpu",
-                                   "--no-first-run",
-                                   "--disable-extensions",
+                                   "--disable-gpu", "--no-first-run", "--disable-extensions",
                                    "--user-data-dir=" + profile.path().string(),
                                    // Virtual time advances while the page is idle, so several
                                    // polls (every 2 s) run; it waits while a fetch is pending.
@@ -83,8 +80,8 @@ TEST_F(StatusPage, IsOneSelfContainedDocumentAtStatusAndAtTheRoot) {
     EXPECT_NE(r.body.find("<title>keycache status</title>"), std::string::npos) << path;
     EXPECT_NE(r.Header("Content-Security-Policy").find("default-src 'none'"), std::string::npos);
     // No CDN, no external script, style, font or image: nothing the page loads leaves the origin.
-    for (const char* external : {"src=\"http", "href=\"http", "src=\"//", "href=\"//", "@import",
-                                 "url(http"}) {
+    for (const char* external :
+         {"src=\"http", "href=\"http", "src=\"//", "href=\"//", "@import", "url(http"}) {
       EXPECT_EQ(r.body.find(external), std::string::npos) << path << " loads " << external;
     }
   }
@@ -120,8 +117,7 @@ TEST_F(StatusPage, ChromiumShowsTheFiguresOfHealthCacheAndRefreshesLive) {
   EXPECT_EQ(Number(field("total-entries").raw), cache.at("totalEntries").to_number<double>());
   EXPECT_EQ(Number(field("entries-validation").raw),
             cache.at("breakdown").at("validation").to_number<double>());
-  EXPECT_EQ(Number(field("entries-negative").raw),
-            cache.at("negativeEntries").to_number<double>());
+  EXPECT_EQ(Number(field("entries-negative").raw), cache.at("negativeEntries").to_number<double>());
   EXPECT_EQ(Number(field("memory").raw), cache.at("memoryBytes").to_number<double>());
   EXPECT_EQ(field("redis-state").raw, "up");
   EXPECT_EQ(field("breaker").raw, cache.at("redis").at("breaker").as_string().c_str());

@@ -1,12 +1,13 @@
-// InvalidationListener: other instances' changes reach L1 (and fills in flight are refused); its
-// own heartbeats go to the lease keeper, other instances' heartbeats count as peers; a lost
-// channel or a push it cannot read revokes the lease.
+// InvalidationListener: other instances' changes reach L1 (and fills in flight are refused), its
+// own changes heard back are applied again; its own heartbeats go to the lease keeper, other
+// instances' heartbeats count as peers; a lost channel or a push it cannot read revokes the lease.
 #include "l2/invalidation_listener.h"
 
 #include <gtest/gtest.h>
 
 #include <vector>
 
+#include "cache/l1_invalidator.h"
 #include "l2/invalidation_message.h"
 #include "util/clock.h"
 
@@ -82,17 +83,29 @@ TEST_F(ListenerTest, AFillInFlightWhenTheMessageArrivesIsRefused) {
   EXPECT_FALSE(l1_.GetFacts(5).has_value());
 }
 
-TEST_F(ListenerTest, OwnChangesAreIgnoredOwnHeartbeatsRenewAndOthersArePeers) {
+TEST_F(ListenerTest, OwnHeartbeatsRenewOthersArePeersAndOwnChangesAreNotCountedAsReceived) {
   listener_.OnSubscribed();
-  Fill(3);
   listener_.OnMessage(Encode(CacheChange::Key(3, "team"), "me"));
-  EXPECT_TRUE(l1_.GetFacts(3).has_value()) << "applied before it was published";
   listener_.OnMessage(Beat("me", 41));
   listener_.OnMessage(Beat("other-1", 7));
   listener_.OnMessage(Beat("other-2", 9));
   EXPECT_EQ(keeper_.heard, std::vector<std::uint64_t>{41});
   EXPECT_EQ(listener_.peers(), 2u);
   EXPECT_EQ(listener_.received(), 0u);
+  EXPECT_EQ(lag_.Collect().count, 0u);
+}
+
+// Regression (found by PgOutage in tests/model): this instance invalidates L1 at once, then fences
+// Redis; a verification in between takes a fresh fill ticket, reads the old entry from Redis and
+// fills L1 with it. Our own message, heard after the fence, must drop that refill.
+TEST_F(ListenerTest, OwnChangeHeardBackDropsARefillFromBeforeTheFence) {
+  listener_.OnSubscribed();
+  Fill(3);
+  ApplyToL1(l1_, CacheChange::Key(3, "team"));  // L1Invalidator, on the changing thread
+  Fill(3);                                      // a refill from the not yet fenced Redis entry
+  ASSERT_TRUE(l1_.GetFacts(3).has_value());
+  listener_.OnMessage(Encode(CacheChange::Key(3, "team"), "me"));
+  EXPECT_FALSE(l1_.GetFacts(3).has_value());
 }
 
 // Regression (issue 7): a push rewritten into something unreadable lost invalidations silently.

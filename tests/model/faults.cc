@@ -36,6 +36,8 @@ std::string_view FaultName(FaultKind kind) {
       return "redis_noperm";
     case FaultKind::kSentinelFailover:
       return "sentinel_failover";
+    case FaultKind::kDbRestart:
+      return "db_restart";
   }
   return "?";
 }
@@ -128,7 +130,11 @@ milliseconds FaultInjector::Hold(FaultKind kind) {
     case FaultKind::kSilentCut:
       return cluster_.netns().Cut(cluster_.netns().outer_address(), cluster_.redis().port());
     case FaultKind::kDbLock:
-      db_lock_ = std::make_unique<SqliteWriteLock>(cluster_.database());
+      if (cluster_.store().postgres()) {
+        pg_lock_ = std::make_unique<PgSession>(cluster_.store().Url());
+        return pg_lock_->Exec("BEGIN; LOCK TABLE api_keys IN EXCLUSIVE MODE");
+      }
+      db_lock_ = std::make_unique<SqliteWriteLock>(cluster_.store().sqlite_path());
       return db_lock_->Acquire();
     case FaultKind::kNoPerm:
       no_perm_ = true;
@@ -136,6 +142,12 @@ milliseconds FaultInjector::Hold(FaultKind kind) {
     case FaultKind::kSentinelFailover:
       killed_primary_ = cluster_.sentinel().KillPrimary();
       if (killed_primary_ < 0) return ::testing::AssertionFailure() << "no primary to kill";
+      return ::testing::AssertionSuccess();
+    case FaultKind::kDbRestart:
+      if (!cluster_.store().postgres()) {
+        return ::testing::AssertionFailure() << "db_restart needs the PostgreSQL store";
+      }
+      cluster_.store().server().Stop();
       return ::testing::AssertionSuccess();
   }
   return ::testing::AssertionFailure() << "unknown fault";
@@ -163,12 +175,16 @@ milliseconds FaultInjector::Hold(FaultKind kind) {
       return cluster_.netns().Heal();
     case FaultKind::kDbLock:
       db_lock_.reset();
+      pg_lock_.reset();  // closing the session ends its transaction
       return ::testing::AssertionSuccess();
     case FaultKind::kNoPerm:
       no_perm_ = false;
       return cluster_.redis_faults().AllowCommand(kRedisUser, "incr");
     case FaultKind::kSentinelFailover:
       return cluster_.sentinel().WaitForPromotion(killed_primary_, std::chrono::seconds(30));
+    case FaultKind::kDbRestart:
+      return cluster_.store().server().running() ? ::testing::AssertionSuccess()
+                                                 : cluster_.store().server().Restart();
   }
   return ::testing::AssertionFailure() << "unknown fault";
 }
@@ -222,6 +238,10 @@ void FaultInjector::HealAll() {
   if (no_perm_) Heal(FaultKind::kNoPerm);
   if (cluster_.netns().cut()) Heal(FaultKind::kSilentCut);
   db_lock_.reset();
+  pg_lock_.reset();
+  if (cluster_.store().postgres() && !cluster_.store().server().running()) {
+    Heal(FaultKind::kDbRestart);
+  }
   if (!cluster_.redis().running()) Heal(FaultKind::kRedisKill);
 }
 

@@ -15,6 +15,7 @@
 
 #include "model/model_cluster.h"
 #include "model/model_oracle.h"
+#include "support/pg_session.h"
 #include "support/sqlite_lock.h"
 
 namespace keycache::testing::model {
@@ -27,11 +28,15 @@ enum class FaultKind {
   kKillPool,        // CLIENT KILL TYPE normal, a few times
   kKillSubscriber,  // CLIENT KILL TYPE pubsub, a few times
   kSilentCut,       // nftables DROP between the isolated instance and Redis
-  kDbLock,          // the SQLite database write-locked by the test
+  kDbLock,          // the database write-locked by the test (SQLite: a write transaction;
+                    // PostgreSQL: LOCK TABLE api_keys IN EXCLUSIVE MODE, reads still pass)
   kNoPerm,          // the instances' ACL user loses INCR
   // ModelDeployment::kSentinel only (not in kAllFaults): the primary SIGKILLed; healed once the
   // Sentinels have promoted a replica (the dead node stays dead).
   kSentinelFailover,
+  // On PostgreSQL only (not in kAllFaults): the server stopped (fast shutdown), restarted on the
+  // same port and data after the hold.
+  kDbRestart,
 };
 inline constexpr FaultKind kAllFaults[] = {
     FaultKind::kRedisKill, FaultKind::kRedisPause, FaultKind::kRedisReadOnly,
@@ -83,6 +88,7 @@ class FaultInjector {
   ModelCluster& cluster_;
   std::mt19937_64 rng_;
   std::unique_ptr<SqliteWriteLock> db_lock_;
+  std::unique_ptr<PgSession> pg_lock_;  // the transaction holding the table lock
   bool paused_ = false, read_only_ = false, oom_ = false, no_perm_ = false;
   int killed_primary_ = -1;  // kSentinelFailover: the data node killed
 };

@@ -1,7 +1,7 @@
 // ModelCluster: the deployment the model-based test drives. One hardened redis-server (CONFIG
 // under a secret name for the OOM fault; the instances authenticate as an ACL user the NOPERM
 // fault can take INCR from; listening on loopback and on the veth address of the namespace),
-// one SQLite database, and N keycached instances sharing both with the same pepper and admin
+// one database, and N keycached instances sharing both with the same pepper and admin
 // token. The last instance runs in a network namespace of its own, so its link to Redis can be
 // cut silently while the test still reaches its HTTP port.
 // With ModelDeployment::kSentinel, Redis is instead a Sentinel deployment (a hardened primary, two
@@ -11,6 +11,9 @@
 //
 // Thread-safety: Alive() and the accessors may be called from any thread; Start, Stop and the
 // fault helpers from one (the test's main) thread.
+//
+// The database is SQLite (the default) or a PostgreSQL server the deployment starts (ModelStore);
+// every instance gets its DATABASE_URL.
 #pragma once
 
 #include <filesystem>
@@ -20,7 +23,9 @@
 #include <vector>
 
 #include "integration/redis_tier_util.h"
+#include "model/instance_set.h"
 #include "model/model_instances.h"
+#include "model/model_store.h"
 #include "support/netns.h"
 #include "support/redis_faults.h"
 #include "support/sentinel_deployment.h"
@@ -36,51 +41,47 @@ class ModelCluster final : public ModelInstances {
  public:
   // `extra_env` goes on top of every instance's environment.
   ModelCluster(int instances, EnvVars extra_env,
-               ModelDeployment deployment = ModelDeployment::kStandalone);
+               ModelDeployment deployment = ModelDeployment::kStandalone,
+               StoreKind store = StoreKind::kSqlite);
   ~ModelCluster();
 
-  // Creates the namespace, starts Redis and every instance (each ready).
+  // Creates the namespace, starts the store, Redis and every instance (each ready).
   ::testing::AssertionResult Start();
 
-  int size() const override { return static_cast<int>(instances_.size()); }
+  int size() const override { return instances_.size(); }
   int isolated() const { return size() - 1; }  // the instance in its own namespace
-  KeycachedProcess& instance(int i) { return *instances_[static_cast<std::size_t>(i)]; }
-  const std::string& address(int i) const override {
-    return addresses_[static_cast<std::size_t>(i)];
-  }
-  std::uint16_t port(int i) const override { return ports_[static_cast<std::size_t>(i)]; }
-  pid_t pid(int i) const;
+  KeycachedProcess& instance(int i) { return instances_.instance(i); }
+  const std::string& address(int i) const override { return instances_.address(i); }
+  std::uint16_t port(int i) const override { return instances_.port(i); }
+  pid_t pid(int i) const { return instances_.pid(i); }
 
   RedisServerProcess& redis() { return deployment_->redis(); }
   RedisFaults& redis_faults() { return *faults_; }
   NetworkNamespace& netns() { return netns_; }
   bool sentinel_mode() const { return deployment_kind_ == ModelDeployment::kSentinel; }
   SentinelDeployment& sentinel() { return *sentinel_; }
-  std::filesystem::path database() const { return database_; }
+  ModelStore& store() { return store_; }
+  InstanceSet& instances() { return instances_; }
 
   // False once instance i has exited; `*status` then holds its exit status (128 + signal).
-  bool Alive(int i, int* status = nullptr) override;
+  bool Alive(int i, int* status = nullptr) override { return instances_.Alive(i, status); }
   // Every instance ready, with its breaker closed and its invalidation channel subscribed;
   // otherwise false and `why` says which and what.
-  bool Healthy(std::string* why);
+  bool Healthy(std::string* why) { return instances_.Healthy(true, false, why); }
   // SIGTERM to each; their exit statuses (0 expected).
-  std::vector<int> StopAll();
+  std::vector<int> StopAll() { return instances_.StopAll(); }
 
  private:
-  // Declared in the order they must outlive each other: the namespace outlives the instance in
-  // it, the deployment's temporary database outlives every instance.
+  // Declared in the order they must outlive each other: the namespace and the store outlive
+  // the instances.
   const ModelDeployment deployment_kind_;
   NetworkNamespace netns_;
+  ModelStore store_;
   std::unique_ptr<SharedRedisDeployment> deployment_;
   std::unique_ptr<SentinelDeployment> sentinel_;  // kSentinel only
   std::unique_ptr<RedisFaults> faults_;
   EnvVars extra_env_;
-  std::filesystem::path database_;
-  std::vector<std::unique_ptr<KeycachedProcess>> instances_;
-  std::vector<std::string> addresses_;
-  std::vector<std::uint16_t> ports_;
-  std::vector<pid_t> pids_;
-  mutable std::mutex mu_;  // guards the processes' running() / Stop() and pids_
+  InstanceSet instances_;
 };
 
 }  // namespace keycache::testing::model

@@ -1,12 +1,15 @@
-// The model-based multi-instance test: three keycached instances sharing a Redis and a SQLite
-// database (one of them in a network namespace of its own), client threads issuing a seeded
-// random mix of changes and verifications, and a fault scheduler injecting one fault at a time
-// with healthy gaps between. Every answer is judged by the oracle (model_oracle.h).
+// The model-based multi-instance test: three keycached instances sharing a Redis and a database
+// (one of them in a network namespace of its own), client threads issuing a seeded random mix of
+// changes and verifications, and a fault scheduler injecting one fault at a time with healthy
+// gaps between. Every answer is judged by the oracle (model_oracle.h). It runs once on SQLite
+// and once on a PostgreSQL server the test starts (shorter, to keep CI small; there the faults
+// also include PostgreSQL stopped and restarted, and the database lock is a table lock).
 //
 // Environment:
 //   KEYCACHE_MODEL_SEED      seed of the operation mix and the fault schedule (default: random;
 //                            printed). Thread interleavings are not reproducible, only the mix.
-//   KEYCACHE_MODEL_SECONDS   how long the clients and faults run (default 60)
+//   KEYCACHE_MODEL_SECONDS   how long the clients and faults run on SQLite (default 60)
+//   KEYCACHE_MODEL_PG_SECONDS  the same on PostgreSQL (default 25)
 //   KEYCACHE_MODEL_FAULTS    comma-separated fault kinds to use (default: all; see faults.h;
 //                            "none": traffic without faults)
 //   KEYCACHE_MODEL_EXCLUDE   comma-separated key kinds / operations to leave out (model_driver.h)
@@ -27,17 +30,13 @@
 #include "model/faults.h"
 #include "model/model_cluster.h"
 #include "model/model_driver.h"
+#include "model/model_run.h"
 
 namespace keycache::testing::model {
 namespace {
 
 using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
-
-std::string Env(const char* name, std::string fallback = {}) {
-  const char* v = std::getenv(name);
-  return v != nullptr && *v != '\0' ? std::string(v) : fallback;
-}
 
 std::set<std::string> CommaSet(const std::string& text) {
   std::set<std::string> out;
@@ -66,14 +65,6 @@ long ReadRssKb(pid_t pid) {
     if (line.rfind("VmRSS:", 0) == 0) return std::strtol(line.c_str() + 6, nullptr, 10);
   }
   return -1;
-}
-
-std::string Tail(const std::string& text, std::size_t lines) {
-  std::size_t pos = text.size();
-  for (std::size_t n = 0; n <= lines && pos != std::string::npos && pos > 0; ++n) {
-    pos = text.rfind('\n', pos - 1);
-  }
-  return pos == std::string::npos ? text : text.substr(pos + 1);
 }
 
 // Watches the instances every 20 ms (any exit is a failure) and samples their RSS every second.
@@ -159,28 +150,34 @@ std::string RssReport(const Monitor& m, double warmup_s, double limit_pct, std::
   return out.str();
 }
 
-TEST(Model, InstancesStayCoherentUnderFaults) {
+class Model : public ::testing::TestWithParam<StoreKind> {};
+
+TEST_P(Model, InstancesStayCoherentUnderFaults) {
   const auto test_start = Clock::now();
   ASSERT_TRUE(NetworkIsolationError().empty())
       << "the model test needs network namespaces: " << NetworkIsolationError();
 
-  std::uint64_t seed = std::random_device{}();
-  if (const std::string s = Env("KEYCACHE_MODEL_SEED"); !s.empty()) seed = std::stoull(s);
-  const int seconds = std::stoi(Env("KEYCACHE_MODEL_SECONDS", "60"));
-  std::cout << "KEYCACHE_MODEL_SEED=" << seed << " KEYCACHE_MODEL_SECONDS=" << seconds << std::endl;
-  const std::string lease_text = Env("KEYCACHE_COHERENCE_LEASE");
+  const StoreKind store = GetParam();
+  const std::uint64_t seed = ModelSeed(std::string(StoreName(store)));
+  const int seconds =
+      std::stoi(store == StoreKind::kPostgres ? EnvOr("KEYCACHE_MODEL_PG_SECONDS", "25")
+                                              : EnvOr("KEYCACHE_MODEL_SECONDS", "60"));
+  std::cout << "seconds of traffic and faults: " << seconds << std::endl;
+  const std::string lease_text = EnvOr("KEYCACHE_COHERENCE_LEASE");
   const Ms lease = lease_text.empty() ? 1000 : ParseDurationMs(lease_text);
   ASSERT_GE(lease, 0) << "KEYCACHE_COHERENCE_LEASE=" << lease_text << " is not a duration";
 
   std::vector<FaultKind> kinds;
-  const std::set<std::string> wanted = CommaSet(Env("KEYCACHE_MODEL_FAULTS"));
-  for (FaultKind k : kAllFaults) {
+  const std::set<std::string> wanted = CommaSet(EnvOr("KEYCACHE_MODEL_FAULTS"));
+  std::vector<FaultKind> candidates(std::begin(kAllFaults), std::end(kAllFaults));
+  if (store == StoreKind::kPostgres) candidates.push_back(FaultKind::kDbRestart);
+  for (FaultKind k : candidates) {
     if (wanted.empty() || wanted.count(std::string(FaultName(k)))) kinds.push_back(k);
   }
 
   EnvVars extra;
   if (!lease_text.empty()) extra["KEYCACHE_COHERENCE_LEASE"] = lease_text;
-  ModelCluster cluster(3, extra);
+  ModelCluster cluster(3, extra, ModelDeployment::kStandalone, store);
   {
     const ::testing::AssertionResult started = cluster.Start();
     ASSERT_TRUE(started) << "[KEYCACHE_MODEL_SEED=" << seed << "] " << started.message();
@@ -192,8 +189,8 @@ TEST(Model, InstancesStayCoherentUnderFaults) {
   DriverOptions options;
   options.seed = seed;
   options.bound = lease + 250;
-  options.exclude = CommaSet(Env("KEYCACHE_MODEL_EXCLUDE"));
-  options.trace_file = Env("KEYCACHE_MODEL_TRACE");
+  options.exclude = CommaSet(EnvOr("KEYCACHE_MODEL_EXCLUDE"));
+  options.trace_file = EnvOr("KEYCACHE_MODEL_TRACE");
   ModelDriver driver(cluster, timeline, options);
   driver.Populate(24);
   Monitor monitor(cluster, driver);
@@ -245,21 +242,7 @@ TEST(Model, InstancesStayCoherentUnderFaults) {
 
   // Graceful stops: exit 0, no sanitizer report; then usage from a restarted instance.
   const std::vector<int> codes = cluster.StopAll();
-  for (int i = 0; i < cluster.size(); ++i) {
-    const std::string log = cluster.instance(i).log();
-    if (!monitor.crashed() && codes[static_cast<std::size_t>(i)] != 0) {
-      driver.AddViolation("instance " + std::to_string(i) + " exited with " +
-                          std::to_string(codes[static_cast<std::size_t>(i)]) +
-                          " on SIGTERM; its log ends:\n" + Tail(log, 40));
-    }
-    for (const char* bad : {"AddressSanitizer", "LeakSanitizer", "runtime error:"}) {
-      if (const auto at = log.find(bad); at != std::string::npos) {
-        driver.AddViolation("instance " + std::to_string(i) + " logged a sanitizer report:\n" +
-                            log.substr(at > 2000 ? at - 2000 : 0, 6000));
-        break;
-      }
-    }
-  }
+  if (!monitor.crashed()) CheckCleanStops(driver, cluster.instances(), codes);
   if (!monitor.crashed()) {
     KeycachedProcess& first = cluster.instance(0);
     const ::testing::AssertionResult restarted = first.Start();
@@ -273,14 +256,15 @@ TEST(Model, InstancesStayCoherentUnderFaults) {
     }
   }
 
-  const double limit = std::stod(Env("KEYCACHE_MODEL_RSS_GROWTH_PCT", "-1"));
-  const double warmup = std::stod(Env("KEYCACHE_MODEL_WARMUP_SECONDS", "60"));
+  const double limit = std::stod(EnvOr("KEYCACHE_MODEL_RSS_GROWTH_PCT", "-1"));
+  const double warmup = std::stod(EnvOr("KEYCACHE_MODEL_WARMUP_SECONDS", "60"));
   std::string rss_failure;
   const std::string rss = RssReport(monitor, warmup, limit, &rss_failure);
 
   std::ostringstream report;
-  report << "==== model test report (KEYCACHE_MODEL_SEED=" << seed << ", " << seconds
-         << " s of faults and traffic, " << driver.operations() << " operations, "
+  report << "==== model test report on " << StoreName(store) << " (KEYCACHE_MODEL_SEED=" << seed
+         << ", " << seconds << " s of faults and traffic, " << driver.operations()
+         << " operations, "
          << std::chrono::duration_cast<std::chrono::seconds>(Clock::now() - test_start).count()
          << " s in all)\nfaults injected:";
   for (const auto& [k, n] : injected) report << " " << k << "=" << n;
@@ -309,6 +293,9 @@ TEST(Model, InstancesStayCoherentUnderFaults) {
       << " are reported above)";
   EXPECT_TRUE(rss_failure.empty()) << "[KEYCACHE_MODEL_SEED=" << seed << "] " << rss_failure;
 }
+
+INSTANTIATE_TEST_SUITE_P(Stores, Model, ::testing::Values(StoreKind::kSqlite, StoreKind::kPostgres),
+                         [](const auto& info) { return std::string(StoreName(info.param)); });
 
 }  // namespace
 }  // namespace keycache::testing::model

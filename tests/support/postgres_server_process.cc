@@ -67,6 +67,11 @@ std::string PostgresServerProcess::Url(const std::string& database) const {
          "@127.0.0.1:" + std::to_string(port_) + "/" + database;
 }
 
+std::string PostgresServerProcess::SocketUrl(const std::string& database) const {
+  return "postgresql://" + options_.user + ":" + options_.password + "@/" + database +
+         "?host=" + dir_.string() + "&port=" + std::to_string(port_);
+}
+
 pid_t PostgresServerProcess::Spawn(const std::vector<std::string>& args) {
   // Everything the child needs is prepared before fork: after it, only async-signal-safe calls.
   std::vector<std::string> copy = args;

@@ -48,6 +48,8 @@ class PostgresServerProcess {
 
   // postgresql://user:password@127.0.0.1:port/database
   std::string Url(const std::string& database = "postgres") const;
+  // The same through the server's unix socket: for a client in another network namespace.
+  std::string SocketUrl(const std::string& database = "postgres") const;
   // Creates a database, e.g. one per test.
   ::testing::AssertionResult CreateDatabase(const std::string& name);
 
