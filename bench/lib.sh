@@ -85,3 +85,9 @@ cpu_ticks() {
   done
   echo "$total"
 }
+
+# ctx_switches PID: voluntary + involuntary context switches so far, over all its threads.
+ctx_switches() {
+  cat "/proc/$1/task/"*/status 2>/dev/null |
+    awk '/^(voluntary|nonvoluntary)_ctxt_switches:/ {s += $2} END {printf "%.0f", s}'
+}

@@ -140,22 +140,23 @@ store_reads() {
     '/^keycache_verifications_total\{code="VALID",cache_status="bypass"\}/ {printf "%.0f", $NF}'
 }
 
-# wrk_run C: prints "req/s p99 non2xx kc_cpu_us_per_req pg_cpu_us_per_req store_reads_per_req"
+# wrk_run C: prints "req/s p99 non2xx kc_cpu_us_per_req pg_cpu_us_per_req store_reads_per_req
+# kc_context_switches_per_req"
 wrk_run() {
-  local c=$1 t k0 k1 p0 p1 r0 r1 out
+  local c=$1 t k0 k1 p0 p1 r0 r1 s0 s1 out
   t=$(( c < 2 ? c : 2 ))
   wrk -t"$t" -c"$c" -d2s --timeout 5s -s "$lua" "http://127.0.0.1:$kc_port/v1/auth" -- \
     "$tmp/keys.txt" >/dev/null 2>&1
-  r0=$(store_reads); k0=$(cpu_ticks "$kc_pid"); p0=$(pg_cpu_ticks)
+  r0=$(store_reads); k0=$(cpu_ticks "$kc_pid"); p0=$(pg_cpu_ticks); s0=$(ctx_switches "$kc_pid")
   out=$(wrk -t"$t" -c"$c" -d"${duration}s" --timeout 5s --latency -s "$lua" \
     "http://127.0.0.1:$kc_port/v1/auth" -- "$tmp/keys.txt" 2>&1)
-  k1=$(cpu_ticks "$kc_pid"); p1=$(pg_cpu_ticks); r1=$(store_reads)
+  k1=$(cpu_ticks "$kc_pid"); p1=$(pg_cpu_ticks); s1=$(ctx_switches "$kc_pid"); r1=$(store_reads)
   echo "$out" >>"$tmp/wrk.log"
-  echo "$out" | awk -v kt=$((k1 - k0)) -v pt=$((p1 - p0)) -v rd=$((r1 - r0)) -v us="$tick_us" '
+  echo "$out" | awk -v kt=$((k1 - k0)) -v pt=$((p1 - p0)) -v rd=$((r1 - r0)) -v cs=$((s1 - s0)) -v us="$tick_us" '
     $1 == "Requests/sec:" { rps = $2 } $1 == "99%" { p99 = $2 }
     $0 ~ /requests in/ { n = $1 } /Non-2xx/ { bad = $NF }
-    END { printf "%.0f %s %d %.1f %.1f %.2f\n", rps, p99, bad, (n ? kt * us / n : 0),
-                 (n ? pt * us / n : 0), (n ? rd / n : 0) }'
+    END { printf "%.0f %s %d %.1f %.1f %.2f %.1f\n", rps, p99, bad, (n ? kt * us / n : 0),
+                 (n ? pt * us / n : 0), (n ? rd / n : 0), (n ? cs / n : 0) }'
 }
 
 echo
@@ -165,20 +166,21 @@ echo "=== miss path on PostgreSQL vs pgbench -S, ${duration} s per run, $keys di
 results=()
 for c in $clients; do
   read -r pb1 pbcpu1 < <(pgbench_run "$c")
-  read -r rps p99 bad kcpu kpg reads < <(wrk_run "$c")
+  read -r rps p99 bad kcpu kpg reads kcs < <(wrk_run "$c")
   read -r pb2 pbcpu2 < <(pgbench_run "$c")
   [ "$bad" -eq 0 ] || echo "pg_miss_bench: $bad non-2xx answers at $c clients (see $tmp/wrk.log)" >&2
   line=$(awk -v c="$c" -v a="$rps" -v b1="$pb1" -v b2="$pb2" -v p99="$p99" -v kc="$kcpu" \
-    -v kp="$kpg" -v r="$reads" -v pc1="$pbcpu1" -v pc2="$pbcpu2" 'BEGIN {
+    -v kp="$kpg" -v r="$reads" -v cs="$kcs" -v pc1="$pbcpu1" -v pc2="$pbcpu2" 'BEGIN {
       m = (b1 + b2) / 2
-      printf "%3d | %7d | %5.2f | %7s | %5.1f + %5.1f | %7d / %7d | %5.1f / %5.1f | %.2fx %s",
-        c, a, r, p99, kc, kp, b1, b2, pc1, pc2, (m ? a / m : 0),
+      printf "%3d | %7d | %5.2f | %7s | %5.1f + %5.1f | %4.1f | %7d / %7d | %5.1f / %5.1f | %.2fx %s",
+        c, a, r, p99, kc, kp, cs, b1, b2, pc1, pc2, (m ? a / m : 0),
         (m && a / m >= 0.5 ? "met" : "NOT met") }')
   results+=("$line")
   echo "  clients $c done: $line"
 done
 echo
 echo "clients | keycached req/s | VALID store reads/req | p99 | CPU us/req keycached + postgres |" \
+  "keycached context switches/req |" \
   "pgbench -S tps before / after | postgres CPU us/txn before / after | ratio (target >= 0.5x)"
 printf '%s\n' "${results[@]}"
 echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
