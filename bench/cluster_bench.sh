@@ -8,15 +8,15 @@
 #   2. revocation propagation: instances A and B on the cluster, bench/propagation_bench creates
 #      N keys on A, has B cache each, revokes it on A and polls B (target p99 <= 50 ms), and B's
 #      keycache_invalidation_propagation_seconds;
-#   3. unless --no-failover: a primary killed under load (wrk on an instance with L1 on, and a
-#      probe creating a key and verifying a key every ~20 ms), 3 rounds, one shard each: the
-#      time from the kill to the replica's promotion, the probe's failed requests (first and
-#      last, after which every request succeeded), and the time until the killed node, restarted
-#      at once after the promotion, is a replica again and keycached reports itself healthy.
+#   3. failover windows: a primary killed under load (wrk on an instance with L1 on, and
+#      bench/failover_probe creating, revoking and verifying a key every ~10 ms), 3 rounds, one
+#      shard each: the time from the kill to the replica's promotion, the probe's failed and
+#      slowest requests, and the time until the killed node, restarted at once after the
+#      promotion, is a replica again and keycached reports itself healthy.
 # Loopback only; every process it starts is stopped on exit.
 #
-#   bench/cluster_bench.sh [--duration S] [--connections C] [--revocations N] [--keys N]
-#                          [--no-failover] [--build-dir DIR] [--no-build]
+#   bench/cluster_bench.sh [--sections "1 2 3"] [--duration S] [--connections C]
+#                          [--revocations N] [--keys N] [--build-dir DIR] [--no-build]
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -26,22 +26,26 @@ duration=10
 connections=32
 revocations=1000
 keys=10000
-failover=1
+sections="1 2 3"
 build=1
-usage="usage: bench/cluster_bench.sh [--duration S] [--connections C] [--revocations N] [--keys N] [--no-failover] [--build-dir DIR] [--no-build]"
+usage="usage: bench/cluster_bench.sh [--sections \"1 2 3\"] [--duration S] [--connections C] [--revocations N] [--keys N] [--build-dir DIR] [--no-build]"
 while [ $# -gt 0 ]; do
   case "$1" in
     --duration) duration=${2:-}; shift 2 ;;
     --connections) connections=${2:-}; shift 2 ;;
     --revocations) revocations=${2:-}; shift 2 ;;
     --keys) keys=${2:-}; shift 2 ;;
-    --no-failover) failover=0; shift ;;
+    --sections) sections=${2:-}; shift 2 ;;
     --build-dir) build_dir=${2:-}; build=0; shift 2 ;;
     --no-build) build=0; shift ;;
-    -h | --help) sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h | --help) sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "$usage" >&2; exit 2 ;;
   esac
 done
+for v in $sections; do
+  [[ "$v" =~ ^[123]$ ]] || { echo "cluster_bench: no section '$v' (1, 2 or 3)" >&2; exit 2; }
+done
+section() { [[ " $sections " == *" $1 "* ]]; }
 for v in "$duration" "$connections" "$revocations" "$keys"; do
   [[ "$v" =~ ^[1-9][0-9]*$ ]] || { echo "cluster_bench: '$v' is not a positive whole number" >&2; exit 2; }
 done
@@ -182,6 +186,8 @@ metric() {  # PORT REGEX: the sum of the matching samples
   curl -s "http://127.0.0.1:$1/metrics" | awk -v re="$2" '$0 ~ re {s += $NF} END {printf "%.0f", s}'
 }
 
+threads=$(( connections < 2 ? connections : 2 ))
+if section 1; then
 echo
 echo "=== 1. L2 path on the cluster vs redis-benchmark --cluster GET, $connections concurrent;" \
   "load average: $(cut -d' ' -f1-3 /proc/loadavg)"
@@ -197,7 +203,6 @@ start_keycached l2 KEYCACHE_L1_ENABLED=false
 l2_port=$kc_port l2_pid=$kc_pid
 wait_breaker "$l2_port" closed 10 || { echo "cluster_bench: breaker never closed" >&2; exit 1; }
 url="http://127.0.0.1:$l2_port/v1/auth"
-threads=$(( connections < 2 ? connections : 2 ))
 echo "-- warm-up: every key verified once (fills L2), then 3 s more"
 wrk -t"$threads" -c"$connections" -d"$(( keys / 2000 + 3 ))s" --timeout 2s -s "$lua" "$url" -- \
   "$tmp/keys.txt" >/dev/null 2>&1
@@ -222,6 +227,9 @@ awk -v a="$kc_rps" -v b="$rb_before" -v c="$rb_after" 'BEGIN { m = (b + c) / 2;
   if (m > 0) printf "ratio: %.2fx of the mean (target >= 0.50x: %s)\n", a / m,
     (a / m >= 0.5 ? "met" : "NOT met") }'
 
+fi
+
+if section 2; then
 echo
 echo "=== 2. revocation propagation on the cluster, $revocations revocations;" \
   "load average: $(cut -d' ' -f1-3 /proc/loadavg)"
@@ -232,10 +240,12 @@ b_port=$kc_port b_pid=$kc_pid
 wait_breaker "$a_port" closed 10 && wait_breaker "$b_port" closed 10
 sleep 0.5  # both subscriptions confirmed (they connect with the pool)
 "$propagation" --a "$a_port" --b "$b_port" --token "$token" --count "$revocations"
+histogram "$b_port" keycache_invalidation_propagation_seconds
 stop_pid "$a_pid"
 stop_pid "$b_pid"
+fi
 
-[ "$failover" -eq 1 ] || exit 0
+section 3 || exit 0
 
 echo
 echo "=== 3. a primary killed under load, 3 rounds (the primaries of slots 0, 5461, 10923);" \
@@ -292,15 +302,17 @@ for round in 1 2 3; do
   awk -v k="$t_kill" -v p="$t_promoted" -v h="$t_healthy" -v r="$round" '
     $1 < k { if ($4 > base[$2]) base[$2] = $4; next }
     { n[$2]++; if ($4 > slow[$2]) slow[$2] = $4 }
-    $3 != 200 && $3 != 201 { bad[$2]++; if (!first[$2]) first[$2] = $1; last[$2] = $1 + $4 }
+    $3 != 200 && $3 != 201 { bad[$2]++; if (!first[$2]) first[$2] = $1; last[$2] = $1 + $4
+                             codes[$2] = codes[$2] (index(codes[$2], " " $3 " ") ? "" : " " $3 " ") }
     END {
       printf "round %d: replica promoted (slots served) +%d ms; killed node back, cluster and " \
         "keycached healthy +%s ms\n", r, p - k, (h ? h - k : "never (60 s)")
-      split("w r", kinds, " "); names["w"] = "writes (create)"; names["r"] = "reads (verify)"
-      for (i = 1; i <= 2; i++) { q = kinds[i]
+      split("c w r", kinds, " "); names["c"] = "creates"; names["w"] = "revocations"
+      names["r"] = "verifications"
+      for (i = 1; i <= 3; i++) { q = kinds[i]
         printf "  probe %s: %d of %d failed", names[q], bad[q], n[q]
-        if (bad[q]) printf " (first sent +%d ms, last answered +%d ms after the kill)",
-          first[q] - k, last[q] - k
+        if (bad[q]) printf " (status%s; first sent +%d ms, last answered +%d ms after the kill)",
+          codes[q], first[q] - k, last[q] - k
         printf "; slowest answer %d ms after the kill, %d ms in the 3 s before\n", slow[q], base[q] }
     }' "$tmp/probe-$round.txt"
   awk '/Non-2xx|Socket errors|Requests\/sec|requests in/' "$tmp/wrk-f$round.txt" | sed 's/^/  wrk: /'

@@ -1,11 +1,13 @@
 // failover_probe: a steady trickle of requests to one keycached instance while a fault is
 // injected, one line per request on stdout: "<ms since the Unix epoch> <kind> <status>
-// <latency ms>", kind `w` (POST /v1/keys: a key for a new owner, so writes spread over the
-// owners' Redis Cluster slots) or `r` (GET /v1/auth of a key read from --keys, in turn). Status
-// 0 is a transport error or the 3 s timeout. Runs until SIGTERM/SIGINT or --seconds; the
-// scripts (bench/cluster_bench.sh) date the failure window from these lines.
+// <latency ms>", kind `c` (POST /v1/keys: a key for a new owner), `w` (POST /v1/keys/{id}/revoke
+// of that key: a change that bumps the key's generation on its Redis Cluster slot and waits for
+// the fence, so these spread over the shards) or `r` (GET /v1/auth of a key read from --keys, in
+// turn). Status 0 is a transport error or the 3 s timeout. Runs until SIGTERM/SIGINT or --seconds;
+// the scripts (bench/cluster_bench.sh) date the failure window from these lines.
 //
 //   failover_probe --port P --token ADMIN_TOKEN --keys FILE [--interval-ms 10] [--seconds 3600]
+#include <boost/json/parse.hpp>
 #include <csignal>
 #include <cstdio>
 #include <cstring>
@@ -72,11 +74,23 @@ int main(int argc, char** argv) {
   };
   for (std::size_t i = 0; !g_stop && NowMs() < end; ++i) {
     long long t = NowMs();
-    auto w = writer.Send(http::verb::post, "/v1/keys",
-                         R"({"owner_id":"probe-)" + run + "-" + std::to_string(i) +
-                             R"(","name":"p","scopes":[]})",
-                         admin, std::chrono::seconds(3));
-    report('w', t, w);
+    auto w = writer.Send(
+        http::verb::post, "/v1/keys",
+        R"({"owner_id":"probe-)" + run + "-" + std::to_string(i) + R"(","name":"p","scopes":[]})",
+        admin, std::chrono::seconds(3));
+    report('c', t, w);
+    if (w && w->status == 201) {
+      boost::system::error_code ec;
+      const auto v = boost::json::parse(w->body, ec);
+      const auto* id = !ec && v.is_object() ? v.as_object().if_contains("id") : nullptr;
+      if (id && id->is_string()) {
+        t = NowMs();
+        auto revoked =
+            writer.Send(http::verb::post, "/v1/keys/" + std::string(id->as_string()) + "/revoke",
+                        "{}", admin, std::chrono::seconds(3));
+        report('w', t, revoked);
+      }
+    }
     t = NowMs();
     auto r = reader.Send(http::verb::get, "/v1/auth", {}, {{"X-API-Key", keys[i % keys.size()]}},
                          std::chrono::seconds(3));

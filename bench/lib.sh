@@ -91,3 +91,12 @@ ctx_switches() {
   cat "/proc/$1/task/"*/status 2>/dev/null |
     awk '/^(voluntary|nonvoluntary)_ctxt_switches:/ {s += $2} END {printf "%.0f", s}'
 }
+
+# histogram PORT NAME: the cumulative buckets of histogram NAME on an instance's /metrics, as
+# "le=count" pairs on one line, then the sample count.
+histogram() {
+  curl -s "http://127.0.0.1:$1/metrics" | awk -v n="$2" '
+    index($0, n "_bucket{") == 1 { match($0, /le="[^"]*"/); b = b " " substr($0, RSTART + 4, RLENGTH - 5) "=" $NF }
+    index($0, n "_count") == 1 { c = $NF }
+    END { printf "%s buckets (le=cumulative count):%s; count %s\n", n, b, c }'
+}

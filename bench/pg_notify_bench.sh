@@ -70,6 +70,9 @@ start_keycached() {
 start_keycached a
 start_keycached b
 
-echo "=== revocation propagation over LISTEN/NOTIFY, $revocations keys"
+echo "=== revocation propagation over LISTEN/NOTIFY, $revocations keys;" \
+  "load average: $(cut -d' ' -f1-3 /proc/loadavg)"
 # shellcheck disable=SC2154  # a_port and b_port are set by start_keycached through eval
 "$propagation" --a "$a_port" --b "$b_port" --token "$token" --count "$revocations"
+histogram "$b_port" keycache_invalidation_propagation_pg_seconds
+echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
