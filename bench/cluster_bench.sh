@@ -134,7 +134,9 @@ cluster_ok() {
     port=${node_ports[$i]}
     redis-cli -p "$port" cluster info 2>/dev/null | grep -q 'cluster_state:ok' || return 1
   done
-  view=$(redis-cli -p "$(live_port)" cluster nodes 2>/dev/null)
+  # (an assignment from a failed command would end the script under set -e: a node may refuse
+  # a connection while it starts)
+  view=$(redis-cli -p "$(live_port)" cluster nodes 2>/dev/null) || return 1
   [ "$(echo "$view" | awk '$3 ~ /master/ && $3 !~ /fail/ && NF >= 9' | wc -l)" -eq 3 ] &&
     [ "$(echo "$view" | awk '$3 !~ /fail/ && $8 == "connected"' | wc -l)" -ge "$1" ]
 }
@@ -253,7 +255,7 @@ echo "=== 3. a primary killed under load, 3 rounds (the primaries of slots 0, 54
 # primary_of SLOT: the index in node_ports of the live primary serving SLOT
 primary_of() {
   local port i
-  port=$(redis-cli -p "$(live_port)" cluster nodes | awk -v s="$1" '
+  port=$( (redis-cli -p "$(live_port)" cluster nodes 2>/dev/null || true) | awk -v s="$1" '
     $3 ~ /master/ && $3 !~ /fail/ { for (f = 9; f <= NF; f++) { n = split($f, r, "-");
       if (n == 1) r[2] = r[1]; if (s >= r[1] + 0 && s <= r[2] + 0) { split($2, a, "[:@]"); print a[2] } } }')
   for i in "${!node_ports[@]}"; do [ "${node_ports[$i]}" = "$port" ] && echo "$i"; done
