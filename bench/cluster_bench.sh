@@ -66,7 +66,6 @@ probe="$build_dir/bench/failover_probe"
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/keycache-cluster-bench.XXXXXX")
 # shellcheck source=bench/lib.sh
 source "$root/bench/lib.sh"
-now_ms() { echo $(($(date +%s%N) / 1000000)); }
 
 redis_pass=$(head -c 24 /dev/urandom | base64 | tr -dc 'A-Za-z0-9')
 export REDISCLI_AUTH="$redis_pass"  # redis-cli reads it; keeps the password off command lines
@@ -176,13 +175,6 @@ start_keycached() {
   kc_port=$port
   wait_http "http://127.0.0.1:$port/health/live" 20 && return 0
   echo "cluster_bench: keycached $name did not start" >&2; cat "$tmp/$name.log" >&2; exit 1
-}
-breaker() {
-  curl -s --max-time 1 "http://127.0.0.1:$1/health/cache" | grep -o '"breaker":"[a-z]*"' | cut -d'"' -f4
-}
-wait_breaker() {  # PORT STATE SECONDS
-  for _ in $(seq 1 $(($3 * 20))); do [ "$(breaker "$1")" = "$2" ] && return 0; sleep 0.05; done
-  return 1
 }
 metric() {  # PORT REGEX: the sum of the matching samples
   curl -s "http://127.0.0.1:$1/metrics" | awk -v re="$2" '$0 ~ re {s += $NF} END {printf "%.0f", s}'

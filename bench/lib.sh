@@ -100,3 +100,14 @@ histogram() {
     index($0, n "_count") == 1 { c = $NF }
     END { printf "%s buckets (le=cumulative count):%s; count %s\n", n, b, c }'
 }
+
+now_ms() { echo $(($(date +%s%N) / 1000000)); }
+
+# breaker PORT: the Redis tier's circuit breaker on an instance ("open", "closed", or empty).
+breaker() {
+  curl -s --max-time 1 "http://127.0.0.1:$1/health/cache" | grep -o '"breaker":"[a-z]*"' | cut -d'"' -f4
+}
+wait_breaker() {  # PORT STATE SECONDS
+  for _ in $(seq 1 $(($3 * 20))); do [ "$(breaker "$1")" = "$2" ] && return 0; sleep 0.05; done
+  return 1
+}
