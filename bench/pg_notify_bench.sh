@@ -39,27 +39,11 @@ keycached="$build_dir/src/app/keycached"
 propagation="$build_dir/bench/propagation_bench"
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/keycache-pg-bench.XXXXXX")
+# shellcheck source=bench/lib.sh
 source "$root/bench/lib.sh"
 
-# --- PostgreSQL (initdb and postgres refuse to run as root: the postgres user runs them).
-as_pg=()
-if [ "$(id -u)" -eq 0 ]; then
-  chown postgres "$tmp"
-  as_pg=(runuser -u postgres --)
-fi
-pg_port=$(free_port)
-"${as_pg[@]}" "$pg_bin/initdb" -D "$tmp/data" -U keycache -A trust --encoding=UTF8 --locale=C \
-  --no-sync >"$tmp/initdb.log" 2>&1 || { cat "$tmp/initdb.log" >&2; exit 1; }
-"${as_pg[@]}" "$pg_bin/postgres" -D "$tmp/data" -p "$pg_port" -c listen_addresses=127.0.0.1 \
-  -c unix_socket_directories="$tmp" -c fsync=off -c synchronous_commit=off \
-  >"$tmp/postgres.log" 2>&1 &
-pids+=("$!")
-for _ in $(seq 1 200); do
-  "$pg_bin/pg_isready" -q -h 127.0.0.1 -p "$pg_port" && break
-  sleep 0.05
-done
-"$pg_bin/psql" -q -h 127.0.0.1 -p "$pg_port" -U keycache -d postgres -c 'CREATE DATABASE keycache'
-url="postgresql://keycache@127.0.0.1:$pg_port/keycache"
+start_postgres -c max_connections=100
+url=$pg_url
 token="bench-admin-token-$(head -c 8 /dev/urandom | od -An -tx1 | tr -d ' \n')"
 pepper="bench-pepper-$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')"
 
@@ -86,6 +70,9 @@ start_keycached() {
 start_keycached a
 start_keycached b
 
-echo "=== revocation propagation over LISTEN/NOTIFY, $revocations keys"
+echo "=== revocation propagation over LISTEN/NOTIFY, $revocations keys;" \
+  "load average: $(cut -d' ' -f1-3 /proc/loadavg)"
 # shellcheck disable=SC2154  # a_port and b_port are set by start_keycached through eval
 "$propagation" --a "$a_port" --b "$b_port" --token "$token" --count "$revocations"
+histogram "$b_port" keycache_invalidation_propagation_pg_seconds
+echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"

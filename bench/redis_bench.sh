@@ -48,7 +48,6 @@ l2_path="$build_dir/bench/l2_path_bench"
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/keycache-redis-bench.XXXXXX")
 source "$root/bench/lib.sh"
-now_ms() { echo $(($(date +%s%N) / 1000000)); }
 
 # --- Redis, configured as the deployment guide hardens it.
 redis_port=$(free_port)
@@ -89,8 +88,8 @@ echo "== seeding 10000 keys"
   --out "$tmp/keys.txt" >/dev/null
 token="bench-admin-token-$(head -c 8 /dev/urandom | od -An -tx1 | tr -d ' \n')"
 
-# start_keycached NAME EXTRA_ENV...: sets NAME_port and NAME_pid (no subshell, so the pid is
-# tracked for cleanup)
+# start_keycached NAME EXTRA_ENV...: sets kc_port and kc_pid (no subshell, so the pid is tracked
+# for cleanup)
 start_keycached() {
   local name=$1; shift
   local port; port=$(free_port)
@@ -102,20 +101,13 @@ start_keycached() {
     REDIS_HOST=127.0.0.1 REDIS_PORT="$redis_port" REDIS_PASSWORD="$redis_pass" \
     KEYCACHE_INSTANCE_ID="$name" "$@" "$keycached" serve) >"$tmp/$name.log" 2>&1 &
   pids+=("$!")
-  eval "${name}_pid=$!"
-  eval "${name}_port=$port"
+  kc_pid=$!
+  kc_port=$port
   for _ in $(seq 1 200); do
     curl -s -o /dev/null --max-time 1 "http://127.0.0.1:$port/health/live" && return 0
     sleep 0.05
   done
   echo "redis_bench: keycached $name did not start" >&2; cat "$tmp/$name.log" >&2; exit 1
-}
-breaker() {
-  curl -s --max-time 1 "http://127.0.0.1:$1/health/cache" | grep -o '"breaker":"[a-z]*"' | cut -d'"' -f4
-}
-wait_breaker() {  # PORT STATE SECONDS
-  for _ in $(seq 1 $(($3 * 20))); do [ "$(breaker "$1")" = "$2" ] && return 0; sleep 0.05; done
-  return 1
 }
 
 echo
@@ -136,6 +128,7 @@ awk -v a="$inproc" -v b="$rb_before" -v c="$rb_after" 'BEGIN {
   m = (b + c) / 2; if (m > 0) printf "in-process ratio: %.2f (target >= 0.50)\n", a / m }'
 echo "-- end to end over HTTP (wrk -t2 -c$connections on /v1/auth, L1 off)"
 start_keycached l2 KEYCACHE_L1_ENABLED=false
+l2_port=$kc_port l2_pid=$kc_pid
 wait_breaker "$l2_port" closed 10 || { echo "redis_bench: breaker never closed" >&2; exit 1; }
 url="http://127.0.0.1:$l2_port/v1/auth"
 wrk -t2 -c"$connections" -d3s --timeout 2s -s "$lua" "$url" -- "$tmp/keys.txt" >/dev/null 2>&1
@@ -158,7 +151,9 @@ awk -v a="$kc_rps" -v b="$rb_http" 'BEGIN { if (b > 0) printf "end-to-end ratio:
 echo
 echo "=== 2. revocation propagation between two instances, $revocations revocations"
 start_keycached a
+a_port=$kc_port
 start_keycached b
+b_port=$kc_port
 wait_breaker "$a_port" closed 10 && wait_breaker "$b_port" closed 10
 sleep 0.5  # both subscriptions confirmed (they connect with the pool)
 "$propagation" --a "$a_port" --b "$b_port" --token "$token" --count "$revocations"
