@@ -94,7 +94,8 @@ if [ -n "$url" ]; then
   if ! http GET "$url/metrics" || [ "$HTTP_STATUS" != 200 ]; then
     die "GET $url/metrics failed (HTTP ${HTTP_STATUS:-none})"
   fi
-  metric() { printf '%s\n' "$HTTP_BODY" | awk -v m="$1" 'index($0, m) == 1 { printf "%d\n", $NF; exit }'; }
+  # A here-string, not a pipe: awk stops at the first match, which would SIGPIPE a printf.
+  metric() { awk -v m="$1" 'index($0, m) == 1 { printf "%d\n", $NF; exit }' <<<"$HTTP_BODY"; }
   l1_bytes=$(metric "cache_memory_bytes ")
   l1_limit=$(metric "cache_memory_limit_bytes ")
   l1_entries=$(metric 'cache_size_entries{cache_type="validation"}')
