@@ -22,15 +22,20 @@ struct ObserverState {
 
 }  // namespace
 
-RequestObserver MakeRequestObserver(const Router& router, Registry& registry, Logger& log,
-                                    bool access_log) {
-  auto& requests =
-      registry.AddCounter("keycache_http_requests_total",
-                          "HTTP requests by route pattern and status class.", {"route", "status"});
-  auto& durations = registry.AddHistogram(
-      "keycache_http_request_duration_seconds",
-      "Time from a request read to its response written, by route pattern.", {"route"},
-      {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 5});
+HttpMetricFamilies AddHttpMetricFamilies(Registry& registry) {
+  return HttpMetricFamilies{
+      &registry.AddCounter("keycache_http_requests_total",
+                           "HTTP requests by route pattern and status class.", {"route", "status"}),
+      &registry.AddHistogram(
+          "keycache_http_request_duration_seconds",
+          "Time from a request read to its response written, by route pattern.", {"route"},
+          {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 5})};
+}
+
+RequestObserver MakeRequestObserver(const Router& router, const HttpMetricFamilies& families,
+                                    Logger& log, bool access_log) {
+  CounterFamily& requests = *families.requests;
+  HistogramFamily& durations = *families.durations;
   auto state = std::make_shared<ObserverState>();
   state->log = &log;
   state->access_log = access_log;

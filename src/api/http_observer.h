@@ -10,8 +10,15 @@
 
 namespace keycache {
 
+// The metric families the observers share (one registry may serve several listeners).
+struct HttpMetricFamilies {
+  CounterFamily* requests;
+  HistogramFamily* durations;
+};
+HttpMetricFamilies AddHttpMetricFamilies(Registry& registry);
+
 // Call after every route is registered: label sets are resolved from router.route_count().
-RequestObserver MakeRequestObserver(const Router& router, Registry& registry, Logger& log,
-                                    bool access_log);
+RequestObserver MakeRequestObserver(const Router& router, const HttpMetricFamilies& families,
+                                    Logger& log, bool access_log);
 
 }  // namespace keycache

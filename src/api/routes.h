@@ -15,6 +15,9 @@ Result<void> RegisterAdminRoutes(Router& router, ApiDeps& deps);   // /admin/cac
 Result<void> RegisterHealthRoutes(Router& router, ApiDeps& deps);  // /health/..., /metrics
 Result<void> RegisterStatusRoutes(Router& router, ApiDeps& deps);  // /status and /: the page
 
-Result<void> RegisterRoutes(Router& router, ApiDeps& deps);
+// kAll: every route (one listener, or the admin listener); kPublic: what may face the network
+// when the admin API has a listener of its own — verification, health, metrics, status page.
+enum class RouteSet { kAll, kPublic };
+Result<void> RegisterRoutes(Router& router, ApiDeps& deps, RouteSet set = RouteSet::kAll);
 
 }  // namespace keycache

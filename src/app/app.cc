@@ -6,6 +6,7 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <thread>
 
 #include "api/http_observer.h"
 #include "api/routes.h"
@@ -35,11 +36,24 @@ HttpServerOptions HttpOptionsFrom(const Config& c) {
                            .read_timeout = std::chrono::milliseconds(c.http_read_timeout_ms)};
 }
 
+// The admin listener: one thread (administration is not the hot path), the same limits.
+std::unique_ptr<HttpServer> MakeAdminServer(const Config& c, const Router& router, Logger& log) {
+  if (!c.admin_port) return nullptr;
+  HttpServerOptions o = HttpOptionsFrom(c);
+  o.host = c.admin_host;
+  o.port = *c.admin_port;
+  o.threads = 1;
+  return std::make_unique<HttpServer>(o, router, log);
+}
+
 std::unique_ptr<RedisTier> MakeTier(const Config& c, const AppOptions& o, HttpServer& server,
-                                    L1Cache& l1, Registry& registry, Logger& log) {
+                                    HttpServer* admin, L1Cache& l1, Registry& registry,
+                                    Logger& log) {
   if (o.shared || !c.redis.enabled || !c.cache_enabled || c.emergency_mode) return nullptr;
+  // Every thread that runs handlers gets connections of its own, the admin listener's too.
   std::vector<boost::asio::any_io_executor> executors;
   for (int i = 0; i < server.threads(); ++i) executors.push_back(server.executor(i));
+  for (int i = 0; admin && i < admin->threads(); ++i) executors.push_back(admin->executor(i));
   return std::make_unique<RedisTier>(
       RedisTierOptions{.settings = c.redis,
                        .pepper = c.pepper,
@@ -156,13 +170,28 @@ std::unique_ptr<App> App::Create(AppOptions options, Logger& log, std::string& e
   }
   std::unique_ptr<App> app(
       new App(std::move(options), std::move(instance_lock), std::move(owned), log));
-  if (auto routes = RegisterRoutes(app->router_, app->deps_); !routes) {
+  // With an admin listener, the main one serves only what may face the network.
+  const bool admin = app->admin_server_ != nullptr;
+  if (auto routes =
+          RegisterRoutes(app->router_, app->deps_, admin ? RouteSet::kPublic : RouteSet::kAll);
+      !routes) {
     error = "route table: " + routes.error().message();
     return nullptr;
   }
-  // Route labels are resolved once, from the complete route table.
+  if (admin) {
+    if (auto routes = RegisterRoutes(app->admin_router_, app->deps_); !routes) {
+      error = "admin route table: " + routes.error().message();
+      return nullptr;
+    }
+  }
+  // Route labels are resolved once, from the complete route tables.
+  const HttpMetricFamilies families = AddHttpMetricFamilies(app->registry_);
   app->server_->SetObserver(
-      MakeRequestObserver(app->router_, app->registry_, log, app->config_.access_log));
+      MakeRequestObserver(app->router_, families, log, app->config_.access_log));
+  if (admin) {
+    app->admin_server_->SetObserver(
+        MakeRequestObserver(app->admin_router_, families, log, app->config_.access_log));
+  }
   return app;
 }
 
@@ -181,7 +210,8 @@ App::App(AppOptions o, std::unique_ptr<SqliteInstanceLock> instance_lock,
       db_(config_.db_threads, std::chrono::milliseconds(config_.db_timeout_ms)),
       l1_invalidator_(l1_),
       server_(std::make_unique<HttpServer>(HttpOptionsFrom(config_), router_, log)),
-      tier_(MakeTier(config_, o, *server_, l1_, registry_, log)),
+      admin_server_(MakeAdminServer(config_, admin_router_, log)),
+      tier_(MakeTier(config_, o, *server_, admin_server_.get(), l1_, registry_, log)),
       pg_coherence_(MakePgCoherence(config_, o, tier_.get(), l1_, registry_, log,
                                     [this](std::string payload, std::function<void(bool)> sent) {
                                       pg_channel_->Notify(std::move(payload), std::move(sent));
@@ -302,20 +332,31 @@ int App::Start(std::string& error) {
             listening.error().message();
     return 1;
   }
+  if (admin_server_) {
+    if (auto listening = admin_server_->Start(); !listening) {
+      error = "cannot listen on ADMIN_HOST:ADMIN_PORT " + config_.admin_host + ":" +
+              std::to_string(*config_.admin_port) + ": " + listening.error().message();
+      return 1;
+    }
+  }
   StartBackground();
   started_ = true;
-  log_.Info("listening",
-            {{"address", config_.host},
-             {"port", std::to_string(server_->port())},
-             {"threads", std::to_string(config_.http_threads)},
-             // A PostgreSQL URL can hold a password: log the SQLite path only.
-             {"database", config_.is_sqlite() ? config_.database_url : "postgresql"},
-             {"cache", cache_active() ? "enabled" : "bypassed"},
-             {"redis", tier_ ? config_.redis.host + ":" + std::to_string(config_.redis.port)
-                             : std::string("off")},
-             {"coherence", tier_           ? "redis"
-                           : pg_coherence_ ? "postgres-notify"
-                                           : "none"}});
+  log_.Info(
+      "listening",
+      {{"address", config_.host},
+       {"port", std::to_string(server_->port())},
+       {"admin", admin_server_ ? config_.admin_host + ":" + std::to_string(admin_server_->port())
+                               : std::string("on the same port")},
+       {"admin_port", admin_server_ ? std::to_string(admin_server_->port()) : std::string("-")},
+       {"threads", std::to_string(config_.http_threads)},
+       // A PostgreSQL URL can hold a password: log the SQLite path only.
+       {"database", config_.is_sqlite() ? config_.database_url : "postgresql"},
+       {"cache", cache_active() ? "enabled" : "bypassed"},
+       {"redis",
+        tier_ ? config_.redis.host + ":" + std::to_string(config_.redis.port) : std::string("off")},
+       {"coherence", tier_           ? "redis"
+                     : pg_coherence_ ? "postgres-notify"
+                                     : "none"}});
   return 0;
 }
 
@@ -349,6 +390,7 @@ void App::Drain() {
   }
   if (shutting_down_.exchange(true, std::memory_order_acq_rel)) return;
   server_->Drain();
+  if (admin_server_) admin_server_->Drain();
   log_.Info("drain_started",
             {{"drain_ms", std::to_string(config_.drain_ms)},
              {"ready", "503 (draining)"},
@@ -369,11 +411,15 @@ void App::Stop() {
   log_.Info("listener_closing",
             {{"in_flight_grace_ms", std::to_string(config_.shutdown_grace_ms)}});
   server_->Stop(std::chrono::milliseconds(config_.shutdown_grace_ms));
+  if (admin_server_) admin_server_->Stop(std::chrono::milliseconds(config_.shutdown_grace_ms));
 }
 
 int App::Run() {
   ran_ = true;
+  std::thread admin_thread;
+  if (admin_server_) admin_thread = std::thread([this] { admin_server_->Run(); });
   server_->Run();
+  if (admin_thread.joinable()) admin_thread.join();
   log_.Info("requests_finished", {{"next", "flushing usage"}});
   // Requests are finished: everything counted is in `usage_`. Write it out, then stop.
   StopBackground();

@@ -78,6 +78,8 @@ class App {
 
   const Config& config() const { return config_; }
   std::uint16_t port() const { return server_->port(); }
+  // The admin listener's port; 0 without ADMIN_PORT.
+  std::uint16_t admin_port() const { return admin_server_ ? admin_server_->port() : 0; }
   HttpServer& server() { return *server_; }
   Verifier& verifier() { return verifier_; }
   KeyService& keys() { return keys_; }
@@ -125,6 +127,9 @@ class App {
   // The server is built before the tier (which spreads its connections over the server's
   // threads) and destroyed after it.
   const std::unique_ptr<HttpServer> server_;
+  // ADMIN_PORT only: the admin API's own listener (one thread), with every route.
+  Router admin_router_;
+  const std::unique_ptr<HttpServer> admin_server_;
   std::unique_ptr<RedisTier> tier_;
   // Without Redis on PostgreSQL: L1 coherence over LISTEN/NOTIFY. The channel (whose thread calls
   // the coherence) is declared after it, so it is destroyed first.

@@ -98,6 +98,16 @@ std::optional<Target> ResolveTarget(std::string& error) {
       t.port = parsed->port_number();
     else
       t.port = 80;
+  } else if (std::string admin_port = get("ADMIN_PORT"); !admin_port.empty()) {
+    // The admin API has a listener of its own: the commands are admin requests.
+    auto n = ParseInt(admin_port);
+    if (!n || *n < 1 || *n > 65535) {
+      error = "ADMIN_PORT: \"" + admin_port +
+              "\" is not a port the CLI can reach (0 picks one at start: set KEYCACHE_URL)";
+      return std::nullopt;
+    }
+    t.port = static_cast<std::uint16_t>(*n);
+    if (std::string host = get("ADMIN_HOST"); !host.empty()) t.host = host;
   } else if (std::string port = get("PORT"); !port.empty()) {
     auto n = ParseInt(port);
     if (!n || *n < 1 || *n > 65535) {
@@ -176,8 +186,9 @@ void PrintKeysUsage() {
       "  delete ID\n"
       "  usage ID\n"
       "  verify KEY [--scope SCOPE]...     exit 0 when valid, 1 when not\n"
-      "The CLI talks to a running keycached: KEYCACHE_URL (default http://127.0.0.1:$PORT, PORT\n"
-      "3333) and ADMIN_TOKEN (default: the contents of $KEYCACHE_DATA_DIR/admin-token, ./var).\n");
+      "The CLI talks to a running keycached: KEYCACHE_URL (default http://$ADMIN_HOST:$ADMIN_PORT\n"
+      "when ADMIN_PORT is set, else http://127.0.0.1:$PORT, PORT 3333) and ADMIN_TOKEN (default:\n"
+      "the contents of $KEYCACHE_DATA_DIR/admin-token, ./var).\n");
 }
 
 int RunKeysCommand(const std::vector<std::string>& in) {

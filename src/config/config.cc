@@ -33,15 +33,30 @@ std::string SqlitePathOf(std::string_view url) {
   return std::string(url);
 }
 
-void ReadHost(Reader& r, Config& c) {
-  const auto host = r.Get("HOST");
+void ReadHost(Reader& r, const char* var, std::string& out) {
+  const auto host = r.Get(var);
   if (!host) return;
   boost::system::error_code ec;
   boost::asio::ip::make_address(std::string(*host), ec);
   if (ec && !IsHostName(*host)) {
-    return r.Error("HOST", Quote(*host) + " is not an IP address or host name");
+    return r.Error(var, Quote(*host) + " is not an IP address or host name");
   }
-  c.host = *host;
+  out = *host;
+}
+
+void ReadAdminListener(Reader& r, Config& c) {
+  ReadHost(r, "ADMIN_HOST", c.admin_host);
+  std::int64_t port = -1;
+  r.Int("ADMIN_PORT", "a port", 0, 65535, port);
+  if (port >= 0) c.admin_port = static_cast<std::uint16_t>(port);
+  if (r.Get("ADMIN_HOST") && !r.Get("ADMIN_PORT")) {
+    r.Error("ADMIN_HOST",
+            "is set but ADMIN_PORT is not; set ADMIN_PORT to give the admin API "
+            "a listener of its own");
+  }
+  if (c.admin_port && *c.admin_port != 0 && *c.admin_port == c.port && c.admin_host == c.host) {
+    r.Error("ADMIN_PORT", "is the same address as HOST:PORT; the admin listener needs its own");
+  }
 }
 
 // Never echoes the URL: a PostgreSQL URL may carry a password.
@@ -217,8 +232,9 @@ ConfigLoad LoadConfig(const EnvMap& env) {
   Reader r(env);
   Config c;
 
-  ReadHost(r, c);
+  ReadHost(r, "HOST", c.host);
   r.Int("PORT", "a port", 0, 65535, c.port);
+  ReadAdminListener(r, c);
   r.Int("KEYCACHE_THREADS", "a thread count", 1, 64, c.http_threads);
   r.Size("KEYCACHE_MAX_BODY_BYTES", kKb, 64 * kMb, c.max_body_bytes);
   r.Size("KEYCACHE_MAX_HEADER_BYTES", kKb, kMb, c.max_header_bytes);

@@ -36,7 +36,12 @@ struct Config {
   std::int64_t drain_ms = 5'000;               // KEYCACHE_DRAIN: 0..10m (0 = no drain)
   std::int64_t shutdown_grace_ms = 10'000;     // KEYCACHE_SHUTDOWN_GRACE: 0..10m
   TrustedProxies trusted_proxies;              // KEYCACHE_TRUSTED_PROXIES: "" = none
-  bool access_log = true;                      // KEYCACHE_ACCESS_LOG
+  // The admin API on a listener of its own (ADMIN_PORT set): HOST:PORT then serves verification,
+  // health, metrics and the status page only; the admin listener serves every route.
+  std::string admin_host = "127.0.0.1";     // ADMIN_HOST: IP address or host name
+  std::optional<std::uint16_t> admin_port;  // ADMIN_PORT: 0..65535 (0 = ephemeral); unset = one
+                                            // listener for everything
+  bool access_log = true;                   // KEYCACHE_ACCESS_LOG
 
   // Store.
   std::string database_url = "sqlite:./var/keycache.db";  // DATABASE_URL: sqlite:, postgres(ql)://

@@ -8,6 +8,8 @@ namespace keycache {
 namespace {
 
 constexpr auto kKnown = std::to_array<std::string_view>({
+    "ADMIN_HOST",
+    "ADMIN_PORT",
     "ADMIN_TOKEN",
     "ADMIN_TOKEN_FILE",
     "API_KEY_CACHE_DEFAULT_TTL",

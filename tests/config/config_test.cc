@@ -71,6 +71,23 @@ TEST(LoadConfig, TheGuidesEmergencySwitchesAreAliases) {
       std::string::npos);
 }
 
+TEST(LoadConfig, TheAdminListenerIsOptionalAndNeedsItsOwnAddress) {
+  const Config one = LoadOk({});
+  EXPECT_FALSE(one.admin_port.has_value());
+  const Config two = LoadOk({{"ADMIN_PORT", "3334"}, {"ADMIN_HOST", "10.0.0.5"}});
+  EXPECT_EQ(two.admin_port, std::optional<std::uint16_t>(3334));
+  EXPECT_EQ(two.admin_host, "10.0.0.5");
+  EXPECT_EQ(LoadOk({{"ADMIN_PORT", "0"}}).admin_host, "127.0.0.1");
+  EXPECT_NE(OnlyError({{"ADMIN_PORT", "3333"}}).find("ADMIN_PORT: is the same address"),
+            std::string::npos);
+  EXPECT_NE(OnlyError({{"ADMIN_HOST", "10.0.0.5"}}).find("ADMIN_HOST: is set but ADMIN_PORT"),
+            std::string::npos);
+  EXPECT_NE(OnlyError({{"ADMIN_PORT", "70000"}}).find("ADMIN_PORT: \"70000\" is out of range"),
+            std::string::npos);
+  EXPECT_NE(OnlyError({{"ADMIN_PORT", "1"}, {"ADMIN_HOST", "bad host!"}}).find("ADMIN_HOST:"),
+            std::string::npos);
+}
+
 // A variable with one of our prefixes that keycache does not read is a warning naming it (and
 // the nearest known name), never its value; other variables (PATH, HOME, ...) are not ours.
 TEST(LoadConfig, UnknownVariablesWithOurPrefixesAreWarnings) {

@@ -239,5 +239,58 @@ TEST(IntegProcess, ForwardedForIsIgnoredWithoutTrustedProxies) {
   ExpectCleanStop(server);
 }
 
+// ADMIN_PORT: the admin API on a listener of its own. The public listener serves verification,
+// health, metrics and the status page, and answers 404 to every admin route, token or not; the
+// admin listener serves everything; the CLI finds it by itself.
+TEST(IntegProcess, TheAdminApiCanHaveAListenerOfItsOwn) {
+  KeycachedProcess server(KeycachedOptions{.env = {{"ADMIN_PORT", "0"}}});
+  ASSERT_TRUE(server.Start());
+  std::uint16_t admin_port = 0;
+  {
+    const std::string log = server.log();
+    const std::size_t at = log.find(" admin_port=");
+    ASSERT_NE(at, std::string::npos) << log;
+    admin_port = static_cast<std::uint16_t>(std::strtoul(log.c_str() + at + 12, nullptr, 10));
+  }
+  ASSERT_NE(admin_port, 0);
+  ASSERT_NE(admin_port, server.port());
+  ApiClient public_api(server.port(), server.admin_token());
+  ApiClient admin_api(admin_port, server.admin_token());
+
+  const std::string owner = UniqueOwner("admin-listener");
+  const CreatedKey k = CreateKey(admin_api, owner);
+  EXPECT_EQ(Verify(public_api, k.key).Str("code"), "VALID");
+  EXPECT_EQ(Verify(admin_api, k.key).Str("code"), "VALID");
+  for (const char* path : {"/health/live", "/health/ready", "/metrics", "/status"}) {
+    EXPECT_EQ(public_api.Send(http::verb::get, path).status, 200u) << path;
+  }
+  // Every admin route is absent from the public listener, even with the right token.
+  const std::vector<std::pair<http::verb, std::string>> admin_routes = {
+      {http::verb::post, "/v1/keys"},
+      {http::verb::get, "/v1/keys/" + k.id},
+      {http::verb::post, "/v1/keys/" + k.id + "/revoke"},
+      {http::verb::get, "/v1/owners/someone/keys"},
+      {http::verb::post, "/admin/cache/invalidate"},
+      {http::verb::get, "/admin/cache/stats"}};
+  for (const auto& [verb, path] : admin_routes) {
+    ExpectApiError(public_api.Admin(verb, path, "{}"), 404, "", path);
+  }
+  EXPECT_EQ(admin_api.Admin(http::verb::get, "/admin/cache/stats").status, 200u);
+  EXPECT_EQ(admin_api.Admin(http::verb::get, "/v1/keys/" + k.id).status, 200u);
+
+  // The CLI reaches the admin listener through ADMIN_PORT.
+  const EnvVars cli_env = {{"ADMIN_PORT", std::to_string(admin_port)},
+                           {"ADMIN_TOKEN", server.admin_token()}};
+  const RunResult listed =
+      RunKeycached({"keys", "list", "--owner", owner}, cli_env, server.workdir());
+  EXPECT_EQ(listed.exit_code, 0) << listed.out << listed.err;
+  EXPECT_NE(listed.out.find(k.id), std::string::npos) << listed.out;
+
+  const Reply revoked = admin_api.Admin(http::verb::post, "/v1/keys/" + k.id + "/revoke", "{}");
+  EXPECT_EQ(revoked.status, 200u) << revoked.Describe();
+  EXPECT_EQ(Verify(public_api, k.key).Str("code"), "REVOKED");
+  ExpectCleanStop(server);
+}
+
 }  // namespace
 }  // namespace keycache::testing
