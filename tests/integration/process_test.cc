@@ -292,5 +292,19 @@ TEST(IntegProcess, TheAdminApiCanHaveAListenerOfItsOwn) {
   ExpectCleanStop(server);
 }
 
+// A typo in a variable with one of our prefixes does not pass silently: keycached starts and logs
+// a warning naming the variable and the nearest known one, never its value.
+TEST(IntegProcess, AnUnknownVariableWithOurPrefixIsAWarningNamingIt) {
+  KeycachedProcess server(
+      KeycachedOptions{.env = {{"REDIS_HOTS", "secret-looking-value"}, {"CACHE_ENABLE", "false"}}});
+  ASSERT_TRUE(server.Start());
+  const std::string log = server.log();
+  EXPECT_NE(log.find("WARN unknown_variable variable=REDIS_HOTS"), std::string::npos) << log;
+  EXPECT_NE(log.find("did you mean REDIS_HOST?"), std::string::npos) << log;
+  EXPECT_NE(log.find("variable=CACHE_ENABLE "), std::string::npos) << log;
+  EXPECT_EQ(log.find("secret-looking-value"), std::string::npos) << log;
+  ExpectCleanStop(server);
+}
+
 }  // namespace
 }  // namespace keycache::testing
