@@ -3,73 +3,21 @@
 // and each instance restarted in turn (SIGTERM, wait for the exit, start again, wait until nginx
 // sends it traffic again). The client must see zero failed requests: no non-2xx answer, no
 // socket error.
-#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <signal.h>
-#include <spawn.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <fstream>
 #include <iostream>
 #include <regex>
-#include <sstream>
 
 #include "integration/integration_util.h"
 #include "integration/redis_tier_util.h"
+#include "support/child_process.h"
 #include "support/free_port.h"
-
-extern char** environ;
+#include "support/redis_config_rewrite.h"
 
 namespace keycache::testing {
 namespace {
-
-std::string ReadFile(const std::filesystem::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
-// A child process with stdout and stderr to `log`; SIGKILLed by the destructor if still running.
-class Child {
- public:
-  Child(std::vector<std::string> argv, const std::filesystem::path& log) {
-    std::vector<char*> cargv;
-    for (auto& a : argv) cargv.push_back(a.data());
-    cargv.push_back(nullptr);
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
-    posix_spawn_file_actions_addopen(&actions, 1, log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    posix_spawn_file_actions_adddup2(&actions, 1, 2);
-    if (::posix_spawn(&pid_, cargv[0], &actions, nullptr, cargv.data(), environ) != 0) pid_ = -1;
-    posix_spawn_file_actions_destroy(&actions);
-  }
-  ~Child() {
-    if (pid_ > 0) {
-      ::kill(pid_, SIGKILL);
-      ::waitpid(pid_, nullptr, 0);
-    }
-  }
-  bool started() const { return pid_ > 0; }
-  bool running() {
-    if (pid_ <= 0) return false;
-    int status = 0;
-    if (::waitpid(pid_, &status, WNOHANG) == 0) return true;
-    pid_ = -1;
-    return false;
-  }
-  // Sends `signo` and waits (bounded) for the exit; true when it exited.
-  bool Stop(int signo) {
-    if (pid_ <= 0) return false;
-    ::kill(pid_, signo);
-    return PollUntil([&] { return !running(); }, std::chrono::seconds(30));
-  }
-
- private:
-  pid_t pid_ = -1;
-};
 
 std::string NginxConfig(const std::filesystem::path& dir, std::uint16_t listen,
                         const std::vector<std::uint16_t>& upstreams) {
@@ -149,9 +97,10 @@ TEST(RollingRestart, TwoInstancesBehindNginxRestartedInTurnUnderWrkLoseNoRequest
   const std::uint16_t front = FreeLoopbackPort();
   ASSERT_NE(front, 0);
   { std::ofstream(dir.path() / "nginx.conf") << NginxConfig(dir.path(), front, ports); }
-  Child nginx({"/usr/sbin/nginx", "-p", dir.path().string(), "-c",
-               (dir.path() / "nginx.conf").string(), "-e", (dir.path() / "error.log").string()},
-              dir.path() / "nginx.out");
+  ChildProcess nginx(
+      {"/usr/sbin/nginx", "-p", dir.path().string(), "-c", (dir.path() / "nginx.conf").string(),
+       "-e", (dir.path() / "error.log").string()},
+      dir.path() / "nginx.out");
   ASSERT_TRUE(nginx.started());
   ApiClient through(front);
   Reply first;
@@ -159,13 +108,15 @@ TEST(RollingRestart, TwoInstancesBehindNginxRestartedInTurnUnderWrkLoseNoRequest
     first = Auth(through, k.key);
     return first.status == 200;
   })) << first.Describe()
-      << ReadFile(dir.path() / "error.log") << ReadFile(dir.path() / "nginx.out");
+      << ReadTextFile((dir.path() / "error.log").string())
+      << ReadTextFile((dir.path() / "nginx.out").string());
 
   // wrk runs until interrupted (SIGINT makes it print its summary), with a generous per-request
   // timeout: a slow answer on a loaded machine is not what this test is about.
-  Child wrk({"/usr/bin/wrk", "-t1", "-c8", "-d120s", "--timeout", "10s", "-H",
-             "X-API-Key: " + k.key, "http://127.0.0.1:" + std::to_string(front) + "/v1/auth"},
-            dir.path() / "wrk.out");
+  ChildProcess wrk(
+      {"/usr/bin/wrk", "-t1", "-c8", "-d120s", "--timeout", "10s", "-H", "X-API-Key: " + k.key,
+       "http://127.0.0.1:" + std::to_string(front) + "/v1/auth"},
+      dir.path() / "wrk.out");
   ASSERT_TRUE(wrk.started());
   // Both instances carry the load before the first restart.
   for (KeycachedProcess* p : instances) {
@@ -180,19 +131,20 @@ TEST(RollingRestart, TwoInstancesBehindNginxRestartedInTurnUnderWrkLoseNoRequest
     // Back in rotation: nginx sends it verifications again (after fail_timeout).
     ASSERT_TRUE(PollUntil([&] { return AuthRequestsServed(*p) > 20; }, std::chrono::seconds(30)))
         << "nginx sent no traffic to the restarted instance on port " << p->port() << "\n"
-        << ReadFile(dir.path() / "error.log");
+        << ReadTextFile((dir.path() / "error.log").string());
   }
 
-  ASSERT_TRUE(wrk.Stop(SIGINT));
-  const std::string report = ReadFile(dir.path() / "wrk.out");
+  ASSERT_TRUE(wrk.Stop(std::chrono::seconds(30), SIGINT));
+  const std::string report = ReadTextFile((dir.path() / "wrk.out").string());
   std::smatch m;
   ASSERT_TRUE(std::regex_search(report, m, std::regex(R"((\d+) requests in)"))) << report;
   EXPECT_GT(std::stol(m[1].str()), 100) << report;
   EXPECT_EQ(report.find("Non-2xx"), std::string::npos) << report;
   EXPECT_EQ(report.find("Socket errors"), std::string::npos) << report;
   std::cout << "wrk through nginx during two rolling restarts:\n" << report;
-  EXPECT_EQ(ReadFile(dir.path() / "error.log").find("no live upstreams"), std::string::npos)
-      << ReadFile(dir.path() / "error.log");
+  EXPECT_EQ(ReadTextFile((dir.path() / "error.log").string()).find("no live upstreams"),
+            std::string::npos)
+      << ReadTextFile((dir.path() / "error.log").string());
 }
 
 }  // namespace

@@ -1,14 +1,13 @@
 // RedisClient over TLS against a real redis-server with a throwaway PKI.
 #include <gtest/gtest.h>
 
-#include <fstream>
 #include <memory>
-#include <sstream>
 #include <string>
 
 #include "redis/redis_client.h"
 #include "redis/redis_test_util.h"
 #include "support/keycached_process.h"
+#include "support/redis_config_rewrite.h"
 #include "support/redis_server_process.h"
 #include "support/test_certs.h"
 
@@ -113,21 +112,14 @@ TEST_F(RedisTlsTest, MutualTlsWorksWithAClientCertificate) {
   ExpectRoundTrip(*client);
 }
 
-std::string ReadWhole(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
 // The guide passes the CA, the certificate and the key as contents, not paths.
 TEST_F(RedisTlsTest, MutualTlsWorksWithPemTextInsteadOfFiles) {
   RedisServerProcess server(ServerOptions(false, /*mutual=*/true));
   ASSERT_TRUE(server.Start());
   RedisOptions o = server.ClientOptions();
-  o.tls.ca = ReadWhole(o.tls.ca);
-  o.tls.cert = ReadWhole(pki_->client_cert);
-  o.tls.key = ReadWhole(pki_->client_key);
+  o.tls.ca = ReadTextFile(o.tls.ca);
+  o.tls.cert = ReadTextFile(pki_->client_cert);
+  o.tls.key = ReadTextFile(pki_->client_key);
   ASSERT_NE(o.tls.ca.find("-----BEGIN CERTIFICATE-----"), std::string::npos);
   ASSERT_NE(o.tls.key.find("-----BEGIN "), std::string::npos);
   auto client = MakeClient(o);
@@ -138,7 +130,7 @@ TEST_F(RedisTlsTest, CorruptPemTextIsASetupErrorThatDoesNotEchoIt) {
   RedisServerProcess server(ServerOptions(false, /*mutual=*/true));
   ASSERT_TRUE(server.Start());
   RedisOptions o = server.ClientOptions();
-  o.tls.cert = ReadWhole(pki_->client_cert);
+  o.tls.cert = ReadTextFile(pki_->client_cert);
   o.tls.key = "-----BEGIN PRIVATE KEY-----\nbm90LWEta2V5LXNlY3JldA==\n-----END PRIVATE KEY-----\n";
   auto client = MakeClient(o);
   const std::string error = FailureOf(*client);

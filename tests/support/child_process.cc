@@ -43,18 +43,18 @@ bool ChildProcess::running() {
   return true;
 }
 
-void ChildProcess::Stop(std::chrono::milliseconds grace) {
-  if (!running()) return;
-  ::kill(pid_, SIGTERM);
+bool ChildProcess::Stop(std::chrono::milliseconds grace, int signo) {
+  if (!running()) return true;
+  ::kill(pid_, signo);
   const auto deadline = std::chrono::steady_clock::now() + grace;
   while (running() && std::chrono::steady_clock::now() < deadline) {
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
-  if (pid_ > 0) {
-    ::kill(pid_, SIGKILL);
-    ::waitpid(pid_, nullptr, 0);
-    pid_ = -1;
-  }
+  if (pid_ <= 0) return true;
+  ::kill(pid_, SIGKILL);
+  ::waitpid(pid_, nullptr, 0);
+  pid_ = -1;
+  return false;
 }
 
 std::string ChildProcess::log(std::size_t max_bytes) const {

@@ -3,6 +3,7 @@
 // SIGKILL after a grace period) and always reaped. Not thread-safe: one test thread owns it.
 #pragma once
 
+#include <signal.h>
 #include <sys/types.h>
 
 #include <chrono>
@@ -23,8 +24,9 @@ class ChildProcess {
   bool started() const { return pid_ > 0; }
   // True while the child has not exited (checks without blocking).
   bool running();
-  // SIGTERM, wait up to `grace`, then SIGKILL; reaps it.
-  void Stop(std::chrono::milliseconds grace = std::chrono::seconds(5));
+  // `signo` (SIGTERM; SIGINT makes wrk print its summary), wait up to `grace`, then SIGKILL;
+  // reaps it. True when it exited within the grace period (or had already).
+  bool Stop(std::chrono::milliseconds grace = std::chrono::seconds(5), int signo = SIGTERM);
   // The log so far, for failure messages (the last `max_bytes`).
   std::string log(std::size_t max_bytes = 4000) const;
 
