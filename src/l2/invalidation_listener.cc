@@ -52,9 +52,10 @@ void InvalidationListener::OnMessage(std::string_view payload) {
 void InvalidationListener::Apply(const CacheChange& c) { ApplyToL1(l1_, c); }
 
 void InvalidationListener::OnAnomaly(std::string_view what) {
-  anomalies_.fetch_add(1, std::memory_order_relaxed);
-  // Whatever it was, it may have been an invalidation we can no longer read.
+  // Whatever it was, it may have been an invalidation we can no longer read. The lease goes
+  // first: whoever sees the anomaly counted must also see L1 untrusted.
   lease_.OnChannelLost();
+  anomalies_.fetch_add(1, std::memory_order_release);
   std::uint64_t suppressed = 0;
   if (anomaly_log_.Allow(suppressed)) {
     log_.Warn("invalidation_push_rejected",

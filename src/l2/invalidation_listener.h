@@ -42,7 +42,7 @@ class InvalidationListener {
 
   bool channel_up() const { return up_.load(std::memory_order_acquire); }
   std::uint64_t received() const { return received_.load(std::memory_order_relaxed); }
-  std::uint64_t anomalies() const { return anomalies_.load(std::memory_order_relaxed); }
+  std::uint64_t anomalies() const { return anomalies_.load(std::memory_order_acquire); }
   // Other instances whose heartbeat was heard within `within`.
   std::size_t peers(std::chrono::milliseconds within = std::chrono::seconds(5)) const;
 

@@ -306,10 +306,21 @@ TEST_F(RunbookScripts, CapacityPlanningPrintsPlausibleFiguresFromAPopulatedRedis
   EXPECT_TRUE(Contains(empty.output, "no validation entries")) << empty.output;
 
   PopulatedKeys(20);
-  const ScriptRun plan =
-      Run("capacity-planning.sh", {"--keys", "1000000", "--url", server_->url()});
+  // Not every verification leaves a Redis entry (a key's creation invalidates its id in Redis
+  // without waiting, and may delete the fill of a verification that raced it): the oracle is
+  // the count of validation entries in Redis itself, which must be most of the 20.
+  // (Polled: a late write of the service's may land while the script runs.)
+  ScriptRun plan;
+  long long stored = 0;
+  EXPECT_TRUE(PollUntil([&] {
+    plan = Run("capacity-planning.sh", {"--keys", "1000000", "--url", server_->url()});
+    stored = 0;
+    for (const std::string& k : KeysUnderPrefix(*redis_)) stored += k.starts_with(kPrefix + "v:");
+    return plan.exit_code == 0 && Figure(plan.output, "entries_v") == stored;
+  })) << "Redis holds " << stored << " validation entries; the script said:\n"
+      << plan.output;
   ASSERT_EQ(plan.exit_code, 0) << plan.output;
-  EXPECT_EQ(Figure(plan.output, "entries_v"), 20) << plan.output;
+  EXPECT_GE(stored, 10);
   const long long per_key = Figure(plan.output, "redis_bytes_per_key");
   EXPECT_GT(per_key, 64) << plan.output;  // a sealed entry and a generation counter at least
   EXPECT_LT(per_key, 20'000) << plan.output;
