@@ -317,7 +317,8 @@ TEST_F(RunbookScripts, CapacityPlanningPrintsPlausibleFiguresFromAPopulatedRedis
     stored = 0;
     for (const std::string& k : KeysUnderPrefix(*redis_)) stored += k.starts_with(kPrefix + "v:");
     return plan.exit_code == 0 && Figure(plan.output, "entries_v") == stored;
-  })) << "Redis holds " << stored << " validation entries; the script said:\n"
+  })) << "Redis holds "
+      << stored << " validation entries; the script said:\n"
       << plan.output;
   ASSERT_EQ(plan.exit_code, 0) << plan.output;
   EXPECT_GE(stored, 10);
