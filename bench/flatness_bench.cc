@@ -1,6 +1,6 @@
 // Does verification cost depend on how many keys the store holds? End to end through
 // Verifier::Verify (the coroutine the HTTP layer awaits) over one hot set of 1,000 keys, with the
-// store seeded with 10,000 or 1,000,000 keys:
+// store seeded with 10,000, 100,000 or 1,000,000 keys:
 //   BM_VerifyWarm  every hot key is in the L1: the answer never leaves memory;
 //   BM_VerifyCold  the key's L1 entry is invalidated before each call, so each verification is
 //                  a miss: single-flight, a SqliteStore read on the database pool, a fenced
@@ -83,12 +83,12 @@ void BM_StoreFindById(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations());
   state.counters["store_keys"] = static_cast<double>(count);
 }
-BENCHMARK(BM_StoreFindById)->Arg(10'000)->Arg(1'000'000);
+BENCHMARK(BM_StoreFindById)->Arg(10'000)->Arg(100'000)->Arg(1'000'000);
 
 void BM_VerifyWarm(benchmark::State& state) { RunVerify(state, /*cold=*/false); }
 void BM_VerifyCold(benchmark::State& state) { RunVerify(state, /*cold=*/true); }
-BENCHMARK(BM_VerifyWarm)->Arg(10'000)->Arg(1'000'000)->UseRealTime();
-BENCHMARK(BM_VerifyCold)->Arg(10'000)->Arg(1'000'000)->UseRealTime();
+BENCHMARK(BM_VerifyWarm)->Arg(10'000)->Arg(100'000)->Arg(1'000'000)->UseRealTime();
+BENCHMARK(BM_VerifyCold)->Arg(10'000)->Arg(100'000)->Arg(1'000'000)->UseRealTime();
 
 template <Result<SeededKeys> (*Seed)(const SeedOptions&, Logger&)>
 void SeedRun(benchmark::State& state) {

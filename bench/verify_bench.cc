@@ -6,9 +6,11 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
+#include <algorithm>
 #include <cmath>
 #include <random>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "bench/verify_stack.h"
@@ -29,10 +31,10 @@ std::string MakeKey(KeyId id) { return MakeGenerated(id).key; }
 // The L1 holds kHotKeys valid keys (scopes kSeedScopes-like); nothing is read from the store.
 // Built once, on first use, and shared by the threads of a multi-threaded run.
 struct HotVerifier {
-  HotVerifier()
+  explicit HotVerifier(int hot_entries)
       : log(LogLevel::kOff),
         store(SqliteStore::Open(":memory:", log).value()),
-        stack(*store, kBenchPepper) {
+        stack(*store, kBenchPepper, L1Options{}, 1, hot_entries) {
     for (std::size_t i = 0; i < kHotKeys; ++i) {
       const KeyId id = MixHash(i + 1);
       GeneratedKey g = MakeGenerated(id);
@@ -50,8 +52,20 @@ struct HotVerifier {
   std::vector<std::string> forged;  // well-formed, tags minted without the pepper
 };
 
+// Thread counts 1, 2, ... up to twice the cores (at least 2): the scaling curve, and past the
+// cores what oversubscription costs. On a 2-core machine: 1 to 4.
+void ThreadsUpToTwiceTheCores(benchmark::internal::Benchmark* b) {
+  const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  for (int t = 1; t <= std::max(2, 2 * cores); ++t) b->Threads(t);
+}
+
 HotVerifier& SharedHotVerifier() {
-  static HotVerifier instance;  // bench-only: one fixture for every thread of a run
+  static HotVerifier instance(Config{}.l1_hot_entries);  // bench-only: shared by a run's threads
+  return instance;
+}
+// The same without the per-thread front of L1 (KEYCACHE_L1_HOT_ENTRIES=0): every hit locks L1.
+HotVerifier& SharedHotVerifierWithoutFront() {
+  static HotVerifier instance(0);
   return instance;
 }
 
@@ -73,7 +87,7 @@ void BM_HmacKey(benchmark::State& state) {
   }
 }
 // Also the scaling control: pure computation, nothing shared, so two threads should double it.
-BENCHMARK(BM_HmacKey)->Threads(1)->Threads(2)->UseRealTime();
+BENCHMARK(BM_HmacKey)->Apply(ThreadsUpToTwiceTheCores)->UseRealTime();
 
 // What KeyHasher replaces: OpenSSL 3's one-shot HMAC() fetches the digest and sets up both pads
 // on every call.
@@ -90,9 +104,10 @@ void BM_OneShotHmac(benchmark::State& state) {
 BENCHMARK(BM_OneShotHmac);
 
 // The whole in-process verification of a cached key with one required scope: parse, checksum,
-// L1 hit, HMAC, decision, scope-decision cache, usage record, metrics.
-void BM_VerifyCachedHit(benchmark::State& state) {
-  HotVerifier& hot = SharedHotVerifier();
+// L1 hit (through the thread's front of L1, cache/hot_facts.h; ...WithoutFront: L1 itself), HMAC,
+// decision, scope-decision cache, usage record, metrics. Each thread rotates over the 1,000 keys
+// from its own offset.
+void VerifyCachedHit(benchmark::State& state, HotVerifier& hot) {
   const std::vector<std::string> scopes = {"reports:read"};
   std::size_t i = static_cast<std::size_t>(state.thread_index()) * (kHotKeys / 2);
   std::variant<VerifyOutcome, PendingVerify> last;
@@ -107,7 +122,12 @@ void BM_VerifyCachedHit(benchmark::State& state) {
   }
   state.SetItemsProcessed(state.iterations());
 }
-BENCHMARK(BM_VerifyCachedHit)->Threads(1)->Threads(2)->UseRealTime();
+void BM_VerifyCachedHit(benchmark::State& state) { VerifyCachedHit(state, SharedHotVerifier()); }
+BENCHMARK(BM_VerifyCachedHit)->Apply(ThreadsUpToTwiceTheCores)->UseRealTime();
+void BM_VerifyCachedHitWithoutFront(benchmark::State& state) {
+  VerifyCachedHit(state, SharedHotVerifierWithoutFront());
+}
+BENCHMARK(BM_VerifyCachedHitWithoutFront)->Apply(ThreadsUpToTwiceTheCores)->UseRealTime();
 
 // A flood of forged keys (issue 8: ≥ 0.8× the rate of BM_VerifyCachedHit, database reads per
 // forged key ≤ 1 %): parse, checksum, HMAC, tag mismatch, NOT_FOUND. Every answer must come from

@@ -31,10 +31,11 @@ inline constexpr std::string_view kBenchPepper = "bench-pepper-0123456789abcdef-
 // The App (app/app.h) over `store`, not started: its verifier, L1 and database pool, wired exactly
 // as keycached wires them.
 struct VerifyStack {
+  // `hot_entries`: KEYCACHE_L1_HOT_ENTRIES (0: no per-thread front of L1).
   VerifyStack(KeyStore& store, std::string_view pepper, L1Options l1_options = {},
-              int db_threads = 1)
+              int db_threads = 1, int hot_entries = Config{}.l1_hot_entries)
       : log(LogLevel::kWarn),
-        app(MakeApp(store, pepper, l1_options, db_threads, log)),
+        app(MakeApp(store, pepper, l1_options, db_threads, hot_entries, log)),
         clock(system_clock),
         hasher(app->hasher()),
         l1(app->l1()),
@@ -42,8 +43,9 @@ struct VerifyStack {
         verifier(app->verifier()) {}
 
   static std::unique_ptr<App> MakeApp(KeyStore& store, std::string_view pepper, L1Options l1,
-                                      int db_threads, Logger& log) {
+                                      int db_threads, int hot_entries, Logger& log) {
     Config config;
+    config.l1_hot_entries = hot_entries;
     config.pepper = std::string(pepper);
     config.admin_token = "bench-admin-token-0123456789";
     config.port = 0;

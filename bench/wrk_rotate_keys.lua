@@ -35,3 +35,13 @@ function request()
   next_index = next_index % #requests + 1
   return requests[next_index]
 end
+
+-- After the run: the latency distribution beyond wrk's --latency table, one line that
+-- bench/report.sh reads ("latency-percentiles-us: 50=... 99.9=...").
+function done(summary, latency, requests)
+  local line = "latency-percentiles-us:"
+  for _, p in ipairs({ 50, 75, 90, 95, 99, 99.5, 99.9, 99.99 }) do
+    line = line .. string.format(" %s=%d", tostring(p), latency:percentile(p))
+  end
+  io.write(line .. "\n")
+end

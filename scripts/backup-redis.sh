@@ -63,8 +63,10 @@ while :; do
   [ $(($(date +%s) - started)) -lt "$timeout_s" ] || die "the save did not complete within ${timeout_s} s"
   sleep 0.2
 done
-rcli INFO persistence | grep -q '^rdb_last_bgsave_status:ok' ||
-  die "Redis reports the save failed (INFO persistence: rdb_last_bgsave_status)"
+persistence=$(rcli INFO persistence) || die "Redis stopped answering after the save"
+status=$(printf '%s\n' "$persistence" | tr -d '\r' | sed -n 's/^rdb_last_bgsave_status://p')
+[ "$status" = ok ] ||
+  die "Redis reports the save failed (INFO persistence: rdb_last_bgsave_status:${status:-missing})"
 
 rdb="$redis_dir/$dbfilename"
 [ -r "$rdb" ] || die "cannot read $rdb (--redis-dir / --dbfilename; run this on the Redis host)"

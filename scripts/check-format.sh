@@ -13,20 +13,25 @@ if [ "${1:-}" = "--fix" ]; then
   clang-format -i "${files[@]}"
   exit 0
 fi
-bad=()
-for f in "${files[@]}"; do
-  if clang-format --dry-run --Werror "$f" >/dev/null 2>&1; then continue; fi
-  # Once more, keeping what it says: a file that differs says so again; a run that failed for
-  # another reason (a busy machine once made clang-format fail on 42 well-formatted files)
-  # passes or shows why.
-  if ! out=$(clang-format --dry-run --Werror "$f" 2>&1); then
-    bad+=("$f")
+# One clang-format per file, as many at once as there are cores; each prints the file's name if
+# it differs. Once more for a file that failed, keeping what it says: a file that differs says so
+# again; a run that failed for another reason (a busy machine once made clang-format fail on 42
+# well-formatted files) passes or shows why.
+check_one() {
+  clang-format --dry-run --Werror "$1" >/dev/null 2>&1 && return 0
+  local out
+  if ! out=$(clang-format --dry-run --Werror "$1" 2>&1); then
     case "$out" in
       *"code should be clang-formatted"*) ;;
-      *) echo "check-format: clang-format failed on $f: ${out:0:300}" >&2 ;;
+      *) echo "check-format: clang-format failed on $1: ${out:0:300}" >&2 ;;
     esac
+    printf '%s\n' "$1"
   fi
-done
+}
+export -f check_one
+# shellcheck disable=SC2016  # "$@" is the inner bash's
+mapfile -t bad < <(printf '%s\0' "${files[@]}" |
+  xargs -0 -n 8 -P "$(nproc)" bash -c 'for f in "$@"; do check_one "$f"; done' check-format | sort)
 if [ ${#bad[@]} -gt 0 ]; then
   echo "check-format: ${#bad[@]} file(s) differ from .clang-format (run scripts/check-format.sh --fix):" >&2
   printf '  %s\n' "${bad[@]}" >&2

@@ -25,7 +25,8 @@ printed at the end says how many keys are under the prefix, and how many are hea
 
 Redis: REDIS_HOST, REDIS_PORT, REDIS_USERNAME, REDIS_PASSWORD(_FILE), REDIS_TLS*,
 REDIS_KEY_PREFIX (default cache:apikeys:) — the service's own `keycache` user suffices. Redis
-Cluster: run it against each primary (REDIS_HOST/REDIS_PORT of each).
+Cluster (REDIS_CLUSTER_ENABLED=true, REDIS_CLUSTER_NODES=host:port,...): every primary that
+serves slots (CLUSTER SLOTS of the first seed that answers) is scanned and emptied.
 
 Exit codes: 0 reset, 1 the invalidation or Redis failed (say which), 2 usage error.
 USAGE
@@ -42,7 +43,7 @@ while [ $# -gt 0 ]; do
   esac
 done
 redis_setup
-say "EMERGENCY: resetting keycache's caches under '$REDIS_KEY_PREFIX' on $REDIS_HOST:$REDIS_PORT"
+say "EMERGENCY: resetting keycache's caches under '$REDIS_KEY_PREFIX' on $REDIS_HOST:$REDIS_PORT$(redis_cluster && printf ' (Cluster)')"
 
 if [ "$redis_only" = 0 ]; then
   first=$(urls | head -1)
@@ -54,28 +55,47 @@ if [ "$redis_only" = 0 ]; then
 fi
 
 rcli PING >/dev/null || die "Redis at $REDIS_HOST:$REDIS_PORT does not answer (or refused the credentials)"
+nodes=$(redis_data_nodes) || die "no seed of REDIS_CLUSTER_NODES answered CLUSTER SLOTS"
 keys_file=$(mktemp)
 trap 'rm -f -- "$keys_file"' EXIT
-redis_scan_prefix >"$keys_file" || die "SCAN under '$REDIS_KEY_PREFIX' failed (Redis down, or the user lacks SCAN)"
-unlinked=0
-batch=()
-flush_batch() {
-  [ ${#batch[@]} -gt 0 ] || return 0
-  local n
-  n=$(rcli UNLINK "${batch[@]}") || die "UNLINK refused after $unlinked keys"
-  unlinked=$((unlinked + n))
-  batch=()
+# UNLINK in batches of 500 on one Redis; one key a command on a Cluster (the keys of a batch
+# would lie in several slots: CROSSSLOT), pipelined through one redis-cli session per primary.
+unlink_batches() {
+  local n batch=()
+  while IFS= read -r key; do
+    [ -n "$key" ] || continue
+    batch+=("$key")
+    if [ ${#batch[@]} -ge 500 ]; then
+      n=$(rcli UNLINK "${batch[@]}") || return 1
+      printf '%s\n' "$n"
+      batch=()
+    fi
+  done <"$keys_file"
+  [ ${#batch[@]} -eq 0 ] || rcli UNLINK "${batch[@]}"
 }
-while IFS= read -r key; do
-  [ -n "$key" ] || continue
-  batch+=("$key")
-  [ ${#batch[@]} -lt 500 ] || flush_batch
-done <"$keys_file"
-flush_batch
-say "2. unlinked $unlinked keys under '$REDIS_KEY_PREFIX'"
-
-remaining=$(redis_scan_prefix | grep -c . || true)
-heartbeats=$(redis_scan_prefix | grep -c "^${REDIS_KEY_PREFIX}hb:" || true)
+unlink_each() {
+  local replies
+  replies=$(sed 's/[\\"]/\\&/g; s/.*/UNLINK "&"/' "$keys_file" |
+    REDISCLI_AUTH=${REDIS_PASSWORD:-} timeout 300 redis-cli "${REDIS_ARGS[@]}") || return 1
+  printf '%s\n' "$replies" | grep -v '^[0-9]*$' >&2 && return 1
+  printf '%s\n' "$replies"
+}
+unlinked=0 remaining=0 heartbeats=0
+while read -r host port; do
+  redis_use_node "$host" "$port"
+  redis_scan_prefix >"$keys_file" ||
+    die "SCAN under '$REDIS_KEY_PREFIX' on $host:$port failed (Redis down, or the user lacks SCAN)"
+  if redis_cluster; then
+    counts=$(unlink_each) || die "UNLINK refused on $host:$port after $unlinked keys"
+  else
+    counts=$(unlink_batches) || die "UNLINK refused after $unlinked keys"
+  fi
+  unlinked=$((unlinked + $(printf '%s\n' "$counts" | awk '{ s += $1 } END { print s + 0 }')))
+  remaining=$((remaining + $(redis_scan_prefix | grep -c . || true)))
+  heartbeats=$((heartbeats + $(redis_scan_prefix | grep -c "^${REDIS_KEY_PREFIX}hb:" || true)))
+done <<<"$nodes"
+where=$(printf '%s\n' "$nodes" | awk '{ printf "%s%s:%s", NR > 1 ? ", " : "", $1, $2 }')
+say "2. unlinked $unlinked keys under '$REDIS_KEY_PREFIX' on $where"
 say "   $remaining keys under the prefix now ($heartbeats heartbeats of running instances)"
 
 if [ "$warm" = 1 ]; then

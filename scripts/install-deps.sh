@@ -11,7 +11,7 @@ packages=(
   prometheus prometheus-redis-exporter nginx-light wrk redis-server redis-tools systemd
   clang-format iproute2 nftables
   clang-15 libfuzzer-15-dev
-  chromium shellcheck docker-compose
+  chromium shellcheck docker-compose gnuplot-nox
 )
 
 missing=()

@@ -86,9 +86,15 @@ if [ -n "$db" ]; then
 else
   need pg_restore psql
   [ -f "$from/keycache.pgdump" ] || die "$from holds no PostgreSQL dump (keycache.pgdump) but DATABASE_URL is PostgreSQL"
-  existing=$(psql -X -tA -v ON_ERROR_STOP=1 -d "$DATABASE_URL" \
-    -c "SELECT CASE WHEN to_regclass('api_keys') IS NULL THEN 0 ELSE (SELECT count(*) FROM api_keys) END;") ||
+  # Two queries: a statement naming a missing table fails even in a branch that is not taken.
+  table=$(psql -X -tA -v ON_ERROR_STOP=1 -d "$DATABASE_URL" \
+    -c "SELECT to_regclass('api_keys') IS NOT NULL;") ||
     die "cannot reach the database of DATABASE_URL"
+  existing=0
+  if [ "$table" = t ]; then
+    existing=$(psql -X -tA -v ON_ERROR_STOP=1 -d "$DATABASE_URL" -c "SELECT count(*) FROM api_keys;") ||
+      die "cannot count the keys of the database of DATABASE_URL"
+  fi
   if [ "$existing" != 0 ] && [ "$force" = 0 ]; then
     die "the database holds $existing keys; --force replaces its content with the backup's"
   fi

@@ -49,7 +49,7 @@ while IFS= read -r url; do
     fi
   done
   if http GET "$url/health/cache"; then
-    summary=$(printf '%s' "$HTTP_BODY" | tr -d '\n' | grep -o '"status":"[a-z]*"' | head -1)
+    summary=$(printf '%s' "$HTTP_BODY" | tr -d '\n' | grep -o '"status":"[a-z]*"' | sed -n 1p)
     if [ "$HTTP_STATUS" = 200 ]; then
       ok "$url/health/cache 200 ${summary}"
     else

@@ -26,24 +26,70 @@ need_value() {
 # ---- Redis: REDIS_HOST, REDIS_PORT, REDIS_USERNAME, REDIS_PASSWORD(_FILE), REDIS_TLS*,
 # REDIS_KEY_PREFIX as keycached reads them (docs/configuration.md). The password travels in
 # REDISCLI_AUTH, never on the command line.
+# Redis Cluster (REDIS_CLUSTER_ENABLED=true): REDIS_CLUSTER_NODES=host:port,... are the seeds and
+# REDIS_HOST/REDIS_PORT become the first of them (redis_use_node moves them).
 REDIS_HOST=${REDIS_HOST:-}
 REDIS_PORT=${REDIS_PORT:-6379}
 REDIS_KEY_PREFIX=${REDIS_KEY_PREFIX:-cache:apikeys:}
+redis_cluster() { [ "${REDIS_CLUSTER_ENABLED:-false}" = true ]; }
 redis_setup() {
+  if redis_cluster; then
+    [ -n "${REDIS_CLUSTER_NODES:-}" ] ||
+      usage_error "REDIS_CLUSTER_ENABLED=true but REDIS_CLUSTER_NODES is not set"
+    local first=${REDIS_CLUSTER_NODES%%,*}
+    REDIS_HOST=${first%:*} REDIS_PORT=${first##*:}
+  fi
   [ -n "$REDIS_HOST" ] || usage_error "REDIS_HOST is not set (the Redis keycached uses)"
   need redis-cli
   if [ -z "${REDIS_PASSWORD:-}" ] && [ -n "${REDIS_PASSWORD_FILE:-}" ]; then
     [ -r "$REDIS_PASSWORD_FILE" ] || die "cannot read REDIS_PASSWORD_FILE $REDIS_PASSWORD_FILE"
     REDIS_PASSWORD=$(cat "$REDIS_PASSWORD_FILE")
   fi
-  REDIS_ARGS=(-h "$REDIS_HOST" -p "$REDIS_PORT" --no-auth-warning)
-  [ -z "${REDIS_USERNAME:-}" ] || REDIS_ARGS+=(--user "$REDIS_USERNAME")
+  REDIS_AUTH_ARGS=(--no-auth-warning)
+  [ -z "${REDIS_USERNAME:-}" ] || REDIS_AUTH_ARGS+=(--user "$REDIS_USERNAME")
   if [ "${REDIS_TLS:-false}" = true ] || [ -n "${REDIS_TLS_CA:-}" ]; then
-    REDIS_ARGS+=(--tls)
-    [ -z "${REDIS_TLS_CA:-}" ] || REDIS_ARGS+=(--cacert "$REDIS_TLS_CA")
-    [ -z "${REDIS_TLS_CERT:-}" ] || REDIS_ARGS+=(--cert "$REDIS_TLS_CERT" --key "$REDIS_TLS_KEY")
-    [ -z "${REDIS_TLS_SERVER_NAME:-}" ] || REDIS_ARGS+=(--sni "$REDIS_TLS_SERVER_NAME")
+    REDIS_AUTH_ARGS+=(--tls)
+    [ -z "${REDIS_TLS_CA:-}" ] || REDIS_AUTH_ARGS+=(--cacert "$REDIS_TLS_CA")
+    [ -z "${REDIS_TLS_CERT:-}" ] || REDIS_AUTH_ARGS+=(--cert "$REDIS_TLS_CERT" --key "$REDIS_TLS_KEY")
+    [ -z "${REDIS_TLS_SERVER_NAME:-}" ] || REDIS_AUTH_ARGS+=(--sni "$REDIS_TLS_SERVER_NAME")
   fi
+  redis_use_node "$REDIS_HOST" "$REDIS_PORT"
+}
+# Points rcli and redis_scan_prefix at another node: redis_use_node HOST PORT.
+redis_use_node() {
+  REDIS_HOST=$1 REDIS_PORT=$2
+  REDIS_ARGS=(-h "$REDIS_HOST" -p "$REDIS_PORT" "${REDIS_AUTH_ARGS[@]}")
+}
+# The nodes that hold keycache's keys, "host port" a line: REDIS_HOST:REDIS_PORT, or on a Cluster
+# every primary serving slots, from CLUSTER SLOTS of the first seed that answers (the service's
+# ACL user may run it). In CLUSTER SLOTS's CSV form a slot range is the only place where two
+# bare integers follow each other (start, end), and its primary's address comes next.
+redis_data_nodes() {
+  if ! redis_cluster; then
+    printf '%s %s\n' "$REDIS_HOST" "$REDIS_PORT"
+    return 0
+  fi
+  local seed host port csv
+  local -a seeds
+  IFS=, read -ra seeds <<<"$REDIS_CLUSTER_NODES"
+  for seed in "${seeds[@]}"; do
+    host=${seed%:*} port=${seed##*:}
+    csv=$(REDISCLI_AUTH=${REDIS_PASSWORD:-} timeout 10 redis-cli -h "$host" -p "$port" \
+      "${REDIS_AUTH_ARGS[@]}" --csv CLUSTER SLOTS 2>/dev/null) || continue
+    case "$csv" in [0-9]*) ;; *) continue ;; esac
+    printf '%s\n' "$csv" | awk -F, -v seed="$host" '{
+      for (i = 1; i + 3 <= NF; i++) {
+        if ($i ~ /^[0-9]+$/ && $(i + 1) ~ /^[0-9]+$/) {
+          ip = $(i + 2); gsub(/"/, "", ip)
+          if (ip == "" || ip == "?") ip = seed
+          print ip, $(i + 3)
+          i += 3
+        }
+      }
+    }' | sort -u
+    return 0
+  done
+  return 1
 }
 # One command; prints the reply; fails (with redis-cli's message) on an error reply or when
 # Redis does not answer within 10 s.

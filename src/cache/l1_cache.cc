@@ -47,6 +47,12 @@ std::optional<std::shared_ptr<const KeyFacts>> L1Cache::GetFacts(KeyId id) {
   return validation_.Get(id);
 }
 
+std::optional<L1Cache::FactsEntry> L1Cache::GetFactsEntry(KeyId id) {
+  auto got = validation_.GetWithDeadline(id);
+  if (!got) return std::nullopt;
+  return FactsEntry{std::move(got->first), got->second};
+}
+
 bool L1Cache::IsKnownMissing(KeyId id) { return negative_.Get(id).has_value(); }
 
 FactsFillTicket L1Cache::BeginFactsFill(KeyId id) {
@@ -124,8 +130,9 @@ bool L1Cache::CompleteUserListFill(std::string_view owner_id,
 void L1Cache::InvalidateKey(KeyId id) {
   validation_.Invalidate(id);
   negative_.Invalidate(id);
-  // After the validation entry is gone: see PutScopeDecision.
+  // After the validation entry is gone: see PutScopeDecision and facts_changes().
   ScopeStripe(id).fetch_add(1, std::memory_order_acq_rel);
+  facts_changes_.fetch_add(1, std::memory_order_acq_rel);
 }
 
 void L1Cache::InvalidateOwner(std::string_view owner_id) { user_list_.Invalidate(owner_id); }
@@ -133,13 +140,15 @@ void L1Cache::InvalidateOwner(std::string_view owner_id) { user_list_.Invalidate
 void L1Cache::ClearValidation() {
   validation_.Clear();
   negative_.Clear();
-  ClearScope();  // decisions derive from the facts just dropped
+  ClearScope();  // decisions derive from the facts just dropped; moves facts_changes() too
 }
 
 void L1Cache::ClearScope() {
   // Epoch first (after any validation clear), for the same reason as in InvalidateKey.
   scope_epoch_.fetch_add(1, std::memory_order_acq_rel);
   scope_.Clear();
+  // HotFacts copies carry scope decisions too: retire them with the scope cache.
+  facts_changes_.fetch_add(1, std::memory_order_acq_rel);
 }
 
 void L1Cache::Clear(CacheType type) {

@@ -77,6 +77,16 @@ class L1Cache {
 
   // Validation and negative caches.
   std::optional<std::shared_ptr<const KeyFacts>> GetFacts(KeyId id);
+  // GetFacts with the entry's deadline, for a front that copies entries (HotFacts).
+  struct FactsEntry {
+    std::shared_ptr<const KeyFacts> facts;
+    TimeMs expires_at = 0;
+  };
+  std::optional<FactsEntry> GetFactsEntry(KeyId id);
+  // How many times validation entries (or scope decisions) were invalidated or cleared so far;
+  // it moves after the entries are gone. A copy of an entry taken by a reader who loaded this count
+  // before the GetFacts that returned it is current exactly while the count has not moved since.
+  std::uint64_t facts_changes() const { return facts_changes_.load(std::memory_order_acquire); }
   bool IsKnownMissing(KeyId id);
   FactsFillTicket BeginFactsFill(KeyId id);
   // False when the fill was overtaken (or `facts` is null or too large); nothing is stored then.
@@ -148,6 +158,7 @@ class L1Cache {
   UserListCache user_list_;
   const std::unique_ptr<std::atomic<std::uint64_t>[]> scope_gens_;  // kScopeStripes counters
   std::atomic<std::uint64_t> scope_epoch_{0};
+  std::atomic<std::uint64_t> facts_changes_{0};
   std::atomic<TimeMs> max_age_ms_{-1};
 };
 

@@ -84,6 +84,23 @@ class SieveCache {
     return GetImpl(key);
   }
 
+  // Get, with the entry's deadline (its expires_at).
+  std::optional<std::pair<V, TimeMs>> GetWithDeadline(const K& key) {
+    const std::uint64_t h = HashOf(key);
+    Shard& s = ShardFor(h);
+    const TimeMs now = clock_.NowMs();
+    std::lock_guard lock(s.mu);
+    const std::uint32_t i = Find(s, key, h);
+    if (i == kNil) return std::nullopt;
+    Node* n = At(s, i);
+    if (n->expires_at <= now) {
+      EraseNode(s, i);
+      return std::nullopt;
+    }
+    n->visited = true;
+    return std::pair<V, TimeMs>(n->value, n->expires_at);
+  }
+
   // Unfenced insert or replace, for tests and internal use; fills from a source of truth should
   // use BeginFill/CompleteFill. Returns false (and drops any old entry) when the entry alone
   // exceeds a shard's capacity or is already expired.

@@ -2,9 +2,10 @@
 
 #include <algorithm>
 #include <bit>
+#include <unordered_set>
 #include <utility>
 
-#include "cache/hash_mix.h"
+#include "util/thread_slot.h"
 
 namespace keycache {
 
@@ -12,12 +13,12 @@ UsageCounter::UsageCounter(std::size_t shards)
     : shard_count_(std::bit_ceil(std::max<std::size_t>(shards, 1))),
       shards_(std::make_unique<Shard[]>(shard_count_)) {}
 
-UsageCounter::Shard& UsageCounter::ShardFor(KeyId id) const {
-  return shards_[MixHash(id) & (shard_count_ - 1)];
+UsageCounter::Shard& UsageCounter::ThisThreadsShard() const {
+  return shards_[ThisThreadSlot() & (shard_count_ - 1)];
 }
 
 void UsageCounter::Record(KeyId id, TimeMs now, std::string_view ip) {
-  Shard& s = ShardFor(id);
+  Shard& s = ThisThreadsShard();
   std::lock_guard lock(s.mu);
   Usage& u = s.pending[id];
   if (u.count++ == 0) {
@@ -49,42 +50,86 @@ std::vector<UsageDelta> UsageCounter::Drain() {
     }
     s.active = 0;
   }
+  if (shard_count_ == 1) return out;
+  // One delta per key: a key used on several threads has an entry in each of their shards.
+  std::sort(out.begin(), out.end(),
+            [](const UsageDelta& a, const UsageDelta& b) { return a.id < b.id; });
+  std::size_t kept = 0;
+  for (std::size_t i = 0; i < out.size(); ++i) {
+    if (kept > 0 && out[kept - 1].id == out[i].id) {
+      UsageDelta& into = out[kept - 1];
+      into.count += out[i].count;
+      if (out[i].last_used_at > into.last_used_at) {
+        into.last_used_at = out[i].last_used_at;
+        into.last_used_ip = std::move(out[i].last_used_ip);
+      }
+    } else {
+      if (kept != i) out[kept] = std::move(out[i]);
+      ++kept;
+    }
+  }
+  out.resize(kept);
   return out;
 }
 
+void UsageCounter::MergeLocked(Shard& s, UsageDelta d) {
+  Usage& u = s.pending[d.id];
+  if (u.count == 0) {
+    ++s.active;
+    u.last_used_at = 0;
+    u.last_used_ip.clear();  // a kept entry starts as a fresh one would
+  }
+  u.count += d.count;
+  if (d.last_used_at > u.last_used_at) {
+    u.last_used_at = d.last_used_at;
+    u.last_used_ip = std::move(d.last_used_ip);
+  }
+}
+
 void UsageCounter::Restore(std::vector<UsageDelta> deltas) {
+  Shard& s = ThisThreadsShard();
+  std::lock_guard lock(s.mu);
   for (UsageDelta& d : deltas) {
-    if (d.count == 0) continue;
-    Shard& s = ShardFor(d.id);
-    std::lock_guard lock(s.mu);
-    Usage& u = s.pending[d.id];
-    if (u.count == 0) {
-      ++s.active;
-      u.last_used_ip.clear();  // a kept entry starts as a fresh one would
-    }
-    u.count += d.count;
-    if (d.last_used_at > u.last_used_at) {
-      u.last_used_at = d.last_used_at;
-      u.last_used_ip = std::move(d.last_used_ip);
-    }
+    if (d.count != 0) MergeLocked(s, std::move(d));
   }
 }
 
 std::optional<UsageDelta> UsageCounter::Pending(KeyId id) const {
-  Shard& s = ShardFor(id);
-  std::lock_guard lock(s.mu);
-  auto it = s.pending.find(id);
-  if (it == s.pending.end() || it->second.count == 0) return std::nullopt;
-  return UsageDelta{id, it->second.count, it->second.last_used_at, it->second.last_used_ip};
+  std::optional<UsageDelta> total;
+  for (std::size_t i = 0; i < shard_count_; ++i) {
+    Shard& s = shards_[i];
+    std::lock_guard lock(s.mu);
+    auto it = s.pending.find(id);
+    if (it == s.pending.end() || it->second.count == 0) continue;
+    const Usage& u = it->second;
+    if (!total) {
+      total = UsageDelta{id, u.count, u.last_used_at, u.last_used_ip};
+      continue;
+    }
+    total->count += u.count;
+    if (u.last_used_at > total->last_used_at) {
+      total->last_used_at = u.last_used_at;
+      total->last_used_ip = u.last_used_ip;
+    }
+  }
+  return total;
 }
 
 std::size_t UsageCounter::Size() const {
-  std::size_t total = 0;
+  // A key used on several threads has an entry in each of their shards: count it once.
+  std::unordered_set<KeyId> ids;
+  std::size_t single = 0;
+  std::size_t shards_with_entries = 0;
   for (std::size_t i = 0; i < shard_count_; ++i) {
     std::lock_guard lock(shards_[i].mu);
-    total += shards_[i].active;
+    if (shards_[i].active == 0) continue;
+    ++shards_with_entries;
+    single = shards_[i].active;
+    for (const auto& [id, u] : shards_[i].pending) {
+      if (u.count > 0) ids.insert(id);
+    }
   }
-  return total;
+  return shards_with_entries <= 1 ? single : ids.size();
 }
 
 }  // namespace keycache

@@ -1,6 +1,9 @@
 // UsageCounter: per-key usage (count, newest time and client IP) accumulated in memory between
-// flushes to the store, so a verification costs no database write. Thread-safe: sharded by key id,
-// one mutex per shard.
+// flushes to the store, so a verification costs no database write. Thread-safe: sharded by
+// recording thread (util/thread_slot.h), one mutex per shard, so a verifying thread locks a mutex
+// and writes a map that no other verifying thread touches (no shared cache line per
+// verification, even when every thread verifies the same key); Drain merges a key's counts from
+// every shard. A key used on several threads has an entry in each of their shards.
 //
 // Drain takes the counts, not the entries: a key's entry stays (count 0) until a whole interval
 // between two Drains passes without a use, so a busy key costs no allocation per flush. Memory
@@ -28,14 +31,15 @@ class UsageCounter {
  public:
   static constexpr std::size_t kDefaultShards = 16;
 
-  explicit UsageCounter(std::size_t shards = kDefaultShards);  // rounded up to a power of two
+  // Rounded up to a power of two; threads beyond it share shards (see util/thread_slot.h).
+  explicit UsageCounter(std::size_t shards = kDefaultShards);
   UsageCounter(const UsageCounter&) = delete;
   UsageCounter& operator=(const UsageCounter&) = delete;
 
   // count += 1; last_used_at/ip become (now, ip) unless a newer use is already recorded.
   void Record(KeyId id, TimeMs now, std::string_view ip);
 
-  // Takes everything accumulated so far, in no particular order.
+  // Takes everything accumulated so far, one delta per key, in no particular order.
   std::vector<UsageDelta> Drain();
 
   // Merges deltas back (after a failed flush): counts add up, the newest time and its IP win
@@ -58,7 +62,9 @@ class UsageCounter {
     std::size_t active = 0;                    // entries with count > 0; guarded by mu
   };
 
-  Shard& ShardFor(KeyId id) const;
+  Shard& ThisThreadsShard() const;
+  // Adds `d` to shard `s`'s entry for d.id; `s.mu` held.
+  static void MergeLocked(Shard& s, UsageDelta d);
 
   const std::size_t shard_count_;
   const std::unique_ptr<Shard[]> shards_;

@@ -71,6 +71,9 @@ struct Config {
   std::int64_t ttl_negative_s = 30;     // CACHE_TTL_NEGATIVE
   // API_KEY_CACHE_MAX_MEMORY: 1mb..1024gb
   std::uint64_t cache_max_memory_bytes = std::uint64_t{512} << 20;
+  // KEYCACHE_L1_HOT_ENTRIES: each verifying thread's copies of hot L1 entries (cache/hot_facts.h),
+  // a power of two (rounded up); 0 = none.
+  int l1_hot_entries = 1024;
   bool warm_on_start = true;                     // KEYCACHE_WARM_ON_START
   std::int64_t usage_flush_interval_ms = 1'000;  // KEYCACHE_USAGE_FLUSH_INTERVAL: 10ms..1h
 

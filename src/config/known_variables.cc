@@ -39,6 +39,7 @@ constexpr auto kKnown = std::to_array<std::string_view>({
     "KEYCACHE_KEY_PREFIX",
     "KEYCACHE_L1_DEGRADED_MAX_AGE",
     "KEYCACHE_L1_ENABLED",
+    "KEYCACHE_L1_HOT_ENTRIES",
     "KEYCACHE_L1_MAX_AGE",
     "KEYCACHE_MAX_BODY_BYTES",
     "KEYCACHE_MAX_HEADER_BYTES",

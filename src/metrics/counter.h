@@ -7,7 +7,7 @@
 #include <atomic>
 #include <cstdint>
 
-#include "metrics/thread_slot.h"
+#include "util/thread_slot.h"
 
 namespace keycache {
 

@@ -9,7 +9,7 @@
 #include <memory>
 #include <vector>
 
-#include "metrics/thread_slot.h"
+#include "util/thread_slot.h"
 
 namespace keycache {
 

@@ -14,8 +14,8 @@
 #include <memory>
 #include <mutex>
 
-#include "metrics/thread_slot.h"
 #include "util/clock.h"
+#include "util/thread_slot.h"
 
 namespace keycache {
 

@@ -33,7 +33,8 @@ Verifier::Verifier(VerifierOptions options, const KeyHasher& hasher, L1Cache& l1
       clock_(clock),
       shared_(shared),
       lease_(lease),
-      loader_(FactsPolicy{l1, store, options_.l1_enabled}, shared, db, metrics) {}
+      loader_(FactsPolicy{l1, store, options_.l1_enabled}, shared, db, metrics),
+      hot_(l1, options_.hot_entries_per_thread) {}
 
 VerifyOutcome Verifier::Record(VerifyOutcome outcome) {
   metrics_.RecordOutcome(outcome.code, outcome.cache);
@@ -54,10 +55,19 @@ std::variant<VerifyOutcome, PendingVerify> Verifier::VerifyCached(
   if (!TagMatches(*parsed, hash)) return Forged(KeyFormat::kTagged);
   if (options_.cache_enabled && options_.l1_enabled && Trusted()) {
     ServiceMetrics::L1LookupTimer timer(metrics_);
-    if (auto facts = l1_.GetFacts(id)) {
+    const TimeMs now = clock_.NowMs();
+    HotFacts::View view = hot_.Acquire();
+    HotFacts::Found found;
+    if (view) {
+      found = view.Find(id, now);
+    } else if (auto facts = l1_.GetFacts(id)) {
+      found.facts = std::move(*facts);
+    }
+    if (found.facts) {
       timer.Done(CacheType::kValidation);
       metrics_.ValidationLookup(AnsweredBy::kL1, false);
-      return Finish(std::move(*facts), CachedStatus(), hash, scopes, client_ip);
+      return Finish(std::move(found.facts), CachedStatus(), hash, scopes, client_ip, now,
+                    found.entry);
     }
     if (l1_.IsKnownMissing(id)) {
       timer.Done(CacheType::kValidation);
@@ -129,35 +139,40 @@ boost::asio::awaitable<Result<Verifier::Warmed>> Verifier::Warm(KeyId id) {
 VerifyOutcome Verifier::Answer(const FactsAnswer& answer, CacheStatus status, const KeyHash& hash,
                                std::span<const std::string> scopes, std::string_view client_ip) {
   if (!answer.found()) return Record({VerifyCode::kNotFound, status, nullptr});
-  return Finish(answer.shared_facts(), status, hash, scopes, client_ip);
+  return Finish(answer.shared_facts(), status, hash, scopes, client_ip, clock_.NowMs());
 }
 
 VerifyOutcome Verifier::Finish(std::shared_ptr<const KeyFacts> facts, CacheStatus status,
                                const KeyHash& hash, std::span<const std::string> scopes,
-                               std::string_view client_ip) {
+                               std::string_view client_ip, TimeMs now, HotFacts::Entry* hot) {
   KC_CHECK(facts != nullptr);
-  const TimeMs now = clock_.NowMs();
   VerifyCode code = Decide(*facts, hash, now, {});
   if (code == VerifyCode::kNotFound) facts = nullptr;  // wrong secret: reveal nothing
-  if (code == VerifyCode::kValid && !ScopesAllowed(*facts, scopes)) {
+  if (code == VerifyCode::kValid && !ScopesAllowed(*facts, scopes, hot)) {
     code = VerifyCode::kInsufficientScope;
   }
   if (code == VerifyCode::kValid) usage_.Record(facts->id, now, client_ip);
   return Record({code, status, std::move(facts)});
 }
 
-bool Verifier::ScopesAllowed(const KeyFacts& facts, std::span<const std::string> scopes) {
+bool Verifier::ScopesAllowed(const KeyFacts& facts, std::span<const std::string> scopes,
+                             HotFacts::Entry* hot) {
   for (const std::string& scope : scopes) {
     bool allowed;
     if (!options_.cache_enabled || !options_.l1_enabled || !Trusted()) {
       allowed = ScopesAllow(facts.scopes, scope);
+    } else if (auto mine = hot ? HotFacts::View::Decision(*hot, scope) : std::nullopt) {
+      metrics_.ScopeLookup(true);  // this thread's copy of the decision
+      allowed = *mine;
     } else if (auto cached = l1_.GetScopeDecision(facts.id, scope)) {
+      if (hot) HotFacts::View::RememberDecision(*hot, scope, *cached);
       metrics_.ScopeLookup(true);
       allowed = *cached;
     } else {
       metrics_.ScopeLookup(false);
       allowed = ScopesAllow(facts.scopes, scope);
       l1_.PutScopeDecision(facts.id, scope, allowed);
+      if (hot) HotFacts::View::RememberDecision(*hot, scope, allowed);
     }
     if (!allowed) return false;
   }

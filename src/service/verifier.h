@@ -22,6 +22,7 @@
 #include <variant>
 #include <vector>
 
+#include "cache/hot_facts.h"
 #include "cache/l1_cache.h"
 #include "cache/usage_counter.h"
 #include "core/facts_answer.h"
@@ -45,6 +46,9 @@ struct VerifierOptions {
   // false under KEYCACHE_L1_ENABLED=false with the Redis tier: every lookup goes to L2 (for
   // measuring the L2 path, or for deployments that accept no L1 staleness at all).
   bool l1_enabled = true;
+  // Entries of each I/O thread's front of L1 (cache/hot_facts.h); 0 turns it off (benchmarks
+  // compare both).
+  std::size_t hot_entries_per_thread = HotFacts::kDefaultEntries;
 };
 
 struct VerifyOutcome {
@@ -128,14 +132,17 @@ class Verifier {
   };
 
   // Precondition: `facts` is non-null (a found key).
+  // `hot`: the calling thread's HotFacts entry the facts came from, if any (its scope decisions
+  // are used and kept).
   VerifyOutcome Finish(std::shared_ptr<const KeyFacts> facts, CacheStatus status,
                        const KeyHash& hash, std::span<const std::string> scopes,
-                       std::string_view client_ip);
+                       std::string_view client_ip, TimeMs now, HotFacts::Entry* hot = nullptr);
   VerifyOutcome Answer(const FactsAnswer& answer, CacheStatus status, const KeyHash& hash,
                        std::span<const std::string> scopes, std::string_view client_ip);
   // A well-formed key keycache never issued: NOT_FOUND, no lookup made.
   VerifyOutcome Forged(KeyFormat format);
-  bool ScopesAllowed(const KeyFacts& facts, std::span<const std::string> scopes);
+  bool ScopesAllowed(const KeyFacts& facts, std::span<const std::string> scopes,
+                     HotFacts::Entry* hot);
   // May cached answers be used right now? Without a channel always; with one, only under its
   // lease.
   bool Trusted() const { return (!shared_ || shared_->Coherent()) && (!lease_ || lease_->Held()); }
@@ -157,6 +164,7 @@ class Verifier {
   const CoherenceLease* const lease_;
   FencedLoader<FactsPolicy> loader_;
   LegacyKeyIds legacy_;
+  HotFacts hot_;
 };
 
 }  // namespace keycache

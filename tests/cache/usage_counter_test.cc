@@ -135,6 +135,30 @@ TEST(UsageCounterTest, RestoreIntoAKeptEntryGivesBackTheSameDelta) {
   EXPECT_EQ(usage.Size(), 2u);
 }
 
+// Each thread records into a shard of its own; Drain and Pending merge a key's entries from
+// every thread into one delta (summed count, the newest time and its IP).
+TEST(UsageCounterTest, AKeyUsedOnSeveralThreadsDrainsAsOneDelta) {
+  UsageCounter usage;
+  usage.Record(7, 1000, "main");
+  std::thread([&] {
+    usage.Record(7, 3000, "other");
+    usage.Record(8, 10, "other");
+  }).join();
+  std::thread([&] { usage.Record(7, 2000, "third"); }).join();
+  auto pending = usage.Pending(7);
+  ASSERT_TRUE(pending.has_value());
+  EXPECT_EQ(pending->count, 3u);
+  EXPECT_EQ(pending->last_used_at, 3000);
+  EXPECT_EQ(pending->last_used_ip, "other");
+  auto drained = ById(usage.Drain());  // ById fails on a duplicate id
+  ASSERT_EQ(drained.size(), 2u);
+  EXPECT_EQ(drained[7].count, 3u);
+  EXPECT_EQ(drained[7].last_used_at, 3000);
+  EXPECT_EQ(drained[7].last_used_ip, "other");
+  EXPECT_EQ(drained[8].count, 1u);
+  EXPECT_FALSE(usage.Pending(7).has_value());
+}
+
 // N threads x M records, while another thread drains concurrently: the drained counts plus the
 // final drain add up exactly.
 TEST(UsageCounterTest, ConcurrentRecordsAndDrainsLoseNothing) {

@@ -222,6 +222,7 @@ TEST(LoadConfig, ReadsEveryVariable) {
       {"KEYCACHE_SHUTDOWN_GRACE", "0"},
       {"KEYCACHE_DRAIN", "1500ms"},
       {"KEYCACHE_WARM_ON_START", "no"},
+      {"KEYCACHE_L1_HOT_ENTRIES", "0"},
   });
   EXPECT_EQ(c.host, "0.0.0.0");
   EXPECT_EQ(c.port, 0);
@@ -238,6 +239,7 @@ TEST(LoadConfig, ReadsEveryVariable) {
   EXPECT_EQ(c.ttl_user_list_s, 3600);
   EXPECT_EQ(c.ttl_usage_s, 5);
   EXPECT_EQ(c.ttl_negative_s, 1);
+  EXPECT_EQ(c.l1_hot_entries, 0);
   EXPECT_EQ(c.cache_max_memory_bytes, std::uint64_t{1} << 30);
   EXPECT_FALSE(c.metrics_enabled);
   EXPECT_EQ(c.health_check_interval_s, 3600);
@@ -288,6 +290,8 @@ TEST(LoadConfig, IntegerErrors) {
             "KEYCACHE_DB_THREADS: \"65\" is out of range; expected an integer 1..64");
   EXPECT_EQ(OnlyError({{"KEYCACHE_DB_THREADS", "2x"}}),
             "KEYCACHE_DB_THREADS: \"2x\" is not a thread count; expected an integer 1..64");
+  EXPECT_EQ(OnlyError({{"KEYCACHE_L1_HOT_ENTRIES", "-1"}}),
+            "KEYCACHE_L1_HOT_ENTRIES: \"-1\" is out of range; expected an integer 0..1048576");
   EXPECT_EQ(OnlyError({{"KEYCACHE_MAX_KEYS_PER_OWNER", "0"}}),
             "KEYCACHE_MAX_KEYS_PER_OWNER: \"0\" is out of range; expected an integer 1..100000");
   EXPECT_EQ(OnlyError({{"KEYCACHE_HEALTH_MIN_LOOKUPS", "1e3"}}),

@@ -179,6 +179,34 @@ TEST_F(PgNotifyCoherence, OwnerListsAndAdminInvalidationsReachTheOtherInstances)
   EXPECT_EQ(Verify(api(1), first.key).Header("X-Cache-Status"), "MISS");
 }
 
+// POST /admin/cache/warm on node-0 asks the others over NOTIFY: node-1 then answers the warmed
+// keys from L1, without a store read.
+TEST_F(PgNotifyCoherence, AWarmUpOnOneInstanceWarmsTheOthers) {
+  std::vector<CreatedKey> keys;
+  for (int i = 0; i < 3; ++i) keys.push_back(CreateKey(api(0), UniqueOwner("pgn-warm")));
+  ASSERT_EQ(api(0).Admin(http::verb::post, "/admin/cache/invalidate", "{}").status, 200u);
+  const auto warm_ups = [&](std::size_t i) {  // "cache_warmed" lines in the log
+    const std::string log = servers_[i]->log();
+    std::size_t n = 0;
+    for (std::size_t at = 0; (at = log.find(" cache_warmed ", at)) != std::string::npos; ++at) ++n;
+    return n;
+  };
+  const std::size_t before = warm_ups(1);
+  const Reply warmed = api(0).Admin(http::verb::post, "/admin/cache/warm");
+  ASSERT_EQ(warmed.status, 200u) << warmed.Describe();
+  EXPECT_EQ(warmed.Str("other_instances"), "asked") << warmed.Describe();
+  ASSERT_TRUE(PollUntil([&] { return warm_ups(1) > before; }))
+      << "node-1 never warmed: " << servers_[1]->log();
+  const double reads = MetricValue(api(1), "keycache_store_reads_total");
+  ASSERT_GE(reads, 0);
+  for (const CreatedKey& k : keys) {
+    const Reply r = Verify(api(1), k.key);
+    EXPECT_EQ(r.Str("code"), "VALID") << r.Describe();
+    EXPECT_EQ(r.Header("X-Cache-Status"), "HIT") << r.Describe();
+  }
+  EXPECT_EQ(MetricValue(api(1), "keycache_store_reads_total"), reads);
+}
+
 TEST_F(PgNotifyCoherence, AnInstanceWhoseListenConnectionEndsStopsAnsweringFromL1UntilItListens) {
   const CreatedKey k = CreateKey(api(0), UniqueOwner("pgn-kill"));
   ASSERT_NO_FATAL_FAILURE(CacheEverywhereBut(0, k.key));

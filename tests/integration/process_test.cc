@@ -6,6 +6,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/write.hpp>
+#include <filesystem>
 #include <fstream>
 
 #include "integration/integration_util.h"
@@ -107,6 +108,62 @@ TEST(IntegProcess, SecretsAreGeneratedPrivateAndReusedAfterARestart) {
       << "a key from before the restart must still verify";
   EXPECT_EQ(after.Admin(http::verb::get, "/v1/keys/" + k.id).status, 200u);
   ExpectCleanStop(server);
+}
+
+// docs/operations.md, "Rotating the admin token": the token is read at start-up from
+// ADMIN_TOKEN_FILE (or the generated var/admin-token), so a new file and a restart rotate it;
+// API keys are not affected.
+TEST(IntegProcess, TheAdminTokenRotatesThroughItsFileAndARestart) {
+  TempDir secrets;
+  const std::filesystem::path file = secrets.path() / "admin-token";
+  const auto write_token = [&](const std::string& token) {
+    std::ofstream(file, std::ios::trunc) << token << "\n";
+    std::filesystem::permissions(
+        file, std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
+  };
+  const std::string old_token = "rotation-old-token-0123456789abcdef";
+  const std::string new_token = "rotation-new-token-fedcba9876543210";
+  write_token(old_token);
+  KeycachedProcess server(KeycachedOptions{{{"ADMIN_TOKEN_FILE", file.string()}}, std::nullopt});
+  ASSERT_TRUE(server.Start());
+  const CreatedKey k = [&] {
+    ApiClient api(server.port(), old_token);
+    return CreateKey(api, UniqueOwner("rotation"));
+  }();
+  write_token(new_token);  // read at start-up only: the running instance keeps the old one
+  {
+    ApiClient old_api(server.port(), old_token);
+    ApiClient new_api(server.port(), new_token);
+    EXPECT_EQ(old_api.Admin(http::verb::get, "/v1/keys/" + k.id).status, 200u);
+    EXPECT_EQ(new_api.Admin(http::verb::get, "/v1/keys/" + k.id).status, 401u);
+  }
+  ExpectCleanStop(server);
+  ASSERT_TRUE(server.Start());
+  ApiClient old_api(server.port(), old_token);
+  ApiClient new_api(server.port(), new_token);
+  EXPECT_EQ(old_api.Admin(http::verb::get, "/v1/keys/" + k.id).status, 401u);
+  EXPECT_EQ(new_api.Admin(http::verb::get, "/v1/keys/" + k.id).status, 200u);
+  EXPECT_EQ(Verify(new_api, k.key).Str("code"), "VALID") << "API keys outlive the rotation";
+  const std::string log = server.log();
+  EXPECT_EQ(log.find(new_token), std::string::npos) << "the log shows the admin token";
+  ExpectCleanStop(server);
+
+  // The embedded setup's generated token: delete it and restart, and a new one replaces it.
+  KeycachedProcess generated;
+  ASSERT_TRUE(generated.Start());
+  const std::string first = generated.admin_token();
+  ExpectCleanStop(generated);
+  std::filesystem::remove(generated.data_dir() / "admin-token");
+  ASSERT_TRUE(generated.Start());
+  const std::string second = generated.admin_token();
+  EXPECT_NE(second, first);
+  EXPECT_EQ(Mode(generated.data_dir() / "admin-token"), 0600u);
+  ApiClient stale(generated.port(), first);
+  ApiClient fresh(generated.port(), second);
+  EXPECT_EQ(stale.Admin(http::verb::get, "/v1/keys/kc_nothing").status, 401u);
+  EXPECT_EQ(fresh.Admin(http::verb::get, "/v1/keys/kc_nothing").status / 100, 4u);
+  EXPECT_NE(fresh.Admin(http::verb::get, "/v1/keys/kc_nothing").status, 401u);
+  ExpectCleanStop(generated);
 }
 
 TEST(IntegProcess, DotEnvIsReadAndTheRealEnvironmentWins) {

@@ -275,6 +275,12 @@ TEST(RedisCacheHealth, L1DisabledWithAWarmRedisIsHealthy) {
   auto api = SharedRedisDeployment::Client(*p);
   ASSERT_TRUE(WaitCoherent(*api));
   const CreatedKey k = CreateKey(*api, UniqueOwner("l1off"), {"reports:read"});
+  // The creation's invalidation in Redis (for a "no such key" entry of its id) is not awaited
+  // by the create: let it land first, or it may delete the fill of the verification below.
+  ASSERT_TRUE(PollUntil([&] {
+    return MetricValue(*api, R"(keycache_l2_operations_total{operation="invalidate",)"
+                             R"(result="ok"})") >= 1;
+  }));
   ASSERT_EQ(Verify(*api, k.key, {"reports:read"}).Header("X-Cache-Status"), "MISS");
   // The fill reaches Redis asynchronously.
   ASSERT_TRUE(PollUntil([&] {

@@ -4,14 +4,17 @@
 // emergency-cache-reset, restore-cache, capacity-planning, and their error paths (wrong token,
 // Redis down, missing arguments), each exiting non-zero with a message.
 #include <gtest/gtest.h>
-#include <sys/wait.h>
 
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <map>
 
 #include "integration/integration_util.h"
+#include "integration/script_runner.h"
+#include "support/pg_session.h"
+#include "support/postgres_server_process.h"
 #include "support/redis_config_rewrite.h"
 #include "support/redis_faults.h"
 #include "support/redis_server_process.h"
@@ -20,42 +23,9 @@ namespace keycache::testing {
 namespace {
 
 const std::string kDeployDir = KEYCACHE_SOURCE_DIR "/deploy/redis";
-const std::string kScripts = KEYCACHE_SOURCE_DIR "/scripts";
 const std::string kPrefix = "cache:apikeys:";
 
 std::string Acl() { return ReadTextFile(kDeployDir + "/users.acl"); }
-
-std::string Quote(const std::string& s) {
-  std::string out = "'";
-  for (char c : s) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return out + "'";
-}
-
-struct ScriptRun {
-  int exit_code = -1;
-  std::string output;  // stdout and stderr
-};
-
-// Runs scripts/<name> in `workdir` with exactly `env` (plus PATH), to completion (the scripts
-// bound their own waits; `timeout` bounds the run again).
-ScriptRun RunScript(const std::string& name, const std::vector<std::string>& args,
-                    const EnvVars& env, const std::filesystem::path& workdir) {
-  std::string command = "cd " + Quote(workdir.string()) + " && timeout 120 env -i PATH=" +
-                        Quote(std::getenv("PATH") ? std::getenv("PATH") : "/usr/bin:/bin");
-  for (const auto& [k, v] : env) command += " " + k + "=" + Quote(v);
-  command += " bash " + Quote(kScripts + "/" + name);
-  for (const auto& a : args) command += " " + Quote(a);
-  command += " 2>&1";
-  ScriptRun run;
-  FILE* pipe = ::popen(command.c_str(), "r");
-  if (pipe == nullptr) return run;
-  char buffer[4096];
-  std::size_t n = 0;
-  while ((n = std::fread(buffer, 1, sizeof buffer, pipe)) > 0) run.output.append(buffer, n);
-  const int rc = ::pclose(pipe);
-  run.exit_code = WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
-  return run;
-}
 
 bool Contains(const std::string& text, const std::string& part) {
   return text.find(part) != std::string::npos;
@@ -255,7 +225,7 @@ TEST_F(RunbookScripts, BackupRedisSnapshotsWithTheAdminUserOnly) {
   int snapshots = 0;
   for (const auto& e : std::filesystem::directory_iterator(out)) {
     ++snapshots;
-    EXPECT_EQ(std::system(("gzip -t " + Quote(e.path().string())).c_str()), 0);
+    EXPECT_EQ(std::system(("gzip -t " + ShellQuote(e.path().string())).c_str()), 0);
     EXPECT_GT(std::filesystem::file_size(e.path()), 20u);
   }
   EXPECT_EQ(snapshots, 1);
@@ -336,6 +306,76 @@ TEST_F(RunbookScripts, CapacityPlanningPrintsPlausibleFiguresFromAPopulatedRedis
   const ScriptRun down = Run("capacity-planning.sh");
   EXPECT_EQ(down.exit_code, 1);
   EXPECT_TRUE(Contains(down.output, "does not answer")) << down.output;
+}
+
+// backup.sh and restore.sh on PostgreSQL (pg_dump / pg_restore): a backup taken while serving,
+// a restore that refuses a database holding keys, the database and the secrets lost, restored,
+// and every key back with its state.
+TEST(RunbookScriptsPostgres, BackupLoseRestoreKeepsEveryKeyAndItsState) {
+  PostgresServerProcess pg;
+  ASSERT_TRUE(pg.Start());
+  ASSERT_TRUE(pg.CreateDatabase("keycache"));
+  // On PostgreSQL the secrets are the operator's files (as systemd credentials would be).
+  TempDir secrets;
+  const std::filesystem::path pepper = secrets.path() / "pepper";
+  const std::filesystem::path token_file = secrets.path() / "admin-token";
+  const std::string token = "runbook-pg-admin-token-0123456789";
+  std::ofstream(pepper) << "runbook-pg-pepper-0123456789abcdefghijklmnopqrstuvwxyz\n";
+  std::ofstream(token_file) << token << "\n";
+  const EnvVars env = {{"DATABASE_URL", pg.Url("keycache")},
+                       {"KEYCACHE_DB_TIMEOUT", "2s"},
+                       {"KEYCACHE_PEPPER_FILE", pepper.string()},
+                       {"ADMIN_TOKEN_FILE", token_file.string()}};
+  KeycachedProcess server(KeycachedOptions{env, std::nullopt});
+  ASSERT_TRUE(server.Start());
+  std::vector<CreatedKey> keys;
+  {
+    ApiClient api(server.port(), token);
+    for (int i = 0; i < 4; ++i) keys.push_back(CreateKey(api, UniqueOwner("pg-backup")));
+    ASSERT_EQ(api.Admin(http::verb::post, "/v1/keys/" + keys[3].id + "/revoke", "{}").status, 200u);
+  }
+  const std::filesystem::path backup = server.workdir() / "pg-backup";
+  const ScriptRun made = RunScript("backup.sh", {"--out", backup.string()}, env, server.workdir());
+  ASSERT_EQ(made.exit_code, 0) << made.output;
+  EXPECT_TRUE(Contains(made.output, "postgresql (pg_dump")) << made.output;
+  EXPECT_TRUE(std::filesystem::is_regular_file(backup / "keycache.pgdump"));
+  ExpectCleanStop(server);
+
+  const ScriptRun holds =
+      RunScript("restore.sh", {"--from", backup.string()}, env, server.workdir());
+  EXPECT_EQ(holds.exit_code, 1) << holds.output;
+  EXPECT_TRUE(Contains(holds.output, "the database holds 4 keys")) << holds.output;
+
+  {  // The database and the secrets lost.
+    PgSession db(pg.Url("keycache"));
+    ASSERT_TRUE(db.Exec("DROP SCHEMA public CASCADE; CREATE SCHEMA public;"));
+  }
+  std::filesystem::remove(pepper);
+  std::filesystem::remove(token_file);
+  const ScriptRun restored =
+      RunScript("restore.sh", {"--from", backup.string()}, env, server.workdir());
+  ASSERT_EQ(restored.exit_code, 0) << restored.output;
+  EXPECT_TRUE(Contains(restored.output, "restored the PostgreSQL database")) << restored.output;
+
+  ASSERT_TRUE(std::filesystem::exists(pepper) && std::filesystem::exists(token_file));
+  ASSERT_TRUE(server.Start());
+  ApiClient api(server.port(), token);
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(Verify(api, keys[i].key).Str("code"), "VALID");
+  EXPECT_EQ(Verify(api, keys[3].key).Str("code"), "REVOKED");
+  EXPECT_EQ(api.Admin(http::verb::get, "/v1/keys/" + keys[0].id).status, 200u)
+      << "the restored admin token is accepted";
+
+  // --force replaces a database that holds keys (one made after the backup disappears).
+  const CreatedKey later = CreateKey(api, UniqueOwner("pg-backup"));
+  ExpectCleanStop(server);
+  const ScriptRun forced =
+      RunScript("restore.sh", {"--from", backup.string(), "--force"}, env, server.workdir());
+  ASSERT_EQ(forced.exit_code, 0) << forced.output;
+  ASSERT_TRUE(server.Start());
+  ApiClient again(server.port(), token);
+  EXPECT_EQ(Verify(again, keys[0].key).Str("code"), "VALID");
+  EXPECT_EQ(Verify(again, later.key).Str("code"), "NOT_FOUND");
+  ExpectCleanStop(server);
 }
 
 }  // namespace

@@ -7,7 +7,7 @@
 #include <vector>
 
 #include "metrics/gauge.h"
-#include "metrics/thread_slot.h"
+#include "util/thread_slot.h"
 
 namespace keycache {
 namespace {
