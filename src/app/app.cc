@@ -302,6 +302,7 @@ App::~App() {
   db_.Stop();
   if (tier_) tier_->Stop();
   if (pg_channel_) pg_channel_->Stop();
+  stopped_tier_ = std::move(tier_);  // freed after the servers (see app.h)
 }
 
 int App::Start(std::string& error) {
