@@ -78,28 +78,14 @@ class SieveCache {
   SieveCache& operator=(const SieveCache&) = delete;
 
   // A live entry's value (and marks it visited). An expired entry is erased and is a miss.
-  std::optional<V> Get(const K& key) { return GetImpl(key); }
+  std::optional<V> Get(const K& key) { return ValueOf(GetImpl(key)); }
   template <detail::HeterogeneousKey<K, Hash> Q>
   std::optional<V> Get(const Q& key) {
-    return GetImpl(key);
+    return ValueOf(GetImpl(key));
   }
 
   // Get, with the entry's deadline (its expires_at).
-  std::optional<std::pair<V, TimeMs>> GetWithDeadline(const K& key) {
-    const std::uint64_t h = HashOf(key);
-    Shard& s = ShardFor(h);
-    const TimeMs now = clock_.NowMs();
-    std::lock_guard lock(s.mu);
-    const std::uint32_t i = Find(s, key, h);
-    if (i == kNil) return std::nullopt;
-    Node* n = At(s, i);
-    if (n->expires_at <= now) {
-      EraseNode(s, i);
-      return std::nullopt;
-    }
-    n->visited = true;
-    return std::pair<V, TimeMs>(n->value, n->expires_at);
-  }
+  std::optional<std::pair<V, TimeMs>> GetWithDeadline(const K& key) { return GetImpl(key); }
 
   // Unfenced insert or replace, for tests and internal use; fills from a source of truth should
   // use BeginFill/CompleteFill. Returns false (and drops any old entry) when the entry alone
@@ -223,8 +209,14 @@ class SieveCache {
     return std::launder(reinterpret_cast<Node*>(Raw(s, i)));
   }
 
+  static std::optional<V> ValueOf(std::optional<std::pair<V, TimeMs>> entry) {
+    if (!entry) return std::nullopt;
+    return std::move(entry->first);
+  }
+
+  // A live entry's value and deadline (and marks it visited); an expired entry is erased.
   template <class Q>
-  std::optional<V> GetImpl(const Q& key) {
+  std::optional<std::pair<V, TimeMs>> GetImpl(const Q& key) {
     const std::uint64_t h = HashOf(key);
     Shard& s = ShardFor(h);
     const TimeMs now = clock_.NowMs();
@@ -237,7 +229,7 @@ class SieveCache {
       return std::nullopt;
     }
     n->visited = true;
-    return n->value;
+    return std::pair<V, TimeMs>(n->value, n->expires_at);
   }
 
   template <class Q>
