@@ -213,34 +213,10 @@ run_nginx() {
   local dir="$tmp/nginx" port
   mkdir -p "$dir"
   port=$(free_port)
-  cat >"$dir/nginx.conf" <<EOF
-# The reference: nginx answering a fixed 200 as cheaply as it can, on the same 2 threads.
-worker_processes 2;
-daemon off;
-pid $dir/nginx.pid;
-error_log $dir/error.log warn;
-events { worker_connections 1024; }
-http {
-  access_log off;
-  keepalive_requests 1000000;
-  keepalive_timeout 60s;
-  client_body_temp_path $dir/body;
-  proxy_temp_path $dir/proxy;
-  fastcgi_temp_path $dir/fastcgi;
-  uwsgi_temp_path $dir/uwsgi;
-  scgi_temp_path $dir/scgi;
-  server {
-    # One listening socket per worker, spread by the kernel, as keycached does (SO_REUSEPORT);
-    # with a shared socket one worker often takes most of the 64 connections, and nginx's
-    # req/s then swings between ~180k and ~300k from run to run.
-    listen 127.0.0.1:$port reuseport;
-    location = /v1/auth {
-      default_type application/json;
-      return 200 '{"code":"VALID"}';
-    }
-  }
-}
-EOF
+  # One listening socket per worker, spread by the kernel, as keycached does (SO_REUSEPORT);
+  # with a shared socket one worker often takes most of the 64 connections, and nginx's
+  # req/s then swings between ~180k and ~300k from run to run.
+  nginx_auth_conf "$dir" "$port" 2 " reuseport"
   nginx -p "$dir" -c "$dir/nginx.conf" -e "$dir/error.log" &
   local pid=$!
   pids+=("$pid")

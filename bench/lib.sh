@@ -112,3 +112,34 @@ wait_breaker() {  # PORT STATE SECONDS
   for _ in $(seq 1 $(($3 * 20))); do [ "$(breaker "$1")" = "$2" ] && return 0; sleep 0.05; done
   return 1
 }
+
+# nginx_auth_conf DIR PORT WORKERS LISTEN_OPTS: writes DIR/nginx.conf for the benchmarks'
+# reference: nginx answering `GET /v1/auth` with a fixed 200 as cheaply as it can (LISTEN_OPTS:
+# "" for one shared listening socket, " reuseport" for one per worker).
+nginx_auth_conf() {
+  local dir=$1 port=$2 workers=$3 listen_opts=$4
+  cat >"$dir/nginx.conf" <<EOF
+worker_processes $workers;
+daemon off;
+pid $dir/nginx.pid;
+error_log $dir/error.log warn;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  keepalive_requests 1000000;
+  keepalive_timeout 60s;
+  client_body_temp_path $dir/body;
+  proxy_temp_path $dir/proxy;
+  fastcgi_temp_path $dir/fastcgi;
+  uwsgi_temp_path $dir/uwsgi;
+  scgi_temp_path $dir/scgi;
+  server {
+    listen 127.0.0.1:$port$listen_opts;
+    location = /v1/auth {
+      default_type application/json;
+      return 200 '{"code":"VALID"}';
+    }
+  }
+}
+EOF
+}

@@ -82,30 +82,7 @@ start_nginx() {
   local port=$1 mode=$2 dir="$tmp/nginx-$2" listen_opts=""
   mkdir -p "$dir"
   [ "$mode" = reuseport ] && listen_opts=" reuseport"
-  cat >"$dir/nginx.conf" <<EOF
-worker_processes $(nproc);
-daemon off;
-pid $dir/nginx.pid;
-error_log $dir/error.log warn;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  keepalive_requests 1000000;
-  keepalive_timeout 60s;
-  client_body_temp_path $dir/body;
-  proxy_temp_path $dir/proxy;
-  fastcgi_temp_path $dir/fastcgi;
-  uwsgi_temp_path $dir/uwsgi;
-  scgi_temp_path $dir/scgi;
-  server {
-    listen 127.0.0.1:$port$listen_opts;
-    location = /v1/auth {
-      default_type application/json;
-      return 200 '{"code":"VALID"}';
-    }
-  }
-}
-EOF
+  nginx_auth_conf "$dir" "$port" "$(nproc)" "$listen_opts"
   nginx -p "$dir" -c "$dir/nginx.conf" -e "$dir/error.log" &
   pids+=("$!")
   server_pid=$!
