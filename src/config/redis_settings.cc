@@ -290,6 +290,22 @@ void ReadRedisSettings(Reader& r, RedisSettings& s) {
   r.DurationMs("REDIS_COMMAND_TIMEOUT", 10, 60'000, s.command_timeout_ms);
   r.Int("REDIS_MAX_RETRIES", "a retry count", 0, 10, s.max_retries);
   r.Int("KEYCACHE_REDIS_FENCE_REPLICAS", "a replica count", 0, 5, s.fence_replicas);
+  // A change's pipeline may hold two WAITs (the key's counter and its owner's) on one
+  // connection, and REDIS_COMMAND_TIMEOUT bounds the whole pipeline: both must fit in it.
+  if (r.Get("KEYCACHE_REDIS_FENCE_TIMEOUT")) {
+    r.DurationMs("KEYCACHE_REDIS_FENCE_TIMEOUT", 10, 60'000, s.fence_timeout_ms);
+    if (2 * s.fence_timeout_ms >= s.command_timeout_ms) {
+      r.Error("KEYCACHE_REDIS_FENCE_TIMEOUT",
+              "twice the replica wait (" + std::to_string(s.fence_timeout_ms) +
+                  " ms) must be shorter than REDIS_COMMAND_TIMEOUT (" +
+                  std::to_string(s.command_timeout_ms) +
+                  " ms): a change may wait twice in one pipeline, which the command timeout "
+                  "bounds");
+    }
+  } else {
+    s.fence_timeout_ms = std::max<std::int64_t>(
+        10, std::min<std::int64_t>(s.fence_timeout_ms, s.command_timeout_ms / 4));
+  }
   r.Int("KEYCACHE_REDIS_BREAKER_FAILURES", "a failure count", 1, 1000, s.breaker_failures);
   r.DurationMs("KEYCACHE_REDIS_BREAKER_PROBE", 10, 10'000, s.breaker_probe_ms);
   r.DurationMs("KEYCACHE_L1_MAX_AGE", 1'000, std::int64_t{7} * 24 * 3'600'000, s.l1_max_age_ms);

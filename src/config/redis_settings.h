@@ -34,7 +34,11 @@ struct RedisSettings {
   // Cluster only: a change is in force once this many replicas of each primary it wrote to
   // have its generation bump (WAIT), so a failover cannot undo it; 0 = don't wait (a cluster
   // without replicas; a failover may then lose an acknowledged change).
-  int fence_replicas = 1;                     // KEYCACHE_REDIS_FENCE_REPLICAS: 0..5
+  int fence_replicas = 1;  // KEYCACHE_REDIS_FENCE_REPLICAS: 0..5
+  // How long that WAIT may take before the change answers 503 (committed, replayed later).
+  // KEYCACHE_REDIS_FENCE_TIMEOUT: 10ms..1m, twice it under REDIS_COMMAND_TIMEOUT; default 1 s
+  // or a quarter of the command timeout, whichever is shorter.
+  std::int64_t fence_timeout_ms = 1'000;
   std::uint16_t port = 6379;                  // REDIS_PORT: 1..65535
   std::string username;                       // REDIS_USERNAME: ACL user ("" = AUTH password only)
   std::string password;                       // REDIS_PASSWORD, or the file REDIS_PASSWORD_FILE

@@ -51,7 +51,7 @@ struct L2Options {
   // (Redis replicates asynchronously). 0: no wait (a single server, or a cluster without
   // replicas). Heartbeats never wait.
   int fence_replicas = 0;
-  TimeMs fence_replica_timeout_ms = 250;
+  TimeMs fence_replica_timeout_ms = 1'000;
 };
 
 struct L2Counts {

@@ -79,8 +79,9 @@ RedisClusterOptions RedisClusterOptionsFrom(const RedisSettings& s) {
 }
 
 namespace {
-L2Options WithFenceReplicas(L2Options l2, const RedisSettings& s) {
+L2Options WithFence(L2Options l2, const RedisSettings& s) {
   if (s.cluster) l2.fence_replicas = s.fence_replicas;
+  l2.fence_replica_timeout_ms = s.fence_timeout_ms;
   return l2;
 }
 }  // namespace
@@ -132,7 +133,7 @@ RedisTier::RedisTier(RedisTierOptions options,
       locator_(SentinelLocatorFrom(settings_, io_.get_executor(), log)),
       client_(MakeClient(WithTierExecutor(std::move(io_executors), io_.get_executor()))),
       l2_(client_, breaker_, lease_, L2Keys(settings_.key_prefix), sealer_,
-          WithFenceReplicas(options.l2, settings_), metrics_, io_.get_executor()),
+          WithFence(options.l2, settings_), metrics_, io_.get_executor()),
       invalidator_(l2_, breaker_, MakeInstanceId(settings_.instance_id), io_.get_executor(), log),
       heartbeat_(
           HeartbeatOptions{.instance_id = invalidator_.instance_id(),

@@ -39,6 +39,8 @@ TEST(RedisSettings, OffByDefaultWithTheGuidesDefaults) {
   EXPECT_EQ(s.connect_timeout_ms, 10'000);
   EXPECT_EQ(s.command_timeout_ms, 5'000);
   EXPECT_EQ(s.max_retries, 3);
+  EXPECT_EQ(s.fence_replicas, 1);
+  EXPECT_EQ(s.fence_timeout_ms, 1'000);
   EXPECT_FALSE(s.tls);
 }
 
@@ -186,6 +188,19 @@ TEST(RedisSettings, ClusterErrorsAreClear) {
   EXPECT_NE(e.find("REDIS_CLUSTER_ENABLED is not"), std::string::npos) << e;
   e = OnlyError({{"REDIS_CLUSTER_ENABLED", "maybe"}});
   EXPECT_NE(e.find("REDIS_CLUSTER_ENABLED"), std::string::npos) << e;
+  // The fence's replica wait: a duration, shorter than the command timeout that bounds it.
+  EXPECT_EQ(LoadOk({{"REDIS_CLUSTER_ENABLED", "true"},
+                    {"REDIS_CLUSTER_NODES", "redis-1:7000"},
+                    {"KEYCACHE_REDIS_FENCE_TIMEOUT", "2s"}})
+                .fence_timeout_ms,
+            2'000);
+  e = OnlyError({{"KEYCACHE_REDIS_FENCE_TIMEOUT", "soon"}});
+  EXPECT_NE(e.find("KEYCACHE_REDIS_FENCE_TIMEOUT"), std::string::npos) << e;
+  e = OnlyError({{"KEYCACHE_REDIS_FENCE_TIMEOUT", "2500ms"}});
+  EXPECT_NE(e.find("shorter than REDIS_COMMAND_TIMEOUT"), std::string::npos) << e;
+  // Unset, it follows a short command timeout down: a quarter of it.
+  EXPECT_EQ(LoadOk({{"REDIS_HOST", "redis"}, {"REDIS_COMMAND_TIMEOUT", "1s"}}).fence_timeout_ms,
+            250);
   // Switched off explicitly: the list is ignored, and the tier stays off without REDIS_HOST.
   const RedisSettings off =
       LoadOk({{"REDIS_CLUSTER_ENABLED", "false"}, {"REDIS_CLUSTER_NODES", "redis-1:7000"}});

@@ -111,6 +111,17 @@ TEST(DeployRedisConfig, TheShippedFilesAgreeOnSecretsAndNeedEveryPlaceholderRepl
   }
 }
 
+// AclRules: the service user's rules without its state and password, for a test user with the
+// same rules and another password (the Cluster-over-TLS model test's).
+TEST(DeployRedisConfig, TheServiceUsersRulesComeWithoutItsPassword) {
+  const std::string rules = AclRules(Acl(), "keycache");
+  EXPECT_TRUE(rules.starts_with("resetchannels ~cache:apikeys:* &cache:apikeys:* -@all ")) << rules;
+  EXPECT_NE(rules.find(" +cluster|shards"), std::string::npos) << rules;
+  EXPECT_EQ(rules.find(AclPassword(Acl(), "keycache")), std::string::npos) << rules;
+  EXPECT_EQ(rules.find(" on "), std::string::npos) << rules;
+  EXPECT_EQ(AclRules(Acl(), "nobody"), "");
+}
+
 TEST(DeployRedis, StandaloneHardenedServesKeycachedAsTheServiceUser) {
   SharedRedisDeployment d(Shipped("redis.conf"));
   ASSERT_TRUE(d.StartRedis());
@@ -170,8 +181,7 @@ TEST(DeployRedis, TlsVariantServesKeycachedOverTls) {
 TEST(DeployRedis, SentinelFromTheShippedFilesFailsOverAndKeycachedFollows) {
   SentinelDeploymentOptions so;
   so.deploy_dir = kDeployDir;
-  so.down_after_ms = 1'000;  // the file's 5000 ms, shortened for the test
-  so.failover_timeout_ms = 4'000;
+  // The file's 5000 ms down-after, shortened to the harness's (SentinelDeploymentOptions).
   SentinelDeployment sentinels(so);
   ASSERT_TRUE(sentinels.Start());
   TempDir shared;

@@ -2,7 +2,9 @@
 // cluster and one SQLite database. The L2 and invalidations across instances with keys on every
 // primary, SCAN-based type-wide invalidation and entry counts over all primaries, a start-up with
 // a wrong password, and a primary's failover (the service keeps answering, from the database while
-// the tier is away, and the lease is revoked and regained with L1 flushed).
+// the tier is away, and the lease is revoked and regained with L1 flushed). On TLS-only nodes as
+// the shipped service user: a wrong password stops start-up there too, a missing client
+// certificate is named, and the right settings serve.
 #include <gtest/gtest.h>
 
 #include <cstdio>
@@ -11,11 +13,33 @@
 #include "integration/redis_tier_util.h"
 #include "redis/cluster_slots.h"
 #include "support/redis_cluster_deployment.h"
+#include "support/redis_config_rewrite.h"
+#include "support/test_certs.h"
 
 namespace keycache::testing {
 namespace {
 
 using Clock = std::chrono::steady_clock;
+
+// The environment of an instance of `cluster` (two seeds: the client learns the rest from the
+// slot map) as its default user, with its database in `shared`.
+EnvVars ClusterEnv(const RedisClusterDeployment& cluster, const TempDir& shared) {
+  EnvVars env;
+  env["REDIS_CLUSTER_ENABLED"] = "true";
+  env["REDIS_CLUSTER_NODES"] =
+      cluster.endpoint(0).ToString() + "," + cluster.endpoint(1).ToString();
+  env["REDIS_PASSWORD"] = kClusterPassword;
+  env["REDIS_POOL_SIZE"] = "2";
+  env["REDIS_COMMAND_TIMEOUT"] = "1s";
+  env["REDIS_CONNECT_TIMEOUT"] = "1s";
+  env["REDIS_KEY_PREFIX"] = "it:apikeys:";
+  env["KEYCACHE_PEPPER"] = kSharedPepper;
+  env["ADMIN_TOKEN"] = kSharedToken;
+  env["DATABASE_URL"] = "sqlite:" + (shared.path() / "keycache.db").string();
+  env["KEYCACHE_USAGE_FLUSH_INTERVAL"] = "100ms";
+  env["CACHE_HEALTH_CHECK_INTERVAL"] = "1";  // the SCAN entry counts too
+  return env;
+}
 
 class RedisClusterTier : public ::testing::Test {
  protected:
@@ -34,27 +58,7 @@ class RedisClusterTier : public ::testing::Test {
     }
   }
 
-  EnvVars Env() const {
-    EnvVars env;
-    std::string nodes;
-    // Two seeds are enough: the client learns the rest from the slot map.
-    for (int i = 0; i < 2; ++i) {
-      nodes += (nodes.empty() ? "" : ",") + cluster_.endpoint(i).ToString();
-    }
-    env["REDIS_CLUSTER_ENABLED"] = "true";
-    env["REDIS_CLUSTER_NODES"] = nodes;
-    env["REDIS_PASSWORD"] = kClusterPassword;
-    env["REDIS_POOL_SIZE"] = "2";
-    env["REDIS_COMMAND_TIMEOUT"] = "1s";
-    env["REDIS_CONNECT_TIMEOUT"] = "1s";
-    env["REDIS_KEY_PREFIX"] = "it:apikeys:";
-    env["KEYCACHE_PEPPER"] = kSharedPepper;
-    env["ADMIN_TOKEN"] = kSharedToken;
-    env["DATABASE_URL"] = "sqlite:" + (shared_.path() / "keycache.db").string();
-    env["KEYCACHE_USAGE_FLUSH_INTERVAL"] = "100ms";
-    env["CACHE_HEALTH_CHECK_INTERVAL"] = "1";  // the SCAN entry counts too
-    return env;
-  }
+  EnvVars Env() const { return ClusterEnv(cluster_, shared_); }
   KeycachedProcess* AddInstance(const EnvVars& extra) {
     EnvVars env = Env();
     for (const auto& [k, v] : extra) env[k] = v;
@@ -135,17 +139,20 @@ TEST_F(RedisClusterTier, SharesTheL2AndInvalidationsAcrossInstancesOnEveryPrimar
   EXPECT_GE(MetricValue(Api(1), "keycache_store_reads_total"), reads + n - 4);
 }
 
-TEST_F(RedisClusterTier, AWrongPasswordStopsStartUp) {
-  EnvVars env = DefaultServerEnv();
-  for (auto& [k, v] : Env()) env[k] = v;
-  env["REDIS_PASSWORD"] = "not-the-password";
+// keycached serve with `env` but a wrong REDIS_PASSWORD exits 2 at start-up, saying so.
+void ExpectAWrongPasswordStopsStartUp(const EnvVars& env) {
+  EnvVars wrong = DefaultServerEnv();
+  for (const auto& [k, v] : env) wrong[k] = v;
+  wrong["REDIS_PASSWORD"] = "not-the-password";
   TempDir dir;
-  const RunResult r = RunKeycached({"serve"}, env, dir.path());
+  const RunResult r = RunKeycached({"serve"}, wrong, dir.path());
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_FALSE(r.timed_out);
   EXPECT_NE(r.err.find("Redis authentication failed"), std::string::npos) << r.err;
   EXPECT_EQ(r.err.find("not-the-password"), std::string::npos) << "the password is never echoed";
 }
+
+TEST_F(RedisClusterTier, AWrongPasswordStopsStartUp) { ExpectAWrongPasswordStopsStartUp(Env()); }
 
 TEST_F(RedisClusterTier, FollowsAPrimarysFailover) {
   const CreatedKey k = CreateKey(Api(0), UniqueOwner("fo"));
@@ -183,6 +190,72 @@ TEST_F(RedisClusterTier, FollowsAPrimarysFailover) {
   }
   std::printf("[ measured ] every instance coherent again %.1f s after the primary was killed\n",
               back_s);
+}
+
+// TLS-only nodes (bus and replication too, client certificates required), the instance as the
+// shipped service user (deploy/redis/users.acl's rules, a test password).
+TEST(RedisClusterTierOverTls, AWrongPasswordStopsStartUpAMissingClientCertificateIsNamed) {
+  TempDir certs;
+  const TestPki pki = MakeTestPki(certs.path());
+  ASSERT_TRUE(pki.ok) << pki.error;
+  const std::string password = "it-service-pass-0123456789";
+  RedisClusterDeploymentOptions o;
+  o.tls = RedisClusterDeploymentOptions::TlsFrom(pki);
+  o.users.push_back(
+      {"keycache", password,
+       AclRules(ReadTextFile(KEYCACHE_SOURCE_DIR "/deploy/redis/users.acl"), "keycache")});
+  ASSERT_FALSE(o.users[0].rules.empty());
+  RedisClusterDeployment cluster(o);
+  ASSERT_TRUE(cluster.Start());
+  TempDir shared;
+  EnvVars env = ClusterEnv(cluster, shared);
+  env["REDIS_KEY_PREFIX"] = "cache:apikeys:";  // what the user's rules allow
+  env["REDIS_USERNAME"] = "keycache";
+  env["REDIS_TLS_CA"] = pki.ca_cert;
+  env["REDIS_TLS_CERT"] = pki.client_cert;
+  env["REDIS_TLS_KEY"] = pki.client_key;
+
+  // A wrong password: refused after the TLS handshake, as on plaintext.
+  ExpectAWrongPasswordStopsStartUp(env);
+  env["REDIS_PASSWORD"] = password;
+
+  // No client certificate: not fatal (docs/configuration.md: the service starts degraded), and
+  // the tier's error says TLS and what the server wants.
+  {
+    EnvVars no_cert = env;
+    no_cert["REDIS_TLS_CERT"] = "";  // unset
+    no_cert["REDIS_TLS_KEY"] = "";
+    KeycachedProcess p(KeycachedOptions{no_cert, std::nullopt});
+    ASSERT_TRUE(p.Start()) << "a TLS failure is not fatal: the service runs without Redis";
+    ApiClient api(p.port(), kSharedToken);
+    std::string error;
+    EXPECT_TRUE(PollUntil([&] {
+      const auto h = RedisHealth(api);
+      const auto* e = Member(h, {"lastError"});
+      error = e && e->is_string() ? std::string(e->as_string()) : boost::json::serialize(h);
+      return error.find("TLS") != std::string::npos;
+    })) << error;
+    // "tlsv13 alert certificate required", or "... does it require a client certificate?"
+    EXPECT_NE(error.find("certificate"), std::string::npos) << error;
+    EXPECT_FALSE(Coherent(api));
+    const CreatedKey k = CreateKey(api, UniqueOwner("tls-nocert"));
+    EXPECT_EQ(Verify(api, k.key).Str("code"), "VALID");  // from the database
+    ExpectCleanStop(p);
+  }
+
+  // The right settings: coherent, keys cached in the cluster.
+  KeycachedProcess p(KeycachedOptions{env, std::nullopt});
+  ASSERT_TRUE(p.Start());
+  ApiClient api(p.port(), kSharedToken);
+  ASSERT_TRUE(WaitCoherent(api, std::chrono::seconds(30)));
+  const CreatedKey k = CreateKey(api, UniqueOwner("tls-ok"));
+  EXPECT_EQ(Verify(api, k.key).Str("code"), "VALID");
+  const std::string entry = "cache:apikeys:v:{" + k.id + "}";
+  const auto primary = cluster.PrimaryOf(KeySlot(entry));
+  ASSERT_TRUE(primary);
+  EXPECT_TRUE(PollUntil([&] { return cluster.Cli(*primary, "EXISTS " + entry) == "1\n"; }))
+      << "the entry is written on its slot's primary, over TLS";
+  ExpectCleanStop(p);
 }
 
 }  // namespace

@@ -1,7 +1,8 @@
 // RedisClusterClient (and RedisSubscriber's node rotation) against a real six-node Redis Cluster
 // (tests/support/redis_cluster_deployment.h): routing to every primary, MOVED after a reshard,
 // ASK during a migration, SCAN on every primary, Pub/Sub across shards, order across nodes, and
-// a primary's failover. Each test builds its own cluster (~3 s).
+// a primary's failover; on TLS-only nodes (client certificates required), the slot map's TLS
+// ports, MOVED to them and Pub/Sub over TLS. Each test builds its own cluster (~3 s).
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -17,6 +18,7 @@
 #include "redis/redis_subscriber.h"
 #include "redis/redis_test_util.h"
 #include "support/redis_cluster_deployment.h"
+#include "support/test_certs.h"
 
 namespace keycache::testing {
 namespace {
@@ -49,6 +51,8 @@ std::string Key(int i) { return "kc:test:" + std::to_string(i); }
 
 class RedisClusterTest : public ::testing::Test {
  protected:
+  RedisClusterTest() = default;
+  explicit RedisClusterTest(RedisClusterDeploymentOptions o) : cluster_(std::move(o)) {}
   void SetUp() override { ASSERT_TRUE(cluster_.Start()); }
 
   std::unique_ptr<RedisClusterClient> Connected(RedisClusterOptions o) {
@@ -97,10 +101,85 @@ class RedisClusterTest : public ::testing::Test {
     return out;
   }
 
+  // Keys written, then 2000 slots resharded: the first reads follow MOVED, the map is read
+  // again, every key reads back.
+  void FollowsMovedAfterAReshard() {
+    RedisClusterOptions o = cluster_.ClientOptions();
+    // No periodic refresh during the reshard: the map is stale until a MOVED says otherwise.
+    o.refresh_interval = std::chrono::hours(1);
+    auto c = Connected(std::move(o));
+    Fill(*c, 400);
+    const auto primaries = cluster_.Primaries();
+    ASSERT_EQ(primaries.size(), 3u);
+    const std::uint64_t refreshes = c->map_refreshes();
+    // The client's map still says the old owner: the first reads get MOVED.
+    ASSERT_TRUE(cluster_.Reshard(primaries[0], primaries[1], 2000));
+    EXPECT_EQ(c->map_refreshes(), refreshes);
+    EXPECT_TRUE(ReadsBack(*c, 400));
+    EXPECT_TRUE(WaitFor([&] { return c->map_refreshes() > refreshes; })) << "no MOVED seen";
+    EXPECT_TRUE(ReadsBack(*c, 400));
+    EXPECT_EQ(topology_changes_.load(), 0);  // the same three primaries
+    long long total = 0;
+    for (const auto& [shard, n] : Sizes(*c)) total += n;
+    EXPECT_EQ(total, 400);
+  }
+  // A subscriber on a node of another shard than the channel's gets what is published.
+  void PubSubReachesAnotherShard() {
+    auto c = Connected();
+    const std::string channel = "kc:invalidations";
+    const auto publisher_node = cluster_.PrimaryOf(KeySlot(channel));
+    ASSERT_TRUE(publisher_node);
+    // Subscribe on a replica of another shard: the cluster bus carries the message there.
+    int other = -1;
+    for (int i = 0; i < cluster_.size(); ++i) {
+      if (i != *publisher_node) other = i;
+    }
+    std::mutex mu;
+    std::vector<std::string> got;
+    std::atomic<int> subscribed{0};
+    RedisSubscriber::Handlers h;
+    h.on_message = [&](std::string_view m) {
+      std::lock_guard lock(mu);
+      got.emplace_back(m);
+    };
+    h.on_subscribed = [&] { ++subscribed; };
+    const RedisEndpoint there = cluster_.endpoint(other);
+    h.nodes = [there] { return std::vector<RedisEndpoint>{there}; };
+    RedisOptions o = cluster_.ClientOptions().node;
+    RedisSubscriber sub(io_.executor(0), o, channel, std::move(h), log_);
+    sub.Start();
+    ASSERT_TRUE(WaitFor([&] { return subscribed.load() > 0; }));
+    auto r = Exec(*c, io_.executor(1), Cmd({"PUBLISH", channel, "hello"}));
+    ASSERT_TRUE(r);
+    EXPECT_TRUE(WaitFor([&] {
+      std::lock_guard lock(mu);
+      return got.size() == 1 && got[0] == "hello";
+    }));
+    sub.Stop();
+  }
+
   Logger log_{LogLevel::kOff};
   IoThreads io_{2};
   RedisClusterDeployment cluster_;
   std::atomic<int> topology_changes_{0};
+};
+
+// One test PKI for the binary.
+const TestPki& Pki() {
+  static TempDir dir;
+  static const TestPki pki = MakeTestPki(dir.path());
+  return pki;
+}
+
+// TLS-only nodes: no plaintext port at all, the bus and replication over TLS too.
+class RedisClusterTlsTest : public RedisClusterTest {
+ protected:
+  RedisClusterTlsTest()
+      : RedisClusterTest({.tls = RedisClusterDeploymentOptions::TlsFrom(Pki())}) {}
+  void SetUp() override {
+    ASSERT_TRUE(Pki().ok) << Pki().error;
+    RedisClusterTest::SetUp();
+  }
 };
 
 TEST_F(RedisClusterTest, RoutesEachKeyToItsSlotsPrimaryAcrossAllThree) {
@@ -163,20 +242,7 @@ TEST_F(RedisClusterTest, PreservesOrderAndRunsKeylessCommandsAfterEverythingBefo
 }
 
 TEST_F(RedisClusterTest, FollowsMovedAfterAReshardAndRefreshesItsMap) {
-  auto c = Connected();
-  Fill(*c, 400);
-  const auto primaries = cluster_.Primaries();
-  ASSERT_EQ(primaries.size(), 3u);
-  const std::uint64_t refreshes = c->map_refreshes();
-  // The client's map still says the old owner: the first reads get MOVED.
-  ASSERT_TRUE(cluster_.Reshard(primaries[0], primaries[1], 2000));
-  EXPECT_TRUE(ReadsBack(*c, 400));
-  EXPECT_TRUE(WaitFor([&] { return c->map_refreshes() > refreshes; }));
-  EXPECT_TRUE(ReadsBack(*c, 400));
-  EXPECT_EQ(topology_changes_.load(), 0);  // the same three primaries
-  long long total = 0;
-  for (const auto& [shard, n] : Sizes(*c)) total += n;
-  EXPECT_EQ(total, 400);
+  FollowsMovedAfterAReshard();
 }
 
 TEST_F(RedisClusterTest, FollowsAskDuringAMigration) {
@@ -237,39 +303,7 @@ TEST_F(RedisClusterTest, ScansEveryPrimary) {
   EXPECT_EQ(seen.size(), 250u);
 }
 
-TEST_F(RedisClusterTest, PubSubReachesASubscriberOnAnotherShard) {
-  auto c = Connected();
-  const std::string channel = "kc:invalidations";
-  const auto publisher_node = cluster_.PrimaryOf(KeySlot(channel));
-  ASSERT_TRUE(publisher_node);
-  // Subscribe on a replica of another shard: the cluster bus carries the message there.
-  int other = -1;
-  for (int i = 0; i < cluster_.size(); ++i) {
-    if (i != *publisher_node) other = i;
-  }
-  std::mutex mu;
-  std::vector<std::string> got;
-  std::atomic<int> subscribed{0};
-  RedisSubscriber::Handlers h;
-  h.on_message = [&](std::string_view m) {
-    std::lock_guard lock(mu);
-    got.emplace_back(m);
-  };
-  h.on_subscribed = [&] { ++subscribed; };
-  const RedisEndpoint there = cluster_.endpoint(other);
-  h.nodes = [there] { return std::vector<RedisEndpoint>{there}; };
-  RedisOptions o = cluster_.ClientOptions().node;
-  RedisSubscriber sub(io_.executor(0), o, channel, std::move(h), log_);
-  sub.Start();
-  ASSERT_TRUE(WaitFor([&] { return subscribed.load() > 0; }));
-  auto r = Exec(*c, io_.executor(1), Cmd({"PUBLISH", channel, "hello"}));
-  ASSERT_TRUE(r);
-  EXPECT_TRUE(WaitFor([&] {
-    std::lock_guard lock(mu);
-    return got.size() == 1 && got[0] == "hello";
-  }));
-  sub.Stop();
-}
+TEST_F(RedisClusterTest, PubSubReachesASubscriberOnAnotherShard) { PubSubReachesAnotherShard(); }
 
 TEST_F(RedisClusterTest, SubscriberMovesToAnotherNodeWhenItsNodeDies) {
   std::atomic<int> subscribed{0}, lost{0};
@@ -339,6 +373,25 @@ TEST_F(RedisClusterTest, WrongPasswordIsAnAuthFailure) {
   EXPECT_FALSE(c.connected());
   auto r = Exec(c, io_.executor(0), Cmd({"GET", "x"}));
   EXPECT_FALSE(r);
+}
+
+// The map holds the nodes' TLS ports (CLUSTER SHARDS' tls-port: there is no other port), MOVED
+// names the new owner's TLS port, and the client follows it over TLS.
+TEST_F(RedisClusterTlsTest, ReadsTheTlsPortsAndFollowsMovedToThem) {
+  {
+    auto c = Connected();
+    ASSERT_EQ(c->Shards().size(), 3u);
+    for (const auto& shard : c->Shards()) {
+      const auto e = ParseEndpoint(shard);
+      ASSERT_TRUE(e) << shard;
+      EXPECT_GE(cluster_.IndexOf(*e), 0) << shard << " is not a node's TLS port";
+    }
+  }
+  FollowsMovedAfterAReshard();
+}
+
+TEST_F(RedisClusterTlsTest, PubSubOverTlsReachesASubscriberOnAnotherShard) {
+  PubSubReachesAnotherShard();
 }
 
 }  // namespace

@@ -28,37 +28,52 @@ std::vector<std::string> Split(const std::string& s, char sep) {
 
 }  // namespace
 
-RedisClusterDeployment::RedisClusterDeployment(int node_timeout_ms, std::string deploy_dir)
-    : node_timeout_ms_(node_timeout_ms),
-      deploy_dir_(std::move(deploy_dir)),
-      password_(deploy_dir_.empty()
+RedisClusterDeployment::RedisClusterDeployment(RedisClusterDeploymentOptions options)
+    : options_(std::move(options)),
+      password_(options_.deploy_dir.empty()
                     ? kClusterPassword
-                    : AclPassword(ReadTextFile(deploy_dir_ + "/users.acl"), "default")) {}
+                    : AclPassword(ReadTextFile(options_.deploy_dir + "/users.acl"), "default")) {}
+
+RedisClusterDeployment::RedisClusterDeployment(int node_timeout_ms, std::string deploy_dir)
+    : RedisClusterDeployment(RedisClusterDeploymentOptions{.node_timeout_ms = node_timeout_ms,
+                                                           .deploy_dir = std::move(deploy_dir)}) {}
 
 RedisClusterDeployment::~RedisClusterDeployment() {
   for (auto& n : nodes_) n->Kill();
 }
 
 ::testing::AssertionResult RedisClusterDeployment::Start() {
+  const std::string& deploy_dir = options_.deploy_dir;
+  const std::string node_timeout = std::to_string(options_.node_timeout_ms);
   for (int i = 0; i < kNodes; ++i) {
     RedisServerOptions o;
     o.password = kClusterPassword;
     o.hardened = true;
     o.config_command = "CONFIG_cluster_secret_7f3a";
     o.maxmemory_policy = "noeviction";
+    o.more_users = options_.users;
     o.extra_config = {"cluster-enabled yes",
                       "cluster-config-file nodes.conf",
-                      "cluster-node-timeout " + std::to_string(node_timeout_ms_),
+                      "cluster-node-timeout " + node_timeout,
                       "cluster-port " + std::to_string(FreeLoopbackPort()),
                       "masterauth " + kClusterPassword,
                       "cluster-replica-validity-factor 0",
                       "cluster-allow-reads-when-down no"};
-    if (!deploy_dir_.empty()) {
+    if (!deploy_dir.empty()) {
       o.password = password_;
-      o.base_config = deploy_dir_ + "/cluster/node-" + std::to_string(i + 1) + ".conf";
-      o.extra_config = {"aclfile " + deploy_dir_ + "/users.acl", "cluster-config-file nodes.conf",
-                        "cluster-node-timeout " + std::to_string(node_timeout_ms_),
+      o.base_config = deploy_dir + "/cluster/node-" + std::to_string(i + 1) + ".conf";
+      o.extra_config = {"aclfile " + deploy_dir + "/users.acl", "cluster-config-file nodes.conf",
+                        "cluster-node-timeout " + node_timeout,
                         "cluster-port " + std::to_string(FreeLoopbackPort())};
+    }
+    if (const auto& tls = options_.tls) {
+      // The bus and replication links are TLS client connections too: they present the client
+      // certificate (the server's is for serverAuth only) and authenticate as the default user.
+      o.tls = RedisServerOptions::Tls{tls->server_cert, tls->server_key, tls->ca,
+                                      tls->require_client_cert};
+      o.extra_config.insert(o.extra_config.end(), {"tls-cluster yes", "tls-replication yes",
+                                                   "tls-client-cert-file " + tls->client_cert,
+                                                   "tls-client-key-file " + tls->client_key});
     }
     nodes_.push_back(std::make_unique<RedisServerProcess>(std::move(o)));
     if (auto started = nodes_.back()->Start(); !started) return started;
@@ -66,10 +81,8 @@ RedisClusterDeployment::~RedisClusterDeployment() {
   std::string hosts;
   for (int i = 0; i < kNodes; ++i) hosts += " " + endpoint(i).ToString();
   int status = 0;
-  const std::string out =
-      RunCommand("REDISCLI_AUTH=" + password_ + " timeout 60 redis-cli --cluster create" + hosts +
-                     " --cluster-replicas 1 --cluster-yes",
-                 &status);
+  const std::string out = RunCommand(
+      RedisCli(60) + " --cluster create" + hosts + " --cluster-replicas 1 --cluster-yes", &status);
   if (status != 0) {
     return ::testing::AssertionFailure() << "redis-cli --cluster create failed:\n" << out;
   }
@@ -111,6 +124,12 @@ RedisClusterOptions RedisClusterDeployment::ClientOptions() const {
   RedisClusterOptions o;
   o.seeds = Seeds();
   o.node.password = password_;
+  if (const auto& tls = options_.tls) {
+    o.node.tls.enabled = true;
+    o.node.tls.ca = tls->ca;
+    o.node.tls.cert = tls->client_cert;
+    o.node.tls.key = tls->client_key;
+  }
   o.node.pool_size = 2;
   o.node.connect_timeout = std::chrono::milliseconds(2'000);
   o.node.command_timeout = std::chrono::milliseconds(2'000);
@@ -133,9 +152,29 @@ std::string RedisClusterDeployment::RunCommand(const std::string& command, int* 
   return out;
 }
 
+std::string RedisClusterDeployment::RedisCli(int timeout_seconds) const {
+  std::string cli =
+      "REDISCLI_AUTH=" + password_ + " timeout " + std::to_string(timeout_seconds) + " redis-cli";
+  if (const auto& tls = options_.tls) {
+    cli += " --tls --cacert '" + tls->ca + "' --cert '" + tls->client_cert + "' --key '" +
+           tls->client_key + "'";
+  }
+  return cli;
+}
+
+int RedisClusterDeployment::FailoversWon() const {
+  static const std::string kWon = "Failover election won";
+  int won = 0;
+  for (const auto& n : nodes_) {
+    const std::string log = n->log();
+    for (auto at = log.find(kWon); at != std::string::npos; at = log.find(kWon, at + 1)) ++won;
+  }
+  return won;
+}
+
 std::string RedisClusterDeployment::Cli(int i, const std::string& args) {
-  return RunCommand("REDISCLI_AUTH=" + password_ + " timeout 10 redis-cli -h 127.0.0.1 -p " +
-                    std::to_string(node(i).port()) + " " + args);
+  return RunCommand(RedisCli(10) + " -h 127.0.0.1 -p " + std::to_string(node(i).port()) + " " +
+                    args);
 }
 
 std::vector<ClusterNodeInfo> RedisClusterDeployment::Nodes(int i) {
@@ -281,12 +320,11 @@ bool RedisClusterDeployment::Healthy(std::string* why) {
     return id;
   };
   int status = 0;
-  const std::string out =
-      RunCommand("REDISCLI_AUTH=" + password_ + " timeout 120 redis-cli --cluster reshard " +
-                     endpoint(from).ToString() + " --cluster-from " + id_of(from) +
-                     " --cluster-to " + id_of(to) + " --cluster-slots " + std::to_string(count) +
-                     " --cluster-yes --cluster-pipeline 100",
-                 &status);
+  const std::string out = RunCommand(
+      RedisCli(120) + " --cluster reshard " + endpoint(from).ToString() + " --cluster-from " +
+          id_of(from) + " --cluster-to " + id_of(to) + " --cluster-slots " + std::to_string(count) +
+          " --cluster-yes --cluster-pipeline 100",
+      &status);
   if (status != 0) {
     return ::testing::AssertionFailure() << "redis-cli --cluster reshard failed:\n" << out;
   }

@@ -6,6 +6,7 @@
 #include <map>
 #include <set>
 #include <sstream>
+#include <string_view>
 
 namespace keycache::testing {
 namespace {
@@ -110,17 +111,41 @@ std::string DirectiveValue(const std::string& text, const std::string& key) {
   return "";
 }
 
-std::string AclPassword(const std::string& acl_text, const std::string& user) {
+namespace {
+
+// The words of user `user`'s line in an ACL file's text (empty when absent).
+std::vector<std::string> AclUserLine(const std::string& acl_text, const std::string& user) {
   std::istringstream in(acl_text);
   std::string line;
   while (std::getline(in, line)) {
-    const auto w = Words(line);
-    if (w.size() < 2 || w[0] != "user" || w[1] != user) continue;
-    for (const auto& word : w) {
-      if (word.size() > 1 && word[0] == '>') return word.substr(1);
-    }
+    auto w = Words(line);
+    if (w.size() >= 2 && w[0] == "user" && w[1] == user) return w;
+  }
+  return {};
+}
+
+}  // namespace
+
+std::string AclPassword(const std::string& acl_text, const std::string& user) {
+  for (const auto& word : AclUserLine(acl_text, user)) {
+    if (word.size() > 1 && word[0] == '>') return word.substr(1);
   }
   return "";
+}
+
+std::string AclRules(const std::string& acl_text, const std::string& user) {
+  const auto w = AclUserLine(acl_text, user);
+  std::string rules;
+  for (std::size_t i = 2; i < w.size(); ++i) {
+    const std::string& word = w[i];
+    const bool credential =
+        !word.empty() && std::string_view("><#!").find(word[0]) != std::string_view::npos;
+    if (credential || word == "on" || word == "off" || word == "nopass" || word == "resetpass") {
+      continue;
+    }
+    rules += (rules.empty() ? "" : " ") + word;
+  }
+  return rules;
 }
 
 std::string ReadTextFile(const std::string& path) {

@@ -26,6 +26,12 @@ std::string DirectiveValue(const std::string& text, const std::string& key);
 // The password (`>...`) of ACL user `user` in an ACL file's text ("" when absent).
 std::string AclPassword(const std::string& acl_text, const std::string& user);
 
+// The rules of ACL user `user` in an ACL file's text without its state and credentials (`on`,
+// `off`, `>pass`, `<pass`, `#hash`, `!hash`, `nopass`, `resetpass`): its key, channel and command
+// rules, to give the same rules to a user with another password (RedisServerOptions::AclUser).
+// "" when absent.
+std::string AclRules(const std::string& acl_text, const std::string& user);
+
 // The whole content of a file ("" when it cannot be read).
 std::string ReadTextFile(const std::string& path);
 

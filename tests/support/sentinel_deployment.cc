@@ -1,5 +1,6 @@
 #include "support/sentinel_deployment.h"
 
+#include <algorithm>
 #include <cstdlib>
 #include <random>
 #include <sstream>
@@ -208,6 +209,18 @@ std::vector<std::pair<std::string, std::uint16_t>> SentinelDeployment::SentinelA
 
 RedisOptions SentinelDeployment::DataNodeOptions(std::size_t i) const {
   return data_[i]->ClientOptions();
+}
+
+int SentinelDeployment::PrimaryChanges() const {
+  const std::string event = "+switch-master " + options_.master_name + " ";
+  int most = 0;
+  for (const auto& s : sentinels_) {
+    const std::string log = s->log();
+    int n = 0;
+    for (auto at = log.find(event); at != std::string::npos; at = log.find(event, at + 1)) ++n;
+    most = std::max(most, n);
+  }
+  return most;
 }
 
 std::string SentinelDeployment::Logs() const {
