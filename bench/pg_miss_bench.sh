@@ -8,13 +8,16 @@
 # Loopback only; every process it starts is stopped on exit.
 #
 #   bench/pg_miss_bench.sh [--clients "1 8 32"] [--duration S] [--keys N] [--db-threads T]
-#                          [--usage-flush DURATION] [--build-dir DIR] [--no-build]
+#                          [--usage-flush DURATION] [--pipeline BOOL] [--build-dir DIR]
+#                          [--no-build]
 #
 # --keys: seeded keys, all of them in wrk's key file (default 100000); --db-threads:
 # keycached's KEYCACHE_DB_THREADS (default 2, the default); --usage-flush: its
 # KEYCACHE_USAGE_FLUSH_INTERVAL (default 1s, the default; 1h keeps the usage UPDATEs out of the
-# measured runs); --build-dir: where keycached and seed_keys are (default build/release, which
-# this script builds first unless --no-build).
+# measured runs); --pipeline: its KEYCACHE_DB_PIPELINE (default true, the default: each HTTP
+# thread reads on its own pipelined connection; false: every read goes to the pool);
+# --build-dir: where keycached and seed_keys are (default build/release, which this script
+# builds first unless --no-build).
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -25,8 +28,9 @@ duration=10
 keys=100000
 db_threads=2
 usage_flush=1s
+pipeline=true
 build=1
-usage="usage: bench/pg_miss_bench.sh [--clients \"1 8 32\"] [--duration S] [--keys N] [--db-threads T] [--usage-flush DURATION] [--build-dir DIR] [--no-build]"
+usage="usage: bench/pg_miss_bench.sh [--clients \"1 8 32\"] [--duration S] [--keys N] [--db-threads T] [--usage-flush DURATION] [--pipeline BOOL] [--build-dir DIR] [--no-build]"
 while [ $# -gt 0 ]; do
   case "$1" in
     --clients) clients=${2:-}; shift 2 ;;
@@ -34,15 +38,17 @@ while [ $# -gt 0 ]; do
     --keys) keys=${2:-}; shift 2 ;;
     --db-threads) db_threads=${2:-}; shift 2 ;;
     --usage-flush) usage_flush=${2:-}; shift 2 ;;
+    --pipeline) pipeline=${2:-}; shift 2 ;;
     --build-dir) build_dir=${2:-}; build=0; shift 2 ;;
     --no-build) build=0; shift ;;
-    -h | --help) sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h | --help) sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "$usage" >&2; exit 2 ;;
   esac
 done
 for v in "$duration" "$keys" "$db_threads" $clients; do
   [[ "$v" =~ ^[1-9][0-9]*$ ]] || { echo "pg_miss_bench: '$v' is not a positive whole number" >&2; exit 2; }
 done
+[[ "$pipeline" == true || "$pipeline" == false ]] || { echo "pg_miss_bench: --pipeline takes true or false" >&2; exit 2; }
 pg_bin=${KEYCACHE_PG_BINDIR:-/usr/lib/postgresql/15/bin}
 for tool in "$pg_bin/initdb" "$pg_bin/postgres" "$pg_bin/pg_isready" "$pg_bin/psql" \
   "$pg_bin/pgbench" wrk curl ss; do
@@ -116,7 +122,7 @@ mkdir -p "$tmp/kc"
 (cd "$tmp/kc" && exec env -i PATH="$PATH" HOME="$tmp/kc" HOST=127.0.0.1 PORT="$kc_port" \
   DATABASE_URL="$pg_url" KEYCACHE_DATA_DIR="$tmp/kc" KEYCACHE_PEPPER_FILE="$tmp/pepper" \
   ADMIN_TOKEN="$token" KEYCACHE_THREADS=2 KEYCACHE_DB_THREADS="$db_threads" \
-  KEYCACHE_USAGE_FLUSH_INTERVAL="$usage_flush" \
+  KEYCACHE_USAGE_FLUSH_INTERVAL="$usage_flush" KEYCACHE_DB_PIPELINE="$pipeline" \
   API_KEY_CACHE_ENABLED=false KEYCACHE_ACCESS_LOG=false LOG_LEVEL=warn \
   KEYCACHE_SHUTDOWN_GRACE=2s KEYCACHE_INSTANCE_ID=miss "$keycached" serve) \
   >"$tmp/kc.log" 2>&1 &
@@ -162,7 +168,7 @@ wrk_run() {
 echo
 echo "=== miss path on PostgreSQL vs pgbench -S, ${duration} s per run, $keys distinct keys," \
   "KEYCACHE_DB_THREADS=$db_threads," \
-  "KEYCACHE_USAGE_FLUSH_INTERVAL=$usage_flush; load average: $(cut -d' ' -f1-3 /proc/loadavg)"
+  "KEYCACHE_USAGE_FLUSH_INTERVAL=$usage_flush, KEYCACHE_DB_PIPELINE=$pipeline; load average: $(cut -d' ' -f1-3 /proc/loadavg)"
 results=()
 for c in $clients; do
   read -r pb1 pbcpu1 < <(pgbench_run "$c")

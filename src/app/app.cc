@@ -221,13 +221,14 @@ App::App(AppOptions o, std::unique_ptr<SqliteInstanceLock> instance_lock,
               : o.shared      ? o.shared
               : tier_         ? &tier_->shared()
                               : nullptr),
+      pg_reader_(MakePgReader()),
       verifier_(VerifierOptions{.key_prefix = config_.key_prefix,
                                 .cache_enabled = cache_active(),
                                 .l1_enabled = !shared_ || config_.redis.l1_enabled,
                                 .hot_entries_per_thread =
                                     static_cast<std::size_t>(config_.l1_hot_entries)},
                 hasher_, l1_, store_, db_, usage_, metrics_, clock_, shared_,
-                pg_coherence_ ? &pg_coherence_->lease() : nullptr),
+                pg_coherence_ ? &pg_coherence_->lease() : nullptr, pg_reader_.get()),
       keys_(KeyServiceOptions{.key_prefix = config_.key_prefix,
                               .max_keys_per_owner = config_.max_keys_per_owner,
                               .cache_enabled = cache_active(),
@@ -279,6 +280,20 @@ void App::WireWarmUps() {
         [this](std::function<void(bool)> sent) { pg_coherence_->RequestWarm(std::move(sent)); });
     pg_coherence_->SetWarmHandler(warm_here);
   }
+}
+
+std::unique_ptr<PgAsyncReader> App::MakePgReader() {
+  // Only for the store this App opened from DATABASE_URL (tests may hand in another).
+  if (config_.is_sqlite() || !config_.db_pipeline || !owned_store_) return nullptr;
+  std::vector<boost::asio::any_io_executor> executors;
+  for (int i = 0; i < server_->threads(); ++i) executors.push_back(server_->executor(i));
+  auto reader = std::make_unique<PgAsyncReader>(
+      std::move(executors),
+      PgAsyncReaderOptions{.url = config_.database_url,
+                           .timeout = std::chrono::milliseconds(config_.db_timeout_ms)},
+      [this](std::function<void()> job) { db_.Post(std::move(job)); }, log_);
+  reader->Open();
+  return reader;
 }
 
 std::unique_ptr<PgNotifyChannel> App::MakePgChannel() {

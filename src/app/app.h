@@ -37,6 +37,7 @@
 #include "service/usage_flusher.h"
 #include "service/verifier.h"
 #include "store/key_store.h"
+#include "store/pg_async_reader.h"
 #include "store/pg_notify_channel.h"
 #include "store/sqlite_instance_lock.h"
 #include "util/clock.h"
@@ -100,6 +101,7 @@ class App {
       std::unique_ptr<KeyStore> owned_store, Logger& log);
   bool cache_active() const { return config_.cache_enabled && !config_.emergency_mode; }
   std::unique_ptr<PgNotifyChannel> MakePgChannel();
+  std::unique_ptr<PgAsyncReader> MakePgReader();
   void WireWarmUps();
   void StartBackground();
   void StopBackground();
@@ -140,6 +142,9 @@ class App {
   std::unique_ptr<NotifyCoherence> pg_coherence_;
   std::unique_ptr<PgNotifyChannel> pg_channel_;
   SharedCache* const shared_;
+  // On PostgreSQL: the HTTP threads' own pipelined lookup connections (KEYCACHE_DB_PIPELINE).
+  // After the servers, so destroyed before their io_contexts.
+  const std::unique_ptr<PgAsyncReader> pg_reader_;
   Verifier verifier_;
   KeyService keys_;
   UsageFlusher flusher_;

@@ -279,6 +279,7 @@ ConfigLoad LoadConfig(const EnvMap& env) {
   r.Int("KEYCACHE_L1_HOT_ENTRIES", "an entry count", 0, 1 << 20, c.l1_hot_entries);
   r.Bool("KEYCACHE_WARM_ON_START", c.warm_on_start);
   r.Bool("KEYCACHE_PG_NOTIFY", c.pg_notify);
+  r.Bool("KEYCACHE_DB_PIPELINE", c.db_pipeline);
   r.DurationMs("KEYCACHE_USAGE_FLUSH_INTERVAL", 10, 3'600'000, c.usage_flush_interval_ms);
 
   ReadRedisSettings(r, c.redis);

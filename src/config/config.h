@@ -73,7 +73,7 @@ struct Config {
   std::uint64_t cache_max_memory_bytes = std::uint64_t{512} << 20;
   // KEYCACHE_L1_HOT_ENTRIES: each verifying thread's copies of hot L1 entries (cache/hot_facts.h),
   // a power of two (rounded up); 0 = none.
-  int l1_hot_entries = 1024;
+  int l1_hot_entries = 4096;
   bool warm_on_start = true;                     // KEYCACHE_WARM_ON_START
   std::int64_t usage_flush_interval_ms = 1'000;  // KEYCACHE_USAGE_FLUSH_INTERVAL: 10ms..1h
 
@@ -83,6 +83,9 @@ struct Config {
   // LISTEN/NOTIFY (with the coherence lease of KEYCACHE_COHERENCE_LEASE). Ignored on SQLite, with
   // Redis (whose channel does the job) and with the cache off.
   bool pg_notify = true;
+  // KEYCACHE_DB_PIPELINE: on PostgreSQL, each HTTP thread looks keys up on a connection of its
+  // own in pipeline mode, on its event loop, instead of handing the read to the database pool.
+  bool db_pipeline = true;
 
   // Observability.
   bool metrics_enabled = true;                // CACHE_METRICS_ENABLED

@@ -35,6 +35,18 @@ class KeyStore {
 
   virtual Result<std::optional<KeyRecord>> FindById(KeyId id) = 0;
 
+  // The same for several ids at once: one answer per id, in order (an id may repeat). A store
+  // behind a network round trip reads them together (PostgreSQL: one statement); the default
+  // reads them one by one.
+  virtual std::vector<Result<std::optional<KeyRecord>>> FindByIds(std::span<const KeyId> ids) {
+    std::vector<Result<std::optional<KeyRecord>>> out;
+    out.reserve(ids.size());
+    for (KeyId id : ids) out.push_back(FindById(id));
+    return out;
+  }
+  // True when FindByIds costs about one FindById (one round trip), so callers should batch.
+  virtual bool ReadsManyAtOnce() const { return false; }
+
   // Inserts `record` if its owner has fewer than `max_live_keys` live keys (keys with no
   // revoked_at). Errc::kLimitExceeded when at the limit, Errc::kConflict on a duplicate id.
   // Atomic: two concurrent inserts cannot both pass the limit.

@@ -90,6 +90,12 @@ class PgConnection {
   int backend_pid() const;
 
   std::chrono::milliseconds timeout() const { return options_.timeout; }
+  // The error a statement's failed result stands for (as Exec returns it, logged alike); a
+  // result that ends the session also makes the connection broken().
+  boost::system::error_code Failed(const PGresult* result, std::string_view op);
+  // The libpq connection, for a caller that drives it on its own event loop (PgPipeline). The
+  // caller must leave it in a state Exec/Query can use, or not use them again.
+  PGconn* native_handle() { return conn_; }
   // The SQLSTATE of the last statement that failed on the server ("" if none or not a server
   // error), for callers that treat one error specially (a deadlock victim can run again).
   const std::string& last_sqlstate() const { return last_sqlstate_; }
@@ -103,7 +109,6 @@ class PgConnection {
   static Result<void> PollConnect(PGconn* conn, bool reset, PgDeadline deadline, Logger& log);
   boost::system::error_code Lost(std::string_view op);
   boost::system::error_code Abandon(std::string_view op);
-  boost::system::error_code Failed(const PGresult* result, std::string_view op);
 
   PGconn* conn_;
   const PgConnectionOptions options_;

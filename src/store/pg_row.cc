@@ -97,4 +97,11 @@ Result<KeyRecord> ReadRecord(const PGresult* res, int row, Logger& log) {
   return r;
 }
 
+Result<std::optional<KeyRecord>> ReadFirstRecord(const PGresult* result, Logger& log) {
+  if (PQntuples(result) == 0) return std::optional<KeyRecord>();
+  Result<KeyRecord> record = ReadRecord(result, 0, log);
+  if (!record) return record.error();
+  return std::optional<KeyRecord>(std::move(*record));
+}
+
 }  // namespace keycache

@@ -7,6 +7,7 @@
 
 #include <bit>
 #include <cstdint>
+#include <optional>
 
 #include "core/key_id.h"
 #include "core/key_record.h"
@@ -27,6 +28,9 @@ void BindRecord(PgParams& params, const KeyRecord& r);
 // Reads row `row` of a result selected with the record columns. Errc::kDatabase, logged with
 // the id only, if the row cannot be a record.
 Result<KeyRecord> ReadRecord(const PGresult* result, int row, Logger& log);
+
+// The first row of a result selected with the record columns; nullopt when it has none.
+Result<std::optional<KeyRecord>> ReadFirstRecord(const PGresult* result, Logger& log);
 
 // Column `col` of row `row` as an integer (false if NULL or not an integer).
 bool PgInt(const PGresult* result, int row, int col, std::int64_t& out);

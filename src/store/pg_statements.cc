@@ -19,6 +19,8 @@ std::vector<PgStatementDef> Build() {
   return {
       {kPing, "SELECT version FROM schema_version LIMIT 1"},
       {kFind, Select("WHERE id = $1::bigint")},
+      // Verifications that wait for the database together are read in one round trip.
+      {kFindMany, Select("WHERE id = ANY($1::bigint[])")},
       // Rotation reads the old key and locks it, so two rotations of one key cannot both pass.
       {kFindForUpdate, Select("WHERE id = $1::bigint FOR UPDATE")},
       {kListByOwner, Select("WHERE owner_id = $1::text ORDER BY created_at DESC, id DESC")},

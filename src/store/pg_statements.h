@@ -19,6 +19,7 @@ inline constexpr std::string_view kRecordColumns =
 // Names, as passed to PgConnection::Exec.
 inline constexpr const char* kPing = "ping";
 inline constexpr const char* kFind = "find";                      // $1 id
+inline constexpr const char* kFindMany = "find_many";             // $1 ids
 inline constexpr const char* kFindForUpdate = "find_for_update";  // $1 id
 inline constexpr const char* kListByOwner = "list_by_owner";      // $1 owner
 inline constexpr const char* kTopByUsage = "top_by_usage";        // $1 now, $2 limit

@@ -48,10 +48,7 @@ class PgTxn {
 
 Result<std::optional<KeyRecord>> One(Result<PgResult> res, Logger& log) {
   if (!res) return res.error();
-  if (PQntuples(res->get()) == 0) return std::optional<KeyRecord>();
-  Result<KeyRecord> record = ReadRecord(res->get(), 0, log);
-  if (!record) return record.error();
-  return std::optional<KeyRecord>(std::move(*record));
+  return ReadFirstRecord(res->get(), log);
 }
 
 Result<KeyRecord> Required(Result<std::optional<KeyRecord>> row) {
@@ -181,6 +178,30 @@ Result<std::optional<KeyRecord>> PgStore::FindById(KeyId id) {
   return Call<std::optional<KeyRecord>>("find", true, [&](PgConnection& c, PgDeadline d) {
     return One(c.Exec(pg::kFind, PgParams().Int(PgId(id)), "find", d), log_);
   });
+}
+
+std::vector<Result<std::optional<KeyRecord>>> PgStore::FindByIds(std::span<const KeyId> ids) {
+  if (ids.size() == 1) return {FindById(ids[0])};
+  std::vector<std::int64_t> keys;
+  keys.reserve(ids.size());
+  for (KeyId id : ids) keys.push_back(PgId(id));
+  const PgParams p = PgParams().Text(PgIntArray(keys));
+  Result<std::vector<KeyRecord>> rows =
+      Call<std::vector<KeyRecord>>("find_many", true, [&](PgConnection& c, PgDeadline d) {
+        return All(c.Exec(pg::kFindMany, p, "find_many", d), log_);
+      });
+  std::vector<Result<std::optional<KeyRecord>>> out;
+  out.reserve(ids.size());
+  if (!rows) {
+    out.assign(ids.size(), rows.error());
+    return out;
+  }
+  for (KeyId id : ids) {
+    const auto row =
+        std::find_if(rows->begin(), rows->end(), [id](const KeyRecord& r) { return r.id == id; });
+    out.push_back(row == rows->end() ? std::optional<KeyRecord>() : std::optional<KeyRecord>(*row));
+  }
+  return out;
 }
 
 Result<void> PgStore::Insert(const KeyRecord& record, std::size_t max_live_keys) {

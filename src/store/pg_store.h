@@ -50,6 +50,9 @@ class PgStore final : public KeyStore, public KeyArchive {
   // The semantics, and the extra kBadInput cases, are SqliteStore's (store/sqlite_store.h).
   Result<void> Ping() override;
   Result<std::optional<KeyRecord>> FindById(KeyId id) override;
+  // One statement for all of them; a failure is every id's answer.
+  std::vector<Result<std::optional<KeyRecord>>> FindByIds(std::span<const KeyId> ids) override;
+  bool ReadsManyAtOnce() const override { return true; }
   Result<void> Insert(const KeyRecord& record, std::size_t max_live_keys) override;
   Result<KeyRecord> Update(KeyId id, const KeyPatch& patch, TimeMs now) override;
   Result<KeyRecord> Revoke(KeyId id, TimeMs at, std::string_view reason, TimeMs now) override;

@@ -71,6 +71,49 @@ TEST_F(IntegPostgres, ReadinessFollowsTheDatabaseDownAndBackUp) {
   server.Stop();
 }
 
+// KEYCACHE_DB_PIPELINE (on by default): each HTTP thread holds a connection of its own
+// (`keycached-reader`), and a verification that misses every cache reads the key there, not on
+// the pool's connections. Switched off, there are no such sessions and the pool reads.
+TEST_F(IntegPostgres, VerificationMissesReadOnEachHttpThreadsOwnConnection) {
+  PgSession admin(pg_.Url());
+  const std::string readers =
+      "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'keycached-reader'";
+  // When each reader session last ran a statement.
+  const std::string last_used =
+      "SELECT string_agg(pid || '@' || query_start, ',' ORDER BY pid) FROM pg_stat_activity"
+      " WHERE application_name = 'keycached-reader'";
+  EnvVars env = PgEnv(pg_);
+  env["KEYCACHE_THREADS"] = "2";
+  env["API_KEY_CACHE_ENABLED"] = "false";  // every verification reads the store
+  {
+    KeycachedProcess server(KeycachedOptions{env, std::nullopt});
+    ASSERT_TRUE(server.Start());
+    ApiClient api(server.port(), server.admin_token());
+    EXPECT_TRUE(PollUntil([&] { return admin.Text(readers) == "2"; })) << admin.Text(readers);
+    const CreatedKey k = CreateKey(api, UniqueOwner("pipe"), {"reports:read"});
+    const std::string before = admin.Text(last_used);
+    // Over fresh connections, so that both HTTP threads take some.
+    for (int i = 0; i < 8; ++i) {
+      ApiClient once(server.port(), server.admin_token());
+      const Reply v = Verify(once, k.key, {"reports:read"});
+      EXPECT_EQ(v.Str("code"), "VALID") << v.Describe() << server.log();
+    }
+    EXPECT_NE(admin.Text(last_used), before) << before;
+    // A revocation is seen on the next verification: the reader's session reads committed data.
+    ASSERT_EQ(api.Admin(http::verb::post, "/v1/keys/" + k.id + "/revoke", "{}").status, 200u);
+    EXPECT_EQ(Verify(api, k.key).Str("code"), "REVOKED");
+    ExpectCleanStop(server);
+  }
+  env["KEYCACHE_DB_PIPELINE"] = "false";
+  KeycachedProcess server(KeycachedOptions{env, std::nullopt});
+  ASSERT_TRUE(server.Start());
+  ApiClient api(server.port(), server.admin_token());
+  const CreatedKey k = CreateKey(api, UniqueOwner("pipe"));
+  EXPECT_EQ(Verify(api, k.key).Str("code"), "VALID");
+  EXPECT_EQ(admin.Text(readers), "0");
+  ExpectCleanStop(server);
+}
+
 TEST(IntegPostgresTls, VerifyFullConnectsOverTlsAndAServerFromAnotherCaIsRefused) {
   TempDir certs;
   const TestPki pki = MakeTestPki(certs.path());
@@ -87,10 +130,15 @@ TEST(IntegPostgresTls, VerifyFullConnectsOverTlsAndAServerFromAnotherCaIsRefused
   ApiClient api(server.port(), server.admin_token());
   const CreatedKey k = CreateKey(api, UniqueOwner("tls"));
   EXPECT_EQ(Verify(api, k.key).Str("code"), "VALID");
-  // Every session keycached holds is encrypted.
+  // Every session keycached holds is encrypted, the HTTP threads' own ones too.
   PgSession admin(pg.Url());
+  EXPECT_TRUE(PollUntil([&] {
+    return admin.Text(
+               "SELECT count(*) FROM pg_stat_activity a JOIN pg_stat_ssl s USING (pid)"
+               " WHERE a.application_name = 'keycached-reader' AND s.ssl") != "0";
+  }));
   EXPECT_EQ(admin.Text("SELECT count(*) FROM pg_stat_activity a JOIN pg_stat_ssl s USING (pid)"
-                       " WHERE a.application_name = 'keycached' AND NOT s.ssl"),
+                       " WHERE a.application_name LIKE 'keycached%' AND NOT s.ssl"),
             "0");
   EXPECT_NE(admin.Text("SELECT count(*) FROM pg_stat_activity a JOIN pg_stat_ssl s USING (pid)"
                        " WHERE a.application_name = 'keycached' AND s.ssl"),

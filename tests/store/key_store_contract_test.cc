@@ -121,6 +121,29 @@ TEST_P(KeyStoreContract, FindByIdOfUnknownIdIsEmpty) {
   EXPECT_FALSE(found->has_value());
 }
 
+TEST_P(KeyStoreContract, FindByIdsAnswersEachIdInOrder) {
+  const KeyRecord a = MakeRecord(101, "owner-a", 1000);
+  const KeyRecord b = MakeRecord(102, "owner-b", 2000);
+  InsertOk(a);
+  InsertOk(b);
+  const std::vector<KeyId> ids = {102, 999, 101, 102};
+  auto found = store_->FindByIds(ids);
+  ASSERT_EQ(found.size(), ids.size());
+  for (const auto& r : found) ASSERT_TRUE(r) << r.error().message();
+  ASSERT_TRUE(found[0]->has_value());
+  ExpectSameRecord(**found[0], b);
+  EXPECT_FALSE(found[1]->has_value());
+  ASSERT_TRUE(found[2]->has_value());
+  ExpectSameRecord(**found[2], a);
+  ASSERT_TRUE(found[3]->has_value());
+  ExpectSameRecord(**found[3], b);
+  EXPECT_TRUE(store_->FindByIds({}).empty());
+  auto one = store_->FindByIds(std::vector<KeyId>{101});
+  ASSERT_EQ(one.size(), 1u);
+  ASSERT_TRUE(one[0] && one[0]->has_value());
+  ExpectSameRecord(**one[0], a);
+}
+
 TEST_P(KeyStoreContract, DuplicateIdIsConflict) {
   InsertOk(MakeRecord(7, "a", kT0));
   auto again = store_->Insert(MakeRecord(7, "b", kT0 + 1), 100);

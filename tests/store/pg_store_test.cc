@@ -85,6 +85,7 @@ TEST_F(PgStoreTest, EveryLookupIsServedByAnIndex) {
   // insert, the owner lock) or read the whole table by design (count_all) are not lookups.
   const std::map<std::string, std::string> lookups = {
       {pg::kFind, "(42)"},
+      {pg::kFindMany, "('{42,43,44}')"},
       {pg::kFindForUpdate, "(42)"},
       {pg::kListByOwner, "('owner7')"},
       {pg::kTopByUsage, "(0, 10)"},
