@@ -40,7 +40,7 @@ std::vector<UsageDelta> UsageCounter::Drain() {
     for (auto it = s.pending.begin(); it != s.pending.end();) {
       Usage& u = it->second;
       if (u.count == 0) {
-        it = s.pending.erase(it);  // unused for a whole interval: let it go
+        s.pending.erase(it++);  // unused for a whole interval: let it go (others stay put)
         continue;
       }
       out.push_back(UsageDelta{it->first, u.count, u.last_used_at, u.last_used_ip});
@@ -57,12 +57,7 @@ std::vector<UsageDelta> UsageCounter::Drain() {
   std::size_t kept = 0;
   for (std::size_t i = 0; i < out.size(); ++i) {
     if (kept > 0 && out[kept - 1].id == out[i].id) {
-      UsageDelta& into = out[kept - 1];
-      into.count += out[i].count;
-      if (out[i].last_used_at > into.last_used_at) {
-        into.last_used_at = out[i].last_used_at;
-        into.last_used_ip = std::move(out[i].last_used_ip);
-      }
+      MergeUses(out[kept - 1], out[i].count, out[i].last_used_at, std::move(out[i].last_used_ip));
     } else {
       if (kept != i) out[kept] = std::move(out[i]);
       ++kept;
@@ -79,11 +74,7 @@ void UsageCounter::MergeLocked(Shard& s, UsageDelta d) {
     u.last_used_at = 0;
     u.last_used_ip.clear();  // a kept entry starts as a fresh one would
   }
-  u.count += d.count;
-  if (d.last_used_at > u.last_used_at) {
-    u.last_used_at = d.last_used_at;
-    u.last_used_ip = std::move(d.last_used_ip);
-  }
+  MergeUses(u, d.count, d.last_used_at, std::move(d.last_used_ip));
 }
 
 void UsageCounter::Restore(std::vector<UsageDelta> deltas) {
@@ -106,11 +97,7 @@ std::optional<UsageDelta> UsageCounter::Pending(KeyId id) const {
       total = UsageDelta{id, u.count, u.last_used_at, u.last_used_ip};
       continue;
     }
-    total->count += u.count;
-    if (u.last_used_at > total->last_used_at) {
-      total->last_used_at = u.last_used_at;
-      total->last_used_ip = u.last_used_ip;
-    }
+    MergeUses(*total, u.count, u.last_used_at, u.last_used_ip);
   }
   return total;
 }

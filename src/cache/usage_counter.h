@@ -11,6 +11,7 @@
 // are recorded); it is not part of the L1Cache byte budget.
 #pragma once
 
+#include <boost/unordered/unordered_flat_map.hpp>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -18,7 +19,6 @@
 #include <optional>
 #include <string>
 #include <string_view>
-#include <unordered_map>
 #include <vector>
 
 #include "core/key_id.h"
@@ -58,8 +58,10 @@ class UsageCounter {
   };
   struct alignas(64) Shard {
     mutable std::mutex mu;
-    std::unordered_map<KeyId, Usage> pending;  // guarded by mu
-    std::size_t active = 0;                    // entries with count > 0; guarded by mu
+    // Open addressing (one probe of a metadata group, the value inline): the lookup is on every
+    // VALID verification, and a node-based map cost a pointer chase per lookup.
+    boost::unordered_flat_map<KeyId, Usage> pending;  // guarded by mu
+    std::size_t active = 0;                           // entries with count > 0; guarded by mu
   };
 
   Shard& ThisThreadsShard() const;

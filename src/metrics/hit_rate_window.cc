@@ -14,8 +14,8 @@ HitRateWindow::HitRateWindow(const Clock& clock, int buckets, TimeMs bucket_ms)
   MetricsCheck(buckets > 0 && bucket_ms > 0, "HitRateWindow needs buckets > 0 and bucket_ms > 0");
 }
 
-void HitRateWindow::Record(AnsweredBy by) {
-  const std::int64_t epoch = FloorDiv(clock_.NowMs(), bucket_ms_);
+void HitRateWindow::Record(AnsweredBy by, TimeMs now) {
+  const std::int64_t epoch = FloorDiv(now, bucket_ms_);
   Bucket& b = ring_[static_cast<std::size_t>(epoch % buckets_ + buckets_) % buckets_];
   if (b.epoch.load(std::memory_order_acquire) != epoch) {
     std::lock_guard lock(turnover_mu_);

@@ -41,7 +41,9 @@ class HitRateWindow {
   HitRateWindow(const HitRateWindow&) = delete;
   HitRateWindow& operator=(const HitRateWindow&) = delete;
 
-  void Record(AnsweredBy by);
+  void Record(AnsweredBy by) { Record(by, clock_.NowMs()); }
+  // The same with the caller's reading of this window's clock (one read per verification).
+  void Record(AnsweredBy by, TimeMs now);
 
   // The current bucket (partly elapsed) and the buckets - 1 before it.
   HitRateSnapshot Snapshot() const;

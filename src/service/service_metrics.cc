@@ -94,6 +94,20 @@ ServiceMetrics::ServiceMetrics(Registry& registry, HitRateWindow& window) : wind
            .AddCounter("keycache_store_reads_total",
                        "Store reads made to fill the validation cache (after coalescing).")
            .With({});
+  hmac_skipped_ = &registry
+                       .AddCounter("keycache_verifications_hmac_skipped_total",
+                                   "L1 hits whose presented key this I/O thread had already "
+                                   "checked with HMAC-SHA256 and recognised by its SipHash proof "
+                                   "tag, so no HMAC was computed.")
+                       .With({});
+  auto& overtaken = registry.AddCounter(
+      "keycache_cache_fills_overtaken_total",
+      "Store reads for a cache fill that an invalidation or a clear overtook: nothing was cached, "
+      "and the flight read again (from the fourth such read on, for late arrivals only).",
+      {"cache_type"});
+  for (CacheType t : kTypes) {
+    overtaken_[static_cast<int>(t)] = &overtaken.With({std::string(CacheTypeName(t))});
+  }
   auto& refused = registry.AddCounter(
       "keycache_forged_keys_total",
       "Well-formed keys refused without a lookup: a tagged key whose tag is wrong, or a legacy "
@@ -138,6 +152,11 @@ ServiceMetrics::ServiceMetrics(Registry& registry, HitRateWindow& window) : wind
 void ServiceMetrics::ValidationLookup(AnsweredBy by, bool negative) {
   (negative ? negative_ : validation_)[static_cast<int>(by)]->Inc();
   window_.Record(by);
+}
+
+void ServiceMetrics::ValidationLookup(AnsweredBy by, bool negative, TimeMs now) {
+  (negative ? negative_ : validation_)[static_cast<int>(by)]->Inc();
+  window_.Record(by, now);
 }
 
 void ServiceMetrics::ObserveOperation(CacheOp op, CacheType type, Timer start) {

@@ -41,10 +41,17 @@ class ServiceMetrics {
   // A validation lookup and who answered it; `negative`: the answer was "no such key" (a
   // known-unknown id), counted as key_type="unknown_key" when a cache answered it.
   void ValidationLookup(AnsweredBy by, bool negative);
+  // The same with the caller's reading of the service clock (the hit path reads it once).
+  void ValidationLookup(AnsweredBy by, bool negative, TimeMs now);
   // Scope decisions live in L1 only.
   void ScopeLookup(bool hit) { (hit ? scope_hit_ : scope_miss_)->Inc(); }
   void UserListLookup(AnsweredBy by) { user_list_[static_cast<int>(by)]->Inc(); }
   void StoreRead() { store_reads_->Inc(); }
+  // An L1 hit whose presented key this thread recognised by its proof tag: no HMAC computed.
+  void HmacSkipped() { hmac_skipped_->Inc(); }
+  // A store read that an invalidation (or a clear) overtook: it filled nothing, and the flight
+  // read again (from the fourth such read on, it answered the waiters who asked before it began).
+  void FillOvertaken(CacheType type) { overtaken_[static_cast<int>(type)]->Inc(); }
   void ForgedKey(KeyFormat format) {
     (format == KeyFormat::kTagged ? forged_tagged_ : forged_legacy_)->Inc();
   }
@@ -93,6 +100,8 @@ class ServiceMetrics {
   Counter* scope_hit_ = nullptr;
   Counter* scope_miss_ = nullptr;
   Counter* store_reads_ = nullptr;
+  Counter* hmac_skipped_ = nullptr;
+  std::array<Counter*, kCacheTypeCount> overtaken_{};
   Counter* forged_tagged_ = nullptr;
   Counter* forged_legacy_ = nullptr;
   Counter* legacy_reloads_ = nullptr;

@@ -2,16 +2,17 @@
 // presented key and its tag checked (no lookup for a key keycache never issued: tagged keys carry
 // 47 bits of their HMAC, legacy keys must have an id in LegacyKeyIds), L1 lookup by key id, the
 // HMAC compared with the stored one in constant time, state and scope decision, usage counted in
-// memory. On an L1 miss it loads the key's facts through the fill-fence protocol
-// (FencedLoader: the shared L2, then one coalesced store read per key id), so a read that began
-// before a revocation never lands after it.
-// With the Redis tier, cached answers are trusted only while this instance holds its coherence
-// lease (SharedCache::Coherent): past it, L1 and Redis are skipped and the store answers, which
-// bounds staleness by construction even on a silently cut link. Answers say BYPASS whenever
-// Redis could not be used. Without Redis, `lease` (the PostgreSQL channel's, l2/notify_coherence.h)
-// gates L1 the same way.
-// Thread-safe; one instance serves every I/O thread. Async calls must be awaited on a
-// single-threaded executor (see Completion).
+// memory. The bytes of a presentation that passed the HMAC check on this thread's hot copy of a
+// key (HotFacts) are recognised next time by a SipHash tag under a per-process random key, with no
+// second HMAC (core/proof_tag.h, docs/adr/0007). On an L1 miss it loads the key's facts through the
+// fill-fence protocol (FencedLoader: the shared L2, then one coalesced store read per key id), so a
+// read that began before a revocation never lands after it. With the Redis tier, cached answers are
+// trusted only while this instance holds its coherence lease (SharedCache::Coherent): past it, L1
+// and Redis are skipped and the store answers, which bounds staleness by construction even on a
+// silently cut link. Answers say BYPASS whenever Redis could not be used. Without Redis, `lease`
+// (the PostgreSQL channel's, l2/notify_coherence.h) gates L1 the same way. Thread-safe; one
+// instance serves every I/O thread. Async calls must be awaited on a single-threaded executor (see
+// Completion).
 #pragma once
 
 #include <boost/asio/awaitable.hpp>
@@ -28,6 +29,7 @@
 #include "core/facts_answer.h"
 #include "core/key_facts.h"
 #include "core/key_hasher.h"
+#include "core/proof_tag.h"
 #include "l2/coherence_lease.h"
 #include "l2/shared_cache.h"
 #include "service/cache_status.h"
@@ -35,6 +37,7 @@
 #include "service/fenced_load.h"
 #include "service/legacy_key_ids.h"
 #include "service/service_metrics.h"
+#include "store/async_key_reader.h"
 #include "store/key_store.h"
 #include "util/clock.h"
 
@@ -76,7 +79,8 @@ class Verifier {
   // invalidation channel: L1 answers only while it is held. References must outlive the verifier.
   Verifier(VerifierOptions options, const KeyHasher& hasher, L1Cache& l1, KeyStore& store,
            DbExecutor& db, UsageCounter& usage, ServiceMetrics& metrics, const Clock& clock,
-           SharedCache* shared = nullptr, const CoherenceLease* lease = nullptr);
+           SharedCache* shared = nullptr, const CoherenceLease* lease = nullptr,
+           AsyncKeyReader* async = nullptr);
 
   // The fast path: answers from memory alone (malformed keys and trusted L1 hits), or hands back
   // the parsed request for Complete(). Never blocks; the HTTP layer calls it without a coroutine.
@@ -118,6 +122,7 @@ class Verifier {
     L1Cache& l1;
     KeyStore& store;
     bool l1_enabled;
+    AsyncKeyReader* async;  // null: every store read goes to the pool
 
     Ticket BeginFill(KeyId id) { return l1.BeginFactsFill(id); }
     bool CompleteFill(KeyId id, const FactsAnswer& answer, const Ticket& ticket);
@@ -125,6 +130,9 @@ class Verifier {
       return shared.ReadFacts(id);
     }
     Result<FactsAnswer> ReadStore(KeyId id);
+    std::vector<Result<FactsAnswer>> ReadStoreMany(std::span<const KeyId> ids);
+    bool BatchStoreReads() const { return store.ReadsManyAtOnce(); }
+    boost::asio::awaitable<std::optional<Result<FactsAnswer>>> ReadStoreAsync(KeyId id);
     void WriteShared(SharedCache& shared, KeyId id, std::uint64_t generation,
                      const FactsAnswer& answer) {
       shared.WriteFacts(id, generation, answer);
@@ -133,10 +141,12 @@ class Verifier {
 
   // Precondition: `facts` is non-null (a found key).
   // `hot`: the calling thread's HotFacts entry the facts came from, if any (its scope decisions
-  // are used and kept).
+  // are used and kept); `presented`: the bytes `hash` was computed from, which the entry then
+  // remembers as proven when they match (empty: nothing to remember).
   VerifyOutcome Finish(std::shared_ptr<const KeyFacts> facts, CacheStatus status,
                        const KeyHash& hash, std::span<const std::string> scopes,
-                       std::string_view client_ip, TimeMs now, HotFacts::Entry* hot = nullptr);
+                       std::string_view client_ip, TimeMs now, HotFacts::Entry* hot = nullptr,
+                       std::string_view presented = {});
   VerifyOutcome Answer(const FactsAnswer& answer, CacheStatus status, const KeyHash& hash,
                        std::span<const std::string> scopes, std::string_view client_ip);
   // A well-formed key keycache never issued: NOT_FOUND, no lookup made.
@@ -162,9 +172,11 @@ class Verifier {
   const Clock& clock_;
   SharedCache* const shared_;
   const CoherenceLease* const lease_;
+  AsyncKeyReader* const async_;  // null: store reads go to the pool
   FencedLoader<FactsPolicy> loader_;
   LegacyKeyIds legacy_;
   HotFacts hot_;
+  const ProofTags proof_tags_;  // a fresh random key per process
 };
 
 }  // namespace keycache

@@ -79,5 +79,32 @@ TEST(SingleFlightTest, AWaiterMayJoinAgainFromItsCallback) {
   EXPECT_EQ(flights.InFlight(), 1u);
 }
 
+// An overtaken read answers the waiters sealed before it began; the flight goes on, same leader,
+// for those who joined while it ran, and ends when a serve leaves nobody.
+TEST(SingleFlightTest, ServeSealedAnswersOnlyTheWaitersPresentWhenTheReadBegan) {
+  SingleFlight<std::uint64_t, int> flights;
+  std::vector<int> got(4, 0);
+  EXPECT_TRUE(flights.Join(1, [&](const int& v) { got[0] = v; }));
+  EXPECT_FALSE(flights.Join(1, [&](const int& v) { got[1] = v; }));
+  flights.Seal(1);  // the first read begins
+  EXPECT_FALSE(flights.Join(1, [&](const int& v) { got[2] = v; }));
+  EXPECT_TRUE(flights.ServeSealed(1, 10));  // one joined during it: another read
+  EXPECT_EQ(got, (std::vector<int>{10, 10, 0, 0}));
+  EXPECT_EQ(flights.InFlight(), 1u);
+  flights.Seal(1);                                                   // the second read begins
+  EXPECT_FALSE(flights.Join(1, [&](const int& v) { got[3] = v; }));  // still the same flight
+  flights.Seal(1);  // (a read declined and begun again seals afresh)
+  EXPECT_FALSE(flights.ServeSealed(1, 20));
+  EXPECT_EQ(got, (std::vector<int>{10, 10, 20, 20}));
+  EXPECT_EQ(flights.InFlight(), 0u);
+  EXPECT_FALSE(flights.ServeSealed(1, 30));  // no flight: no-op
+  // Serving before any seal answers nobody, and the flight goes on.
+  EXPECT_TRUE(flights.Join(2, [&](const int& v) { got[0] = v; }));
+  EXPECT_TRUE(flights.ServeSealed(2, 40));
+  EXPECT_EQ(got[0], 10);
+  flights.Complete(2, 50);
+  EXPECT_EQ(got[0], 50);
+}
+
 }  // namespace
 }  // namespace keycache

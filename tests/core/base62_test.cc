@@ -4,8 +4,11 @@
 
 #include <cstdint>
 #include <limits>
+#include <optional>
 #include <random>
 #include <string>
+#include <string_view>
+#include <vector>
 
 #include "core/key_id.h"
 
@@ -69,6 +72,37 @@ TEST(Base62, RandomValuesRoundTrip) {
     base62::AppendFixed(s, v, 11);
     ASSERT_EQ(s.size(), 11u);
     ASSERT_EQ(base62::DecodeFixed(s), v) << s;
+  }
+}
+
+// DecodeFixed splits up to 20 digits into two unchecked halves: against a digit-by-digit
+// 128-bit reference, at every width, with random digits, all 'z', and a bad digit anywhere.
+TEST(Base62, DecodeAgreesWithADigitByDigitReferenceAtEveryWidth) {
+  std::mt19937_64 rng(62);
+  auto reference = [](std::string_view text) -> std::optional<std::uint64_t> {
+    unsigned __int128 v = 0;
+    for (char c : text) {
+      const int d = base62::DigitValue(c);
+      if (d < 0) return std::nullopt;
+      v = v * 62 + static_cast<unsigned __int128>(d);
+      if (v > std::numeric_limits<std::uint64_t>::max()) return std::nullopt;
+    }
+    return static_cast<std::uint64_t>(v);
+  };
+  for (std::size_t width = 0; width <= 24; ++width) {
+    std::vector<std::string> cases{std::string(width, 'z'), std::string(width, '0')};
+    for (int i = 0; i < 300; ++i) {
+      std::string t;
+      for (std::size_t k = 0; k < width; ++k) t.push_back(base62::kAlphabet[rng() % 62]);
+      cases.push_back(t);
+      if (width > 0) {
+        t[rng() % width] = "-_ \xff"[rng() % 4];
+        cases.push_back(t);
+      }
+    }
+    for (const std::string& t : cases) {
+      EXPECT_EQ(base62::DecodeFixed(t), reference(t)) << "'" << t << "'";
+    }
   }
 }
 

@@ -125,6 +125,9 @@ class TestStore final : public KeyStore {
   std::atomic<int> legacy_calls{0};
   std::atomic<bool> fail_find{false};
   std::atomic<bool> fail_add_usage{false};
+  // Claim to read many keys in one call (as PostgreSQL does), so that the verifier batches; the
+  // reads still go one by one through FindById (holds and counters apply). Sizes of the batches.
+  std::atomic<bool> reads_many_at_once{false};
   // Runs after each FindById has read (set before the reads start; e.g. to invalidate the key
   // as a change racing the read would).
   std::function<void(KeyId)> after_find;
@@ -170,6 +173,18 @@ class TestStore final : public KeyStore {
     if (after_find) after_find(id);
     MaybeHold(hold_find_);
     return found;
+  }
+  std::vector<Result<std::optional<KeyRecord>>> FindByIds(std::span<const KeyId> ids) override {
+    {
+      std::lock_guard lock(mu_);
+      batch_sizes_.push_back(ids.size());
+    }
+    return KeyStore::FindByIds(ids);
+  }
+  bool ReadsManyAtOnce() const override { return reads_many_at_once.load(); }
+  std::vector<std::size_t> batch_sizes() {
+    std::lock_guard lock(mu_);
+    return batch_sizes_;
   }
   Result<void> Insert(const KeyRecord& record, std::size_t max_live_keys) override {
     return inner_.Insert(record, max_live_keys);
@@ -222,12 +237,13 @@ class TestStore final : public KeyStore {
   KeyStore& inner_;
   std::mutex mu_;
   std::condition_variable cv_;
-  bool hold_find_ = false;    // guarded by mu_
-  bool hold_list_ = false;    // guarded by mu_
-  bool hold_legacy_ = false;  // guarded by mu_
-  bool held_ = false;         // guarded by mu_
-  bool released_ = false;     // guarded by mu_
-  bool forever_ = false;      // guarded by mu_
+  bool hold_find_ = false;                // guarded by mu_
+  bool hold_list_ = false;                // guarded by mu_
+  bool hold_legacy_ = false;              // guarded by mu_
+  bool held_ = false;                     // guarded by mu_
+  bool released_ = false;                 // guarded by mu_
+  bool forever_ = false;                  // guarded by mu_
+  std::vector<std::size_t> batch_sizes_;  // guarded by mu_
 };
 
 // One io_context run by one thread: the single-threaded executor the service's coroutines need.

@@ -170,6 +170,86 @@ TEST_F(VerifierTest, WrongSecretForARealIdIsNotFoundAndRevealsNothing) {
   EXPECT_EQ(pending->count, 1u);  // only the one VALID verification of the real key
 }
 
+// A key verified again and again on one thread is recognised by its proof tag after its first
+// HMAC check on the thread's hot copy (core/proof_tag.h): no HMAC then, and every verdict that
+// does not depend on the secret (scope, expiry, revocation) is still decided each time, while
+// any other bytes for the same id take the full check.
+TEST_F(VerifierTest, AHotKeyIsRecognisedByItsProofTagAndEveryVerdictStillHolds) {
+  constexpr const char* kSkipped = "keycache_verifications_hmac_skipped_total";
+  const TimeMs expires = h_.clock.NowMs() + 60'000;
+  const CreatedKey created = h_.Create("owner-1", {"users:read"}, expires);
+  ASSERT_TRUE(h_.Verify(created.key));  // a miss: L1 filled
+  // The first L1 hit at its table position marks the key; the second copies it to the thread's
+  // table and is checked with HMAC there (proven); later ones are recognised by the tag.
+  for (int i = 0; i < 5; ++i) {
+    auto r = h_.VerifyCached(created.key, {"users:read"});
+    ASSERT_TRUE(r.has_value());
+    EXPECT_EQ(r->code, VerifyCode::kValid) << i;
+    EXPECT_EQ(r->cache, CacheStatus::kHit);
+  }
+  EXPECT_EQ(h_.Metric(kSkipped), 3);
+
+  // Another secret for the same id: full check, refused, and the tag stays the real key's.
+  const std::string forged = OtherSecretFor(created.record.id);
+  auto other = h_.VerifyCached(forged);
+  ASSERT_TRUE(other.has_value());
+  EXPECT_EQ(other->code, VerifyCode::kNotFound);
+  EXPECT_EQ(other->facts, nullptr);
+  EXPECT_EQ(h_.Metric(kSkipped), 3);
+  std::string truncated = created.key;
+  truncated.pop_back();
+  auto malformed = h_.VerifyCached(truncated);
+  ASSERT_TRUE(malformed.has_value());
+  EXPECT_EQ(malformed->code, VerifyCode::kMalformed);
+
+  auto scope = h_.VerifyCached(created.key, {"users:write"});
+  ASSERT_TRUE(scope.has_value());
+  EXPECT_EQ(scope->code, VerifyCode::kInsufficientScope);
+  EXPECT_EQ(h_.Metric(kSkipped), 4);
+  h_.clock.Set(expires);
+  auto expired = h_.VerifyCached(created.key);
+  ASSERT_TRUE(expired.has_value());
+  EXPECT_EQ(expired->code, VerifyCode::kExpired);
+  EXPECT_EQ(h_.Metric(kSkipped), 5);
+  h_.clock.Set(expires - 1);
+
+  // A revocation retires every thread's copy: the verdict comes from L1 or the store again.
+  h_.Revoke(created.record.id);
+  for (int i = 0; i < 4; ++i) {
+    auto r = h_.Verify(created.key);
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->code, VerifyCode::kRevoked) << i;
+  }
+  EXPECT_GE(h_.Metric(kSkipped), 5);
+  auto forged_after = h_.Verify(forged);
+  ASSERT_TRUE(forged_after);
+  EXPECT_EQ(forged_after->code, VerifyCode::kNotFound);
+}
+
+TEST_F(VerifierTest, ALegacyKeyIsRecognisedByItsProofTagOnlyWhenItsBytesMatch) {
+  const GeneratedKey legacy = InsertLegacy(4242);
+  const std::string other =
+      Must(GenerateLegacyKeyWithId("ak", 4242, KeyHasher(std::string(40, 'z'))), "other").key;
+  ASSERT_NE(other, legacy.key);
+  for (int i = 0; i < 4; ++i) {
+    auto r = h_.Verify(legacy.key);
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->code, VerifyCode::kValid) << i;
+  }
+  EXPECT_GE(h_.Metric("keycache_verifications_hmac_skipped_total"), 1);
+  // Legacy keys carry no tag: a well-formed legacy key with another secret reaches the hash
+  // comparison, on the proven copy too, and is refused there.
+  for (int i = 0; i < 3; ++i) {
+    auto r = h_.Verify(other);
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->code, VerifyCode::kNotFound) << i;
+    EXPECT_EQ(r->facts, nullptr);
+  }
+  auto again = h_.Verify(legacy.key);
+  ASSERT_TRUE(again);
+  EXPECT_EQ(again->code, VerifyCode::kValid);
+}
+
 TEST_F(VerifierTest, ExpiredKeyIsExpiredFromTheCacheOnceTheClockPassesExpiry) {
   const TimeMs expires = h_.clock.NowMs() + 10'000;
   const CreatedKey created = h_.Create("owner-1", {"users:read"}, expires);
@@ -340,6 +420,42 @@ TEST(VerifierTimeoutTest, AStalledStoreReadGivesTimeoutAndLaterFillsTheCache) {
   // The abandoned read still completes its fill; nothing changed meanwhile, so it is accepted.
   ASSERT_TRUE(testing::PollUntil([&] { return h.VerifyCached(created.key).has_value(); }));
   EXPECT_EQ(h.VerifyCached(created.key).value().code, VerifyCode::kValid);
+}
+
+// A store that reads many keys in one round trip (PostgreSQL) gets the reads that queued while
+// its database threads were busy in one call; each waiter still gets its own key's answer.
+TEST(VerifierBatchTest, ReadsQueuedBehindABusyDatabaseThreadGoInOneStoreCall) {
+  testing::HarnessOptions options;
+  options.db_threads = 1;
+  ServiceHarness h(options);
+  h.store.reads_many_at_once = true;
+  const CreatedKey first = h.InsertDirect("owner-1");
+  std::vector<CreatedKey> queued;
+  for (int i = 0; i < 3; ++i) queued.push_back(h.InsertDirect("owner-" + std::to_string(i)));
+  Must(h.sqlite->Revoke(queued[1].record.id, h.clock.NowMs(), "test", h.clock.NowMs()), "Revoke");
+  const std::string unknown = Must(GenerateKey("ak", KeyHasher(testing::kPepper)), "generate").key;
+
+  h.store.HoldNextFindById();
+  auto held = h.SpawnVerify(first.key);
+  ASSERT_TRUE(h.store.WaitUntilHeld());  // the only database thread is busy
+  std::vector<std::future<Result<VerifyOutcome>>> waiting;
+  for (const CreatedKey& k : queued) waiting.push_back(h.SpawnVerify(k.key));
+  waiting.push_back(h.SpawnVerify(unknown));
+  // Every one of them has asked for its read (the counter moves before the read is queued).
+  ASSERT_TRUE(testing::PollUntil(
+      [&] { return h.Metric("keycache_store_reads_total") == 1 + waiting.size(); }));
+  h.store.Release();
+
+  EXPECT_EQ(testing::IoThread::Get(std::move(held)).value().code, VerifyCode::kValid);
+  std::vector<VerifyCode> codes;
+  for (auto& w : waiting) codes.push_back(testing::IoThread::Get(std::move(w)).value().code);
+  EXPECT_EQ(codes, (std::vector<VerifyCode>{VerifyCode::kValid, VerifyCode::kRevoked,
+                                            VerifyCode::kValid, VerifyCode::kNotFound}));
+  // The held read alone, then the four that queued behind it together.
+  EXPECT_EQ(h.store.batch_sizes(), (std::vector<std::size_t>{1, 4}));
+  EXPECT_EQ(h.store.find_calls.load(), 5);
+  // And each answer filled L1.
+  for (const CreatedKey& k : queued) EXPECT_TRUE(h.VerifyCached(k.key).has_value());
 }
 
 TEST(VerifierBypassTest, CacheDisabledReadsTheStoreEveryTime) {
