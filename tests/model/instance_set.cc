@@ -55,7 +55,8 @@ std::vector<int> InstanceSet::StopAll() {
   return codes;
 }
 
-bool InstanceSet::Healthy(bool ready, bool lease, std::string* why) const {
+bool InstanceSet::Healthy(bool ready, bool lease, std::string* why, Channel channel) const {
+  const bool redis = channel == Channel::kRedis;
   for (int i = 0; i < size(); ++i) {
     ApiClient api(address(i), port(i));
     if (ready) {
@@ -66,13 +67,15 @@ bool InstanceSet::Healthy(bool ready, bool lease, std::string* why) const {
       }
     }
     const Reply cache = api.Send(http::verb::get, "/health/cache", {}, {}, std::chrono::seconds(2));
-    const auto* breaker = Member(cache.json, {"cache", "redis", "breaker"});
-    const auto* held = Member(cache.json, {"cache", "redis", "coherenceLease", "held"});
+    const char* tier = redis ? "redis" : "postgresChannel";
+    const auto* breaker = Member(cache.json, {"cache", tier, "breaker"});
+    const auto* held = Member(cache.json, {"cache", tier, "coherenceLease", "held"});
     const auto* subscribed =
-        Member(cache.json, {"cache", "redis", "invalidationChannel", "subscribed"});
-    const bool ok = breaker && breaker->is_string() && breaker->as_string() == "closed" &&
-                    (!lease || (held && held->is_bool() && held->as_bool())) && subscribed &&
-                    subscribed->is_bool() && subscribed->as_bool();
+        Member(cache.json, {"cache", tier, "invalidationChannel", "subscribed"});
+    const bool ok =
+        (!redis || (breaker && breaker->is_string() && breaker->as_string() == "closed")) &&
+        (!lease || (held && held->is_bool() && held->as_bool())) && subscribed &&
+        subscribed->is_bool() && subscribed->as_bool();
     if (!ok) {
       if (why) *why = "instance " + std::to_string(i) + " /health/cache: " + cache.Describe();
       return false;

@@ -39,10 +39,14 @@ class InstanceSet {
   // SIGTERM to each; their exit statuses (0 expected).
   std::vector<int> StopAll();
 
-  // Every instance's Redis tier usable: breaker closed, invalidation channel subscribed, and
+  // Where the instances' invalidation channel is: Redis's tier, or (no Redis) PostgreSQL's
+  // LISTEN/NOTIFY channel.
+  enum class Channel { kRedis, kPostgres };
+
+  // Every instance's invalidation channel usable: subscribed (kRedis: and the breaker closed), and
   // (`lease`) its coherence lease held, and (`ready`) /health/ready 200 (the database reachable).
   // Otherwise false and `why` says which instance and what.
-  bool Healthy(bool ready, bool lease, std::string* why) const;
+  bool Healthy(bool ready, bool lease, std::string* why, Channel channel = Channel::kRedis) const;
 
  private:
   const int count_;

@@ -29,17 +29,25 @@ ModelCluster::~ModelCluster() = default;
   RedisServerOptions o = SharedRedisDeployment::DefaultRedis();
   o.config_command = Secret("CONFIG_");
   o.more_users.push_back({kRedisUser, kRedisUserPassword, "~* &* +@all"});
-  if (!sentinel_mode()) {
+  const bool standalone = deployment_kind_ == ModelDeployment::kStandalone;
+  if (standalone) {
     if (auto r = netns_.Create(); !r) return r;
     o.bind = {"127.0.0.1", netns_.outer_address()};
   }
   deployment_ = std::make_unique<SharedRedisDeployment>(o);  // its database, env (and Redis)
   faults_ = std::make_unique<RedisFaults>(deployment_->redis());
-  if (!sentinel_mode()) {
+  if (standalone) {
     if (auto r = deployment_->StartRedis(); !r) return r;
   }
   EnvVars env = deployment_->InstanceEnv();  // REDIS_PORT is known once Redis runs
-  if (sentinel_mode()) {
+  if (!redis_mode()) {
+    if (!store_.postgres()) {
+      return ::testing::AssertionFailure()
+             << "a deployment without Redis needs PostgreSQL (several instances on one SQLite "
+                "file are refused)";
+    }
+    std::erase_if(env, [](const auto& kv) { return kv.first.starts_with("REDIS_"); });
+  } else if (sentinel_mode()) {
     sentinel_ = std::make_unique<SentinelDeployment>();
     if (auto r = sentinel_->Start(); !r) return r;
     env.erase("REDIS_HOST");
@@ -59,7 +67,7 @@ ModelCluster::~ModelCluster() = default;
   env["KEYCACHE_WARM_ON_START"] = "false";
   env["DATABASE_URL"] = store_.Url();
   for (const auto& [k, v] : extra_env_) env[k] = v;
-  const int isolated = sentinel_mode() ? -1 : size() - 1;
+  const int isolated = standalone ? size() - 1 : -1;
   return instances_.Launch(env, "model-", [&](int i, KeycachedOptions& options) {
     if (i != isolated) return;
     options.netns = netns_.path();

@@ -8,6 +8,9 @@
 // replicas, three Sentinels: support/sentinel_deployment.h) that the instances reach through
 // REDIS_SENTINELS, all instances run in the test's namespace, and only the Sentinel faults
 // apply (redis(), redis_faults() and netns() are then unused).
+// With ModelDeployment::kNoRedis (PostgreSQL only), there is no Redis at all: the instances, all in
+// the test's namespace, keep their L1s coherent over PostgreSQL LISTEN/NOTIFY (docs/adr/0005), and
+// none of the Redis faults apply (redis(), redis_faults() and netns() are unused).
 //
 // Thread-safety: Alive() and the accessors may be called from any thread; Start, Stop and the
 // fault helpers from one (the test's main) thread.
@@ -35,7 +38,7 @@ namespace keycache::testing::model {
 inline const std::string kRedisUser = "keycache";
 inline const std::string kRedisUserPassword = "model-acl-pass-0123456789";
 
-enum class ModelDeployment { kStandalone, kSentinel };
+enum class ModelDeployment { kStandalone, kSentinel, kNoRedis };
 
 class ModelCluster final : public ModelInstances {
  public:
@@ -59,15 +62,21 @@ class ModelCluster final : public ModelInstances {
   RedisFaults& redis_faults() { return *faults_; }
   NetworkNamespace& netns() { return netns_; }
   bool sentinel_mode() const { return deployment_kind_ == ModelDeployment::kSentinel; }
+  bool redis_mode() const { return deployment_kind_ != ModelDeployment::kNoRedis; }
   SentinelDeployment& sentinel() { return *sentinel_; }
   ModelStore& store() { return store_; }
   InstanceSet& instances() { return instances_; }
 
   // False once instance i has exited; `*status` then holds its exit status (128 + signal).
   bool Alive(int i, int* status = nullptr) override { return instances_.Alive(i, status); }
-  // Every instance ready, with its breaker closed and its invalidation channel subscribed;
-  // otherwise false and `why` says which and what.
-  bool Healthy(std::string* why) { return instances_.Healthy(true, false, why); }
+  std::string Log(int i) override { return instances_.instance(i).log(); }
+  // Every instance ready, with its breaker closed and its invalidation channel subscribed (without
+  // Redis: its PostgreSQL channel listening and its lease held); otherwise false and `why` says
+  // which and what.
+  bool Healthy(std::string* why) {
+    return redis_mode() ? instances_.Healthy(true, false, why)
+                        : instances_.Healthy(true, true, why, InstanceSet::Channel::kPostgres);
+  }
   // SIGTERM to each; their exit statuses (0 expected).
   std::vector<int> StopAll() { return instances_.StopAll(); }
 

@@ -7,6 +7,7 @@
 #include "integration/integration_util.h"
 #include "integration/redis_tier_util.h"
 #include "model/model_driver_internal.h"
+#include "util/time_format.h"
 
 namespace keycache::testing::model {
 
@@ -401,9 +402,42 @@ void ModelDriver::ReportCrash(int instance, int status, const std::string& log_t
   stop_ = true;  // the clients stop; the test ends the run
 }
 
+std::string ModelDriver::WarningsAround(int i, Ms from, Ms to) const {
+  constexpr std::size_t kKept = 6;
+  constexpr std::size_t kLineChars = 240;
+  std::vector<std::string> kept;
+  std::istringstream log(cluster_.Log(i));
+  for (std::string line; std::getline(log, line);) {
+    // "2026-12-01T03:44:03.123Z WARN event k=v ..."
+    const auto space = line.find(' ');
+    if (space == std::string::npos) continue;
+    const auto at = ParseRfc3339(std::string_view(line).substr(0, space));
+    if (!at || *at < from || *at > to) continue;
+    const std::string_view rest = std::string_view(line).substr(space + 1);
+    if (!rest.starts_with("WARN ") && !rest.starts_with("ERROR ")) continue;
+    kept.push_back(line.size() > kLineChars ? line.substr(0, kLineChars) + "..." : line);
+    if (kept.size() > kKept) kept.erase(kept.begin());
+  }
+  if (kept.empty()) return "none logged";
+  std::string out;
+  for (const auto& line : kept) out += (out.empty() ? "" : " | ") + line;
+  return out;
+}
+
 std::string ModelDriver::Report() const {
   std::lock_guard lock(mu_);
   std::ostringstream out;
+  // The violations' first lines lead, so that a log cut short after a few lines still says what
+  // failed; the whole texts follow as the test's failures.
+  if (violation_count_ > 0) {
+    out << "VIOLATIONS: " << violation_count_ << " (first lines of the " << violations_.size()
+        << " kept):\n";
+    for (const auto& v : violations_) {
+      std::string head = v.substr(0, v.find('\n'));
+      if (head.size() > 2000) head = head.substr(0, 2000) + "...";
+      out << "  - " << head << "\n";
+    }
+  }
   out << "operations by kind:";
   for (const auto& [k, n] : ops_by_kind_) out << " " << k << "=" << n;
   out << "\nanswers by code:";

@@ -107,6 +107,14 @@ class ModelDriver {
   void Violation(const std::string& what, const ModelKey* key);  // mu_ held
   void NoteInstance(int instance, std::string line);             // mu_ held
   std::string Rel(Ms t) const;                                   // "+12.345s" since the start
+  // Instance `i`'s WARN and ERROR lines logged in [from, to] (the last few, shortened, on one
+  // line): what the instance itself saw around a failure the test cannot explain.
+  std::string WarningsAround(int i, Ms from, Ms to) const;
+  // "; instance i's warnings from 3 s before: ..." for a request sent at s, answered at r.
+  std::string Warnings(int i, Ms s, Ms r) const {
+    return "; instance " + std::to_string(i) +
+           "'s warnings from 3 s before: " + WarningsAround(i, s - 3000, r + 100);
+  }
 
   ModelInstances& cluster_;
   const FaultTimeline& timeline_;

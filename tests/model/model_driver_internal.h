@@ -107,7 +107,8 @@ inline std::string Sorted(std::vector<std::string> v) {
 
 inline std::string Brief(const Reply& r) {
   if (r.status == 0) return "no answer (" + r.body + ")";
-  std::string body = r.body.substr(0, 160);
+  // An error's body whole (its reason names the failed step); a record's first 160 characters.
+  std::string body = r.body.substr(0, r.status >= 400 ? 1000 : 160);
   std::replace(body.begin(), body.end(), '\n', ' ');
   return std::to_string(r.status) + " " + body;
 }

@@ -20,6 +20,8 @@ class ModelInstances {
   virtual std::uint16_t port(int i) const = 0;
   // False once instance i has exited; `*status` then holds its exit status (128 + signal).
   virtual bool Alive(int i, int* status = nullptr) = 0;
+  // Instance i's log so far (stdout and stderr).
+  virtual std::string Log(int i) = 0;
 
   std::unique_ptr<ApiClient> Client(int i) const {
     return std::make_unique<ApiClient>(address(i), port(i), kSharedToken);

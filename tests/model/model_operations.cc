@@ -173,7 +173,8 @@ void ModelDriver::DoVerify(Client& c, bool auth, bool probe) {
       std::string fault = timeline_.ActiveAt(s);
       ++unanswered_by_fault_[fault.empty() ? timeline_.ActiveAt(r) : fault];
     } else {
-      Violation(endpoint + "answered " + Brief(reply) + where + " with every dependency healthy",
+      Violation(endpoint + "answered " + Brief(reply) + where + " with every dependency healthy" +
+                    Warnings(c.instance, s, r),
                 key);
     }
     if (reply.status == 0 && key != nullptr && kind == Presented::kReal) ++key->valid_unknown;
@@ -311,7 +312,7 @@ void ModelDriver::DoCreate(Client& c) {
     ++ambiguous_by_op_["create"];
     ++unknown_creates_;
     if (reply.status == 500 || (!Excused(c.instance, s, r) && reachable)) {
-      Violation("create answered " + Brief(reply) + where, nullptr);
+      Violation("create answered " + Brief(reply) + where + Warnings(c.instance, s, r), nullptr);
     }
     return;
   }
@@ -485,7 +486,8 @@ void ModelDriver::DoChange(Client& c, const std::string& op) {
           {Rel(s) + " " + what + " " + id, id, s});
     }
     if (reply.status == 500 || (!Excused(c.instance, s, r) && reachable)) {
-      Violation(what + " of " + id + " answered " + Brief(reply) + where, k);
+      Violation(
+          what + " of " + id + " answered " + Brief(reply) + where + Warnings(c.instance, s, r), k);
     }
     if (op == "rotate") add_rotated(true);
     return;
@@ -533,7 +535,7 @@ void ModelDriver::DoInvalidate(Client& c) {
   if (reply.status == 200) return;
   if (reply.status == 500 || !Unanswered(reply) || (!Excused(c.instance, s, r) && reachable)) {
     Violation("invalidate " + desc + " on instance " + std::to_string(c.instance) + " answered " +
-                  Brief(reply),
+                  Brief(reply) + Warnings(c.instance, s, r),
               nullptr);
   }
 }

@@ -1,20 +1,31 @@
 // PostgreSQL stopped and restarted under the model's load (issue 8 §4): three keycached instances
-// on a PostgreSQL server the test starts and a standalone Redis (one instance in a network
-// namespace of its own, reaching PostgreSQL through its unix socket), the model driver's clients
-// running throughout, and a probe that watches three kinds of keys on every instance:
-//   - keys cached before the outage (in every L1 and in Redis) must verify VALID all along;
+// on a PostgreSQL server the test starts, the model driver's clients running throughout, and a
+// probe that watches three kinds of keys on every instance. Two deployments, one scenario
+// (RunOutage):
+//  - With Redis (CachedKeysServeUncachedFailClosedAndEverythingRecovers): a standalone Redis (one
+//    instance in a network namespace of its own, reaching PostgreSQL through its unix socket).
+//    Keys cached before the outage (in every L1 and in Redis) must verify VALID all along.
+//  - Without Redis (WithoutRedisEveryVerificationFailsClosedAndEverythingRecovers): the instances
+//    keep their L1s coherent over PostgreSQL LISTEN/NOTIFY only (ModelDeployment::kNoRedis). The
+//    LISTEN connection goes down with the server, so each instance revokes its lease and flushes
+//    L1 (docs/adr/0005): cached keys fail closed like the others — the clear 503 on every
+//    instance, and never VALID once the server is gone and a lease (+ margin) has passed — and
+//    verify VALID again after the restart.
+// In both:
 //   - a key revoked and cached as revoked is never VALID;
 //   - keys no instance has cached fail closed while the database is down — 503 with a JSON body
 //     naming the problem, never a 500 — and verify VALID again once it is back, on every
 //     instance, without restarting any.
 // Changes sent while the database is down must fail with the same clear 503 (an acknowledged
-// change would have to survive); repeated after the restart they succeed and reach every
-// instance. Usage: UsageFlusher merges a failed batch back and retries it (usage_flusher.h), so
-// nothing counted during the outage may be lost: each cached key's stored request_count must
-// equal the VALID answers the probe got for it (exactly, unless a request went unanswered), and
-// the driver's own usage check runs as in model_test.cc. The driver's 5xx are excused only from
-// the stop until every instance is ready again (+ the settle margin). Prints the measured
-// windows. KEYCACHE_MODEL_SEED as in model_test.cc.
+// change would have to survive) and not be applied (the refused creation is not in the owner's
+// list afterwards); repeated after the restart they succeed and reach every instance. Usage:
+// UsageFlusher merges a failed batch back and retries it (usage_flusher.h), so nothing counted
+// during the outage may be lost: each cached key's stored request_count must equal the VALID
+// answers the probe got for it (exactly, unless a request went unanswered), and the driver's own
+// usage check runs as in model_test.cc. The driver's 5xx (and the probe's 503s) are excused only
+// from the stop until every instance is ready again (without Redis: its channel listening and its
+// lease held) + the settle margin. Prints the measured windows. KEYCACHE_MODEL_SEED as in
+// model_test.cc.
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -45,21 +56,35 @@ bool ClearUnavailable(const Reply& r) {
          r.Str("message").find("database") != std::string::npos;
 }
 
+// When and how often one kind of key failed closed on one instance.
+struct Refusals {
+  Ms first = kNever, last = kNever;
+  int count = 0;
+  void Add(Ms at) {
+    if (first == kNever) first = at;
+    last = at;
+    ++count;
+  }
+};
+
 // Verifies the cached keys, the revoked key and each instance's next uncached key in turn, on
-// every instance, until stopped; collects what it saw.
+// every instance, until stopped; collects what it saw. With `cached_fail_closed` (no Redis), a
+// cached key may also answer the clear 503, and must not answer VALID inside the window set by
+// set_untrusted (the database down and the lease lapsed: only an L1 could have answered).
 class OutageProbe {
  public:
   OutageProbe(ModelCluster& cluster, std::vector<CreatedKey> cached, CreatedKey revoked,
-              std::vector<std::vector<CreatedKey>> uncached)
+              std::vector<std::vector<CreatedKey>> uncached, bool cached_fail_closed)
       : cluster_(cluster),
         cached_(std::move(cached)),
         revoked_(std::move(revoked)),
         uncached_(std::move(uncached)),
+        cached_fail_closed_(cached_fail_closed),
         next_uncached_(uncached_.size(), 0),
-        first_error_(uncached_.size(), kNever),
-        last_error_(uncached_.size(), kNever),
-        errors_(uncached_.size(), 0),
+        uncached_refused_(uncached_.size()),
+        cached_refused_(uncached_.size()),
         last_uncached_valid_(uncached_.size(), kNever),
+        last_cached_valid_(uncached_.size(), kNever),
         cached_valid_(cached_.size(), 0),
         cached_unanswered_(cached_.size(), 0) {}
   ~OutageProbe() { Stop(); }
@@ -74,10 +99,14 @@ class OutageProbe {
 
   // Valid after Stop().
   const std::vector<std::string>& problems() const { return problems_; }
-  Ms first_error(int i) const { return first_error_[static_cast<std::size_t>(i)]; }
-  Ms last_error(int i) const { return last_error_[static_cast<std::size_t>(i)]; }
-  int errors(int i) const { return errors_[static_cast<std::size_t>(i)]; }
+  const Refusals& uncached_refused(int i) const {
+    return uncached_refused_[static_cast<std::size_t>(i)];
+  }
+  const Refusals& cached_refused(int i) const {
+    return cached_refused_[static_cast<std::size_t>(i)];
+  }
   Ms last_uncached_valid(int i) const { return last_uncached_valid_[static_cast<std::size_t>(i)]; }
+  Ms last_cached_valid(int i) const { return last_cached_valid_[static_cast<std::size_t>(i)]; }
   std::size_t uncached_verified(int i) const { return next_uncached_[static_cast<std::size_t>(i)]; }
   std::int64_t cached_valid(std::size_t k) const { return cached_valid_[k]; }
   std::int64_t cached_unanswered(std::size_t k) const { return cached_unanswered_[k]; }
@@ -85,6 +114,10 @@ class OutageProbe {
   void set_outage(Ms from, Ms to) {
     outage_from_ = from;
     outage_to_ = to;
+  }
+  void set_untrusted(Ms from, Ms to) {
+    untrusted_from_ = from;
+    untrusted_to_ = to;
   }
 
  private:
@@ -99,15 +132,24 @@ class OutageProbe {
     while (!stop_) {
       for (std::size_t i = 0; i < apis.size() && !stop_; ++i) {
         const std::string where = " on instance " + std::to_string(i);
-        // A cached key: VALID, whatever the database does.
+        // A cached key: VALID, whatever the database does (with Redis); without Redis, VALID
+        // or the clear 503, never VALID from an untrusted L1.
         const std::size_t k = turn % cached_.size();
+        const Ms sent = NowMs();
         const Reply c = Verify(*apis[i], cached_[k].key);
         const Ms at = NowMs();
         if (c.status == 0) {
           ++cached_unanswered_[k];
         } else if (c.status == 200 && c.Str("code") == "VALID") {
           ++cached_valid_[k];
+          last_cached_valid_[i] = at;
           if (at >= outage_from_.load() && at <= outage_to_.load()) ++cached_during_outage_;
+          if (cached_fail_closed_ && sent >= untrusted_from_.load() && at <= untrusted_to_.load()) {
+            Problem("cached key " + cached_[k].id + where +
+                    " VALID while the database was down and the lease had lapsed: " + c.Describe());
+          }
+        } else if (cached_fail_closed_ && ClearUnavailable(c)) {
+          cached_refused_[i].Add(at);
         } else {
           Problem("cached key " + cached_[k].id + where + ": " + c.Describe());
         }
@@ -128,9 +170,7 @@ class OutageProbe {
             ++next;
             last_uncached_valid_[i] = now;
           } else if (ClearUnavailable(v)) {
-            ++errors_[i];
-            if (first_error_[i] == kNever) first_error_[i] = now;
-            last_error_[i] = now;
+            uncached_refused_[i].Add(now);
           } else {
             Problem("uncached key " + u.id + where + ": " + v.Describe());
           }
@@ -145,13 +185,14 @@ class OutageProbe {
   const std::vector<CreatedKey> cached_;
   const CreatedKey revoked_;
   const std::vector<std::vector<CreatedKey>> uncached_;
+  const bool cached_fail_closed_;
   std::vector<std::size_t> next_uncached_;
-  std::vector<Ms> first_error_, last_error_;
-  std::vector<int> errors_;
-  std::vector<Ms> last_uncached_valid_;
+  std::vector<Refusals> uncached_refused_, cached_refused_;  // per instance
+  std::vector<Ms> last_uncached_valid_, last_cached_valid_;  // per instance
   std::vector<std::int64_t> cached_valid_, cached_unanswered_;
   std::int64_t cached_during_outage_ = 0;
   std::atomic<Ms> outage_from_{kNever}, outage_to_{kNever};
+  std::atomic<Ms> untrusted_from_{kNever}, untrusted_to_{kNever};
   std::vector<std::string> problems_;
   std::atomic<bool> stop_{false};
   std::thread thread_;
@@ -180,11 +221,26 @@ class OutageProbe {
 
 double Seconds(Ms d) { return static_cast<double>(d) / 1000.0; }
 
-TEST(PgOutage, CachedKeysServeUncachedFailClosedAndEverythingRecovers) {
-  ASSERT_TRUE(NetworkIsolationError().empty()) << NetworkIsolationError();
-  const std::uint64_t seed = ModelSeed("PostgreSQL outage");
+// One instance's refusals, for the report: "12 x 503, first 540 ms after the stop, last -400 ms
+// after the restart".
+std::string RefusalReport(const Refusals& r, Ms stopped_at, Ms restarted_at) {
+  std::ostringstream out;
+  out << r.count << " x 503";
+  if (r.first != kNever) {
+    out << ", first " << (r.first - stopped_at) << " ms after the stop, last "
+        << (r.last - restarted_at) << " ms after the restart";
+  }
+  return out.str();
+}
 
-  ModelCluster cluster(3, {}, ModelDeployment::kStandalone, StoreKind::kPostgres);
+// The scenario, with Redis beside PostgreSQL (kStandalone) or without (kNoRedis): the same load,
+// outage and checks; only what cached keys must answer during the outage differs.
+void RunOutage(ModelDeployment deployment, const std::string& label) {
+  ASSERT_TRUE(NetworkIsolationError().empty()) << NetworkIsolationError();
+  const std::uint64_t seed = ModelSeed(label);
+  const bool redis = deployment != ModelDeployment::kNoRedis;
+
+  ModelCluster cluster(3, {}, deployment, StoreKind::kPostgres);
   {
     const ::testing::AssertionResult started = cluster.Start();
     ASSERT_TRUE(started) << started.message();
@@ -204,7 +260,7 @@ TEST(PgOutage, CachedKeysServeUncachedFailClosedAndEverythingRecovers) {
   for (auto& keys : uncached) {
     for (int k = 0; k < kUncachedPerInstance; ++k) keys.push_back(CreateKey(*admin, owner));
   }
-  ASSERT_FALSE(HasFailure());
+  ASSERT_FALSE(::testing::Test::HasFailure());
   std::vector<std::int64_t> warm_valid(cached.size(), 0);  // usage the warm-up counted
   for (std::size_t k = 0; k < cached.size(); ++k) {
     ASSERT_TRUE(CachedEverywhere(cluster, cached[k].key, "VALID", &warm_valid[k]));
@@ -224,7 +280,7 @@ TEST(PgOutage, CachedKeysServeUncachedFailClosedAndEverythingRecovers) {
   ModelDriver driver(cluster, timeline, options);
   driver.Populate(24);
   driver.StartClients();
-  OutageProbe probe(cluster, cached, revoked, uncached);
+  OutageProbe probe(cluster, cached, revoked, uncached, !redis);
   probe.Start();
   std::this_thread::sleep_for(3s);  // healthy traffic first
 
@@ -233,6 +289,9 @@ TEST(PgOutage, CachedKeysServeUncachedFailClosedAndEverythingRecovers) {
   const int window = timeline.Begin("pg_outage", -1, stopped_at);
   probe.set_outage(stopped_at, kNever);
   cluster.store().server().Stop();
+  // The server is gone (Stop reaps it): from one lease on, no instance may trust its L1.
+  const Ms down_at = NowMs();
+  probe.set_untrusted(down_at + options.bound, kNever);
   std::this_thread::sleep_for(1s);
   // Instance i revokes to_change[i].
   auto revoke_each = [&] {
@@ -251,6 +310,7 @@ TEST(PgOutage, CachedKeysServeUncachedFailClosedAndEverythingRecovers) {
           {"owner_id", owner}, {"name", "during the outage"}, {"scopes", boost::json::array()}}));
   std::this_thread::sleep_for(kOutage - 1s);
   const Ms restart_begun = NowMs();
+  probe.set_untrusted(down_at + options.bound, restart_begun);
   const ::testing::AssertionResult restarted = cluster.store().server().Restart();
   const Ms restarted_at = NowMs();
   probe.set_outage(stopped_at, restarted_at);
@@ -276,6 +336,16 @@ TEST(PgOutage, CachedKeysServeUncachedFailClosedAndEverythingRecovers) {
       }
     }
   }
+  // The creation refused during the outage was not applied.
+  const Reply listed = admin->Admin(http::verb::get, "/v1/owners/" + owner + "/keys");
+  int created_during_outage = -1;
+  if (const auto* keys = Member(listed.json, {"keys"}); keys && keys->is_array()) {
+    created_during_outage = 0;
+    for (const auto& k : keys->as_array()) {
+      const auto* name = Member(k, {"name"});
+      if (name && *name == "during the outage") ++created_during_outage;
+    }
+  }
   std::this_thread::sleep_for(4s);  // traffic after the outage: no errors any more
   probe.Stop();
   WindDown(driver, cluster.instances(), options.bound, 200);
@@ -299,29 +369,40 @@ TEST(PgOutage, CachedKeysServeUncachedFailClosedAndEverythingRecovers) {
 
   // The report.
   std::ostringstream report;
-  report << "==== PostgreSQL outage (KEYCACHE_MODEL_SEED=" << seed << ", " << driver.operations()
+  report << "==== " << label << " (KEYCACHE_MODEL_SEED=" << seed << ", " << driver.operations()
          << " driver operations)\n  down " << Seconds(restart_begun - stopped_at)
-         << " s; restart took " << Seconds(restarted_at - restart_begun)
+         << " s (the server gone " << (down_at - stopped_at) << " ms after the stop signal)"
+         << "; restart took " << Seconds(restarted_at - restart_begun)
          << " s; every instance ready " << Seconds(healthy_at - restarted_at)
          << " s after the restart\n  cached keys answered VALID during the outage: "
          << probe.cached_during_outage() << " times\n";
   Ms first_error = kNever, last_error = 0;
   for (int i = 0; i < cluster.size(); ++i) {
-    report << "  instance " << i << ": " << probe.errors(i) << " x 503 on uncached keys";
-    if (probe.first_error(i) != kNever) {
-      first_error = std::min(first_error, probe.first_error(i));
-      last_error = std::max(last_error, probe.last_error(i));
-      report << ", first " << (probe.first_error(i) - stopped_at) << " ms after the stop, last "
-             << (probe.last_error(i) - restarted_at) << " ms after the restart";
+    for (const Refusals* r : {&probe.uncached_refused(i), &probe.cached_refused(i)}) {
+      if (r->first == kNever) continue;
+      first_error = std::min(first_error, r->first);
+      last_error = std::max(last_error, r->last);
     }
-    report << "; " << probe.uncached_verified(i) << " uncached keys VALID\n";
+    report << "  instance " << i << ": uncached keys "
+           << RefusalReport(probe.uncached_refused(i), stopped_at, restarted_at) << ", "
+           << probe.uncached_verified(i) << " VALID";
+    if (!redis) {
+      report << "; cached keys "
+             << RefusalReport(probe.cached_refused(i), stopped_at, restarted_at);
+    }
+    report << "\n";
   }
   if (first_error != kNever) {
     report << "  measured: first error " << (first_error - stopped_at)
            << " ms after the stop, last error " << (last_error - restarted_at)
            << " ms after PostgreSQL accepted connections again\n";
   }
-  report << "  during the outage: revoke -> ";
+  report << "  usage of the watched keys (stored / VALID answers seen + unanswered):";
+  for (std::size_t k = 0; k < cached.size(); ++k) {
+    report << " " << stored[k] << "/" << probe.cached_valid(k) + warm_valid[k] << "+"
+           << probe.cached_unanswered(k);
+  }
+  report << "\n  during the outage: revoke -> ";
   for (const auto& r : refused_changes) report << r.status << " " << r.Str("error") << "; ";
   report << "create -> " << refused_create.status << " " << refused_create.Str("error") << "\n"
          << driver.Report();
@@ -330,19 +411,33 @@ TEST(PgOutage, CachedKeysServeUncachedFailClosedAndEverythingRecovers) {
   // Fail closed, clearly, and never a revoked key.
   for (const auto& p : probe.problems()) ADD_FAILURE() << p;
   for (int i = 0; i < cluster.size(); ++i) {
-    EXPECT_GT(probe.errors(i), 0) << "instance " << i << " never failed closed on an uncached key";
-    EXPECT_LT(probe.last_error(i), healthy_at + kSettleMargin)
+    const Refusals& u = probe.uncached_refused(i);
+    EXPECT_GT(u.count, 0) << "instance " << i << " never failed closed on an uncached key";
+    EXPECT_LT(u.last, healthy_at + kSettleMargin)
         << "instance " << i << " still failed after every instance was ready again";
     EXPECT_GT(probe.last_uncached_valid(i), restarted_at)
         << "instance " << i << " verified no uncached key after the restart";
+    EXPECT_GT(probe.last_cached_valid(i), restarted_at)
+        << "instance " << i << " verified no cached key after the restart";
+    if (!redis) {
+      // Its channel went down with the server: the lease is revoked, L1 not trusted.
+      const Refusals& c = probe.cached_refused(i);
+      EXPECT_GT(c.count, 0) << "instance " << i
+                            << " kept answering cached keys without its NOTIFY channel";
+      EXPECT_LT(c.last, healthy_at + kSettleMargin)
+          << "instance " << i << " still refused a cached key after every instance was ready";
+    }
   }
-  EXPECT_GT(probe.cached_during_outage(), 0) << "no cached key was verified during the outage";
+  if (redis) {
+    EXPECT_GT(probe.cached_during_outage(), 0) << "no cached key was verified during the outage";
+  }
   for (std::size_t i = 0; i < refused_changes.size(); ++i) {
     EXPECT_TRUE(ClearUnavailable(refused_changes[i]))
         << "a revocation while the database is down: " << refused_changes[i].Describe();
     EXPECT_EQ(later_changes[i].status, 200u) << later_changes[i].Describe();
   }
   EXPECT_TRUE(ClearUnavailable(refused_create)) << refused_create.Describe();
+  EXPECT_EQ(created_during_outage, 0) << "the refused creation: " << listed.Describe();
   for (const auto& n : not_refused) ADD_FAILURE() << "revoked after the outage, not refused: " << n;
   // Nothing lost, nothing counted twice.
   for (std::size_t k = 0; k < cached.size(); ++k) {
@@ -352,6 +447,14 @@ TEST(PgOutage, CachedKeysServeUncachedFailClosedAndEverythingRecovers) {
   }
   for (const auto& v : driver.violations()) ADD_FAILURE() << v;
   EXPECT_EQ(driver.violation_count(), 0u) << "[KEYCACHE_MODEL_SEED=" << seed << "]";
+}
+
+TEST(PgOutage, CachedKeysServeUncachedFailClosedAndEverythingRecovers) {
+  RunOutage(ModelDeployment::kStandalone, "PostgreSQL outage");
+}
+
+TEST(PgOutage, WithoutRedisEveryVerificationFailsClosedAndEverythingRecovers) {
+  RunOutage(ModelDeployment::kNoRedis, "PostgreSQL outage without Redis");
 }
 
 }  // namespace

@@ -109,7 +109,11 @@ TEST_P(SentinelModel, NoRevokedKeyAcceptedAcrossAFailover) {
   std::this_thread::sleep_for(std::chrono::milliseconds(options.bound));
   driver.FinalSweep(300);
 
-  // Every instance followed exactly one failover and names the promoted node.
+  // Every instance followed the failover and names the promoted node; it counted at least one
+  // change of primary and never more than the Sentinels made (one kill can take two elections
+  // under load; more changes than that would mean an instance went back to a stale answer).
+  const int changes = cluster.sentinel().PrimaryChanges();
+  EXPECT_GE(changes, 1) << cluster.sentinel().Logs();
   const int primary = cluster.sentinel().PrimaryIndex();
   ASSERT_GE(primary, 0);
   const std::string expected =
@@ -120,8 +124,10 @@ TEST_P(SentinelModel, NoRevokedKeyAcceptedAcrossAFailover) {
     const auto* address = Member(health, {"sentinel", "primary"});
     const auto* failovers = Member(health, {"sentinel", "failovers"});
     EXPECT_TRUE(address && *address == expected.c_str()) << i << ": " << ToJson(health);
-    EXPECT_TRUE(failovers && failovers->to_number<double>() == 1) << i << ": " << ToJson(health);
-    EXPECT_EQ(MetricValue(*api, "keycache_redis_failovers_total"), 1) << i;
+    const double counted = failovers ? failovers->to_number<double>() : 0;
+    EXPECT_GE(counted, 1) << i << ": " << ToJson(health);
+    EXPECT_LE(counted, changes) << i << ": " << ToJson(health);
+    EXPECT_EQ(MetricValue(*api, "keycache_redis_failovers_total"), counted) << i;
   }
 
   const auto windows = timeline.windows();
@@ -131,8 +137,8 @@ TEST_P(SentinelModel, NoRevokedKeyAcceptedAcrossAFailover) {
   report << "==== Sentinel failover on " << StoreName(GetParam())
          << " (KEYCACHE_MODEL_SEED=" << seed << ", " << driver.operations()
          << " operations)\n  kill -> promotion seen by the test: " << (w.healed - w.start)
-         << " ms\n  kill -> every instance healthy (+" << 1000
-         << " ms settle margin): " << (w.settled - w.start) << " ms\n";
+         << " ms (" << changes << " change(s) of primary)\n  kill -> every instance healthy (+"
+         << 1000 << " ms settle margin): " << (w.settled - w.start) << " ms\n";
   for (int i = 0; i < cluster.size(); ++i) {
     report << "  instance " << i << ": kill -> first 2xx through the new primary: ";
     if (probe.first(i) == kNever) {
