@@ -108,21 +108,57 @@ cpu_ticks() {
 }
 clk_tck=$(getconf CLK_TCK)
 
+# One line per thread of a process and its children: "tid comm run_ns wait_ns voluntary
+# involuntary", from /proc/<pid>/task/<tid>/schedstat (time on a CPU, time runnable but waiting
+# for one) and status (context switches). Waiting for a CPU is what a request queued behind a
+# preempted thread feels as latency.
+sched_snapshot() {
+  local pid t
+  for pid in "$1" $(pgrep -P "$1" || true); do
+    for t in /proc/"$pid"/task/*; do
+      [ -r "$t/schedstat" ] || continue
+      printf '%s %s %s %s\n' "${t##*/}" "$(tr ' ' '_' <"$t/comm")" \
+        "$(cut -d' ' -f1-2 "$t/schedstat")" \
+        "$(awk '/^voluntary_ctxt_switches/ { v = $2 } /^nonvoluntary_ctxt_switches/ { n = $2 }
+                END { print v + 0, n + 0 }' "$t/status")"
+    done
+  done
+}
+
+# sched_report BEFORE AFTER REQUESTS: per busy thread, its CPU time, its wait for a CPU and its
+# context switches during the run, then the totals per request.
+sched_report() {
+  awk -v n="$3" 'NR == FNR { run[$1] = $3; wait[$1] = $4; vol[$1] = $5; inv[$1] = $6; next }
+    ($1 in run) {
+      r = ($3 - run[$1]) / 1e6; w = ($4 - wait[$1]) / 1e6; v = $5 - vol[$1]; i = $6 - inv[$1]
+      if (r < 1) next
+      printf "  thread %-8s %-16s on CPU %8.1f ms, waiting for a CPU %8.1f ms, switches %7d voluntary %7d involuntary\n", $1, $2, r, w, v, i
+      tr += r; tw += w; tv += v; ti += i }
+    END { if (n > 0) printf "  per request: waiting for a CPU %.2f us, %.3f voluntary and %.3f involuntary switches\n", tw * 1000 / n, tv / n, ti / n }' \
+    <(echo "$1") <(echo "$2")
+}
+
 # measure LABEL PID URL KEYS_FILE RESULT_FILE: warm-up, then the measured run with the server's
 # CPU time around it, appended to the wrk output as "Server CPU seconds: X".
 measure() {
   local label=$1 pid=$2 url=$3 keys_file=$4 out=$5 before after
   echo "== $label: warm-up ${warmup}s, then ${duration}s (load: $(cut -d' ' -f1-3 /proc/loadavg))"
   wrk_run "$url" "$keys_file" "$warmup" "$out.warmup"
+  local sched_before sched_after requests
   before=$(cpu_ticks "$pid")
+  sched_before=$(sched_snapshot "$pid")
   # bash's `time` reports the CPU time of the waited-for children: here, wrk's own.
   local TIMEFORMAT='%U %S' wrk_cpu
   wrk_cpu=$({ time wrk_run "$url" "$keys_file" "$duration" "$out"; } 2>&1)
+  sched_after=$(sched_snapshot "$pid")
   after=$(cpu_ticks "$pid")
   awk -v b="$before" -v a="$after" -v hz="$clk_tck" -v w="$wrk_cpu" 'BEGIN {
     split(b, x, " "); split(a, y, " "); u = (y[1] - x[1]) / hz; s = (y[2] - x[2]) / hz
     printf "Server CPU seconds: %.2f (user %.2f, system %.2f)\n", u + s, u, s
     split(w, z, " "); printf "wrk CPU seconds: %.2f\n", z[1] + z[2] }' >>"$out"
+  requests=$(awk '/requests in/ { print $1; exit }' "$out")
+  { echo "Scheduling of the server's threads during the run:"
+    sched_report "$sched_before" "$sched_after" "${requests:-0}"; } >>"$out"
   cat "$out"
   results+=("$label|$out")
 }

@@ -230,7 +230,7 @@ ms() { awk -v us="$1" 'BEGIN { printf "%.2f", us / 1000 }'; }
   echo "# keycache benchmark report"
   echo
   echo "Written by \`bench/report.sh\` on $(date -u '+%Y-%m-%d %H:%M UTC') at commit" \
-    "\`$(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)\`$(git -C "$root" diff --quiet 2>/dev/null || echo ' (with uncommitted changes)')."
+    "\`$(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)\`$(git -C "$root" diff --quiet -- . ':!bench/REPORT.md' ':!bench/report' 2>/dev/null || echo ' (with uncommitted changes)')."
   echo "Every figure stands beside its reference measured in the same run: absolute numbers on"
   echo "this shared machine drift from run to run, the ratios much less."
   echo
