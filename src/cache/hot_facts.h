@@ -118,8 +118,9 @@ class HotFacts {
     std::shared_ptr<const KeyFacts> facts;  // this thread's own copy
     std::array<Decision, kDecisionsPerEntry> decisions;
     std::uint8_t decision_count = 0;
-    // Set by the verifier once a presentation of this key passed the full HMAC check on this
-    // copy: that presentation's ProofTag (core/proof_tag.h). Cleared with every new copy.
+    // Set by the verifier once a presentation of this key passed every check (format, checksum,
+    // HMAC) on this copy: the ProofTag of that whole presented key (core/proof_tag.h). Cleared
+    // with every new copy.
     bool proven = false;
     ProofTag proof{};
   };

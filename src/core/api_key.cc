@@ -154,6 +154,21 @@ Result<ParsedKey> ParseKeyParts(std::string_view prefix, std::string_view key) {
   return parsed;
 }
 
+Result<KeyId> PeekKeyId(std::string_view prefix, std::string_view key) {
+  if (key.size() <= prefix.size() + 1) return Errc::kBadInput;
+  const std::size_t body_chars = key.size() - prefix.size() - 1;
+  if (key.substr(0, prefix.size()) != prefix || key[prefix.size()] != '_') return Errc::kBadInput;
+  std::string_view body = key.substr(prefix.size() + 1);
+  if (body_chars == kTaggedBodyChars && body[0] == kTaggedVersionChar) {
+    body.remove_prefix(1);
+  } else if (body_chars != kLegacyBodyChars) {
+    return Errc::kBadInput;
+  }
+  const auto id = base62::DecodeFixed(body.substr(0, kKeyIdChars));
+  if (!id) return Errc::kBadInput;
+  return *id;
+}
+
 Result<KeyId> ParseKey(std::string_view prefix, std::string_view key) {
   auto parsed = ParseKeyParts(prefix, key);
   if (!parsed) return parsed.error();

@@ -71,6 +71,12 @@ Result<ParsedKey> ParseKeyParts(std::string_view prefix, std::string_view key);
 // ParseKeyParts' id.
 Result<KeyId> ParseKey(std::string_view prefix, std::string_view key);
 
+// The id a key of either format would have, checking only its length, prefix, separator, version
+// and id digits: not the rest of its alphabet, its checksum or its tag. Only for recognising
+// bytes that already passed every check (core/proof_tag.h); anything else must be parsed with
+// ParseKeyParts. Errc::kBadInput when not even that much is right.
+Result<KeyId> PeekKeyId(std::string_view prefix, std::string_view key);
+
 // The tag a tagged key whose stored hash is `hash` carries: its first 47 bits.
 std::uint64_t KeyTag(const KeyHash& hash);
 

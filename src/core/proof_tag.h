@@ -1,13 +1,14 @@
 // ProofTags: a per-process secret key and SipHash-2-4-128 under it, for the verification hit path.
 //
-// A presented key is authenticated by HMAC-SHA256 under the pepper (KeyHasher), two SHA-256
-// compressions and the largest cost of an L1 hit. Once a presentation has passed that check, the
-// thread that checked it keeps a 128-bit SipHash tag of the same bytes with its cached copy of
-// the key's facts (HotFacts); the next presentation of the same bytes is recognised by its tag
-// instead of a second HMAC. SipHash is a pseudorandom function keyed by 128 random bits that
+// A presented key is checked for format and checksum, then authenticated by HMAC-SHA256 under the
+// pepper (KeyHasher), two SHA-256 compressions and the largest cost of an L1 hit. Once a
+// presentation has passed every check, the thread that checked it keeps a 128-bit SipHash tag of
+// the whole presented key with its cached copy of the key's facts (HotFacts); the next
+// presentation of the same bytes is recognised by its tag, with no check repeated (the same
+// bytes pass the same checks). SipHash is a pseudorandom function keyed by 128 random bits that
 // exist only in this process's memory, so without that key nobody can make other bytes with the
-// same tag (docs/adr/0007). A tag that differs proves nothing: the caller runs the full HMAC
-// check, so a wrong secret costs what it always did, and is refused as before. Tags are never
+// same tag (docs/adr/0007). A tag that differs proves nothing: the caller runs every check, so a
+// wrong secret (or checksum) costs what it always did, and is refused as before. Tags are never
 // stored, logged or returned. Thread-safe: immutable after construction.
 #pragma once
 

@@ -71,9 +71,6 @@ VerifyOutcome Verifier::Forged(KeyFormat format) {
 
 std::variant<VerifyOutcome, PendingVerify> Verifier::VerifyCached(
     std::string_view key, std::span<const std::string> scopes, std::string_view client_ip) {
-  auto parsed = ParseKeyParts(options_.key_prefix, key);
-  if (!parsed) return Record({VerifyCode::kMalformed, CacheStatus::kBypass, nullptr});
-  const KeyId id = parsed->id;
   const bool use_l1 = options_.cache_enabled && options_.l1_enabled && Trusted();
   std::optional<ServiceMetrics::L1LookupTimer> timer;
   TimeMs now = 0;
@@ -81,10 +78,14 @@ std::variant<VerifyOutcome, PendingVerify> Verifier::VerifyCached(
   if (use_l1) {
     timer.emplace(metrics_);
     now = clock_.NowMs();
-    // The very bytes that passed the full check on this thread's copy: no second HMAC
-    // (core/proof_tag.h). Any other bytes, the key's own included, take the full check below.
-    HotFacts::Entry* hot = view ? view.Peek(id, now) : nullptr;
-    if (hot != nullptr && hot->proven && TagEquals(hot->proof, proof_tags_.Tag(parsed->hashed))) {
+    // The very bytes that passed every check on this thread's copy: none is repeated, neither
+    // the format and checksum nor the HMAC (core/proof_tag.h). Any other bytes, a variant of
+    // the key's own included, take the full path below.
+    HotFacts::Entry* hot = nullptr;
+    if (view) {
+      if (auto peeked = PeekKeyId(options_.key_prefix, key)) hot = view.Peek(*peeked, now);
+    }
+    if (hot != nullptr && hot->proven && TagEquals(hot->proof, proof_tags_.Tag(key))) {
       timer->Done(CacheType::kValidation);
       metrics_.ValidationLookup(AnsweredBy::kL1, false, now);
       metrics_.HmacSkipped();
@@ -93,6 +94,9 @@ std::variant<VerifyOutcome, PendingVerify> Verifier::VerifyCached(
       return Finish(std::move(facts), CachedStatus(), stored, scopes, client_ip, now, hot);
     }
   }
+  auto parsed = ParseKeyParts(options_.key_prefix, key);
+  if (!parsed) return Record({VerifyCode::kMalformed, CacheStatus::kBypass, nullptr});
+  const KeyId id = parsed->id;
   const KeyHash hash = hasher_.Hash(parsed->hashed);
   if (!TagMatches(*parsed, hash)) return Forged(KeyFormat::kTagged);
   if (use_l1) {
@@ -106,7 +110,7 @@ std::variant<VerifyOutcome, PendingVerify> Verifier::VerifyCached(
       timer->Done(CacheType::kValidation);
       metrics_.ValidationLookup(AnsweredBy::kL1, false, now);
       return Finish(std::move(found.facts), CachedStatus(), hash, scopes, client_ip, now,
-                    found.entry, parsed->hashed);
+                    found.entry, key);
     }
     if (l1_.IsKnownMissing(id)) {
       timer->Done(CacheType::kValidation);

@@ -2,17 +2,17 @@
 // presented key and its tag checked (no lookup for a key keycache never issued: tagged keys carry
 // 47 bits of their HMAC, legacy keys must have an id in LegacyKeyIds), L1 lookup by key id, the
 // HMAC compared with the stored one in constant time, state and scope decision, usage counted in
-// memory. The bytes of a presentation that passed the HMAC check on this thread's hot copy of a
+// memory. The bytes of a presentation that passed every check on this thread's hot copy of a
 // key (HotFacts) are recognised next time by a SipHash tag under a per-process random key, with no
-// second HMAC (core/proof_tag.h, docs/adr/0007). On an L1 miss it loads the key's facts through the
-// fill-fence protocol (FencedLoader: the shared L2, then one coalesced store read per key id), so a
-// read that began before a revocation never lands after it. With the Redis tier, cached answers are
-// trusted only while this instance holds its coherence lease (SharedCache::Coherent): past it, L1
-// and Redis are skipped and the store answers, which bounds staleness by construction even on a
-// silently cut link. Answers say BYPASS whenever Redis could not be used. Without Redis, `lease`
-// (the PostgreSQL channel's, l2/notify_coherence.h) gates L1 the same way. Thread-safe; one
-// instance serves every I/O thread. Async calls must be awaited on a single-threaded executor (see
-// Completion).
+// check repeated: neither checksum nor HMAC (core/proof_tag.h, docs/adr/0007). On an L1 miss it
+// loads the key's facts through the fill-fence protocol (FencedLoader: the shared L2, then one
+// coalesced store read per key id), so a read that began before a revocation never lands after it.
+// With the Redis tier, cached answers are trusted only while this instance holds its coherence
+// lease (SharedCache::Coherent): past it, L1 and Redis are skipped and the store answers, which
+// bounds staleness by construction even on a silently cut link. Answers say BYPASS whenever Redis
+// could not be used. Without Redis, `lease` (the PostgreSQL channel's, l2/notify_coherence.h) gates
+// L1 the same way. Thread-safe; one instance serves every I/O thread. Async calls must be awaited
+// on a single-threaded executor (see Completion).
 #pragma once
 
 #include <boost/asio/awaitable.hpp>
@@ -141,8 +141,9 @@ class Verifier {
 
   // Precondition: `facts` is non-null (a found key).
   // `hot`: the calling thread's HotFacts entry the facts came from, if any (its scope decisions
-  // are used and kept); `presented`: the bytes `hash` was computed from, which the entry then
-  // remembers as proven when they match (empty: nothing to remember).
+  // are used and kept); `presented`: the whole presented key (every check passed on it, `hash`
+  // computed from its hashed part), which the entry then remembers as proven when the hash
+  // matches (empty: nothing to remember).
   VerifyOutcome Finish(std::shared_ptr<const KeyFacts> facts, CacheStatus status,
                        const KeyHash& hash, std::span<const std::string> scopes,
                        std::string_view client_ip, TimeMs now, HotFacts::Entry* hot = nullptr,

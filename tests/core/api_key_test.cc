@@ -283,5 +283,38 @@ TEST(ApiKey, AdjacentTranspositionsAreRejected) {
   }
 }
 
+// PeekKeyId reads only the shape and the id: for every key ParseKeyParts accepts it names the
+// same id, and it refuses whatever has the wrong prefix, length, version or id digits.
+TEST(ApiKey, PeekKeyIdAgreesWithParseOnEveryKeyParseAccepts) {
+  for (KeyId id : {KeyId{1}, KeyId{42}, KeyId{0x0123456789abcdefULL}, kMaxId}) {
+    const auto tagged = GenerateKeyWithId(kPrefix, id, Hasher());
+    const auto legacy = GenerateLegacyKeyWithId(kPrefix, id, Hasher());
+    ASSERT_TRUE(tagged && legacy);
+    for (const std::string& key : {tagged->key, legacy->key}) {
+      ASSERT_TRUE(ParseKeyParts(kPrefix, key));
+      auto peeked = PeekKeyId(kPrefix, key);
+      ASSERT_TRUE(peeked) << key;
+      EXPECT_EQ(*peeked, id);
+      EXPECT_EQ(*peeked, ParseKeyParts(kPrefix, key)->id);
+    }
+    std::string tagged_v1 = tagged->key;
+    tagged_v1[kPrefix.size() + 1] = '1';  // the tagged length with another version digit
+    EXPECT_TRUE(IsBadInput(PeekKeyId(kPrefix, tagged_v1)));
+    EXPECT_TRUE(IsBadInput(PeekKeyId("other", tagged->key)));
+    EXPECT_TRUE(IsBadInput(PeekKeyId(kPrefix, tagged->key.substr(0, tagged->key.size() - 1))));
+    EXPECT_TRUE(IsBadInput(PeekKeyId(kPrefix, tagged->key + "a")));
+    std::string no_separator = legacy->key;
+    no_separator[kPrefix.size()] = 'x';
+    EXPECT_TRUE(IsBadInput(PeekKeyId(kPrefix, no_separator)));
+    std::string bad_id = legacy->key;
+    bad_id[kPrefix.size() + 1] = '-';
+    EXPECT_TRUE(IsBadInput(PeekKeyId(kPrefix, bad_id)));
+  }
+  EXPECT_TRUE(IsBadInput(PeekKeyId(kPrefix, "")));
+  EXPECT_TRUE(IsBadInput(PeekKeyId(kPrefix, "kc_")));
+  // An id past 2^64 is refused as ParseKeyParts refuses it.
+  EXPECT_TRUE(IsBadInput(PeekKeyId("kc", WithChecksum("kc", "zzzzzzzzzzz", kSecret))));
+}
+
 }  // namespace
 }  // namespace keycache

@@ -201,6 +201,24 @@ TEST_F(VerifierTest, AHotKeyIsRecognisedByItsProofTagAndEveryVerdictStillHolds) 
   auto malformed = h_.VerifyCached(truncated);
   ASSERT_TRUE(malformed.has_value());
   EXPECT_EQ(malformed->code, VerifyCode::kMalformed);
+  // Same length, same id digits, one other character (in the secret, the tag or the checksum,
+  // or one outside the alphabet): a proven tag vouches for none of them, and each fails the
+  // checksum or alphabet check of the full path as it would on a cold key.
+  const std::size_t id_end = created.key.find('_') + 2 + kKeyIdChars;
+  for (std::size_t at : {id_end, id_end + kSecretChars - 1, created.key.size() - kChecksumChars - 1,
+                         created.key.size() - 1}) {
+    for (char c : {'0', 'z', '-'}) {
+      std::string variant = created.key;
+      if (variant[at] == c) continue;
+      variant[at] = c;
+      ASSERT_EQ(PeekKeyId("ak", variant).value(), created.record.id) << variant;
+      auto refused = h_.VerifyCached(variant);
+      ASSERT_TRUE(refused.has_value());
+      EXPECT_EQ(refused->code, VerifyCode::kMalformed) << at << " " << c;
+      EXPECT_EQ(refused->facts, nullptr);
+    }
+  }
+  EXPECT_EQ(h_.Metric(kSkipped), 3);
 
   auto scope = h_.VerifyCached(created.key, {"users:write"});
   ASSERT_TRUE(scope.has_value());
