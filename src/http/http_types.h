@@ -78,8 +78,8 @@ struct RequestObservation {
   int route;
   std::string_view route_pattern;  // "" when route == -1
   unsigned status;
-  // From the end of reading the request (or detecting a bad one) to the end of writing the
-  // response; excludes idle keep-alive time and the client's upload time.
+  // From the read that completed the request (or detecting a bad one) to the end of writing the
+  // response, so parsing is included; excludes idle keep-alive time and the client's upload time.
   std::chrono::nanoseconds duration;
   boost::asio::ip::address peer;  // for access logs only: never a metric label
   std::string_view target;        // raw request target, "" if unparsed; access logs only

@@ -169,15 +169,20 @@ Session::Awaitable<void> Session::Loop() {
   boost::system::error_code ignored;
   socket_.set_option(tcp::no_delay(true), ignored);
 
+  // The clock is read twice per request answered from memory: when its bytes arrived and when
+  // its response was written. Every deadline and the duration are measured from those readings
+  // (a request parsed and answered without waiting takes microseconds).
+  Clock::time_point now = Clock::now();
   while (!closed_) {
     if (buffer_.size() == 0) {
       // Idle keep-alive: a timeout or a Stop here just closes, there is nobody to answer.
       phase_ = Phase::kIdle;
       if (worker_.stopping()) break;
-      SetDeadline(Clock::now(), options.read_timeout, OnDeadline::kClose);
+      SetDeadline(now, options.read_timeout, OnDeadline::kClose);
       auto [ec, n] = co_await socket_.async_read_some(buffer_.prepare(kReadChunk), kTuple);
       if (ec) break;
       buffer_.commit(n);
+      now = Clock::now();
     }
 
     phase_ = Phase::kReading;
@@ -185,9 +190,12 @@ Session::Awaitable<void> Session::Loop() {
     parser_->header_limit(static_cast<std::uint32_t>(std::min<std::size_t>(
         options.max_header_bytes, std::numeric_limits<std::uint32_t>::max())));
     parser_->body_limit(options.max_body_bytes);
-    SetDeadline(Clock::now(), options.read_timeout, OnDeadline::kCancelRead);
+    SetDeadline(now, options.read_timeout, OnDeadline::kCancelRead);
     beast::error_code read_ec;
-    if (!ParseWhole(read_ec)) read_ec = co_await ReadRequest();
+    if (!ParseWhole(read_ec)) {
+      read_ec = co_await ReadRequest();
+      now = Clock::now();
+    }
     ClearDeadline();
     const bool timed_out = std::exchange(read_timed_out_, false);
     if (read_ec) {
@@ -196,7 +204,7 @@ Session::Awaitable<void> Session::Loop() {
     }
 
     phase_ = Phase::kHandling;
-    const Clock::time_point start = Clock::now();
+    const Clock::time_point start = now;
     Request& req = parser_->get();
     const std::string_view target = req.target();
     const std::size_t question = target.find('?');
@@ -207,6 +215,7 @@ Session::Awaitable<void> Session::Loop() {
     Router::Match match = router.Find(req.method(), path, params);
 
     Response res;
+    bool waited = false;
     if (match.kind == Router::MatchKind::kFound) {
       RequestContext ctx{req,
                          peer_,
@@ -236,6 +245,7 @@ Session::Awaitable<void> Session::Loop() {
         failure = std::current_exception();
       }
       if (slow) {
+        waited = true;
         try {
           res = co_await asio::co_spawn(socket_.get_executor(), std::move(*slow),
                                         asio::use_awaitable_t<IoExecutor>{});
@@ -273,10 +283,12 @@ Session::Awaitable<void> Session::Loop() {
     }
 
     phase_ = Phase::kWriting;
-    SetDeadline(Clock::now(), options.read_timeout, OnDeadline::kClose);
+    // A handler that waited (a coroutine) may have taken a while: its write gets a fresh reading.
+    SetDeadline(waited ? Clock::now() : start, options.read_timeout, OnDeadline::kClose);
     auto [write_ec, written] = co_await asio::async_write(socket_, asio::buffer(out_), kTuple);
     ClearDeadline();
-    Observe(req.method(), match.route, res.result_int(), start, target, !write_ec);
+    now = Clock::now();
+    Observe(req.method(), match.route, res.result_int(), start, now, target, !write_ec);
     if (write_ec || !keep_alive) break;
   }
   Close();
@@ -379,7 +391,7 @@ Session::Awaitable<void> Session::AnswerReadError(beast::error_code ec, bool tim
   out_.append(res.body());
   SetDeadline(start, worker_.shared().options.read_timeout, OnDeadline::kClose);
   auto [write_ec, written] = co_await asio::async_write(socket_, asio::buffer(out_), kTuple);
-  Observe(method, Router::kNoRoute, status, start, target, !write_ec);
+  Observe(method, Router::kNoRoute, status, start, Clock::now(), target, !write_ec);
   if (!write_ec) co_await Linger();
 }
 
@@ -399,12 +411,12 @@ Session::Awaitable<void> Session::Linger() {
 }
 
 void Session::Observe(beast_http::verb method, int route, unsigned status, Clock::time_point start,
-                      std::string_view target, bool write_ok) {
+                      Clock::time_point end, std::string_view target, bool write_ok) {
   const RequestObserver& observer = worker_.shared().observer;
   if (!observer) return;
-  RequestObservation observation{
-      method, route,   worker_.shared().router.pattern(route), status, Clock::now() - start, peer_,
-      target, write_ok};
+  RequestObservation observation{method, route,       worker_.shared().router.pattern(route),
+                                 status, end - start, peer_,
+                                 target, write_ok};
   try {
     observer(observation);
   } catch (const std::exception& e) {

@@ -76,7 +76,7 @@ class Session : public boost::intrusive::list_base_hook<>,
   Awaitable<void> Linger();
 
   void Observe(boost::beast::http::verb method, int route, unsigned status, Clock::time_point start,
-               std::string_view target, bool write_ok);
+               Clock::time_point end, std::string_view target, bool write_ok);
   void SetDeadline(Clock::time_point now, Clock::duration after, OnDeadline action);
   void ClearDeadline() { on_deadline_ = OnDeadline::kNothing; }
   void ArmWatchdog(Clock::time_point at);
