@@ -58,14 +58,14 @@ HotFacts::Found HotFacts::View::Find(KeyId id, TimeMs now) {
   SetState& state = slot_->sets[set];
   if (const int w = Way(set, id, changes, now); w >= 0) {
     state.last = id;
-    state.recent = static_cast<std::uint8_t>(w);
+    state.used_at[w] = ++state.tick;
     return Found{ways[w].facts, &ways[w]};
   }
   auto got = owner_.l1_.GetFactsEntry(id);
   if (!got || !got->facts) return Found{};
   // A way holding an outdated copy of this very key is refreshed at once: the key is hot.
   // Else a free or outdated way takes it on its second L1 hit; a full set, only when it was
-  // also the set's last lookup (the way used less recently then makes room).
+  // also the set's last lookup (the way used least recently then makes room).
   int way = -1;
   int free = -1;
   for (int w = 0; w < static_cast<int>(kWays); ++w) {
@@ -78,8 +78,8 @@ HotFacts::Found HotFacts::View::Find(KeyId id, TimeMs now) {
     if (seen && free >= 0) {
       way = free;
     } else if (seen && state.last == id) {
-      static_assert(kWays == 2, "the way used less recently is the other one");
-      way = 1 - state.recent;
+      way = static_cast<int>(std::min_element(state.used_at.begin(), state.used_at.end()) -
+                             state.used_at.begin());
     }
   }
   state.last = id;
@@ -96,7 +96,7 @@ HotFacts::Found HotFacts::View::Find(KeyId id, TimeMs now) {
   e.facts = std::make_shared<const KeyFacts>(*got->facts);
   e.decision_count = 0;
   e.proven = false;
-  state.recent = static_cast<std::uint8_t>(way);
+  state.used_at[way] = ++state.tick;
   return Found{e.facts, &e};
 }
 
@@ -104,8 +104,9 @@ HotFacts::Entry* HotFacts::View::Peek(KeyId id, TimeMs now) {
   const std::size_t set = SetOf(id);
   const int w = Way(set, id, owner_.l1_.facts_changes(), now);
   if (w < 0) return nullptr;
-  slot_->sets[set].last = id;
-  slot_->sets[set].recent = static_cast<std::uint8_t>(w);
+  SetState& state = slot_->sets[set];
+  state.last = id;
+  state.used_at[w] = ++state.tick;
   return &slot_->entries[set * kWays + static_cast<std::size_t>(w)];
 }
 

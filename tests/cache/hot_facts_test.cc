@@ -9,6 +9,7 @@
 #include <atomic>
 #include <chrono>
 #include <memory>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -103,45 +104,48 @@ TEST(HotFactsTest, TheL1EntrysDeadlineEndsTheCopy) {
   EXPECT_EQ(view.Find(1, f.clock.NowMs()).facts, nullptr);
 }
 
-TEST(HotFactsTest, TwoKeysShareASetAndAThirdTakingTurnsWithThemIsNeverCopied) {
-  // A table of two entries: one set, every key lands in it.
+TEST(HotFactsTest, AFullSetKeepsItsKeysAndOneMoreTakingTurnsWithThemIsNeverCopied) {
+  // A table of one set (the size rounds up to kWays entries): every key lands in it. Keys
+  // 1..kWays fill it; key kWays + 1 is one too many.
   ManualClock clock;
   L1Cache l1{L1Options{}, clock};
   HotFacts hot{l1, 1};
-  for (KeyId id : {KeyId{1}, KeyId{2}, KeyId{3}}) ASSERT_TRUE(Fill(l1, Facts(id, "o")));
+  constexpr KeyId kFull = HotFacts::kWays;
+  constexpr KeyId kExtra = kFull + 1;
+  for (KeyId id = 1; id <= kExtra; ++id) ASSERT_TRUE(Fill(l1, Facts(id, "o")));
   HotFacts::View view = hot.Acquire();
   const TimeMs now = clock.NowMs();
-  // Two keys: each copied on its second hit in a row, and both kept.
-  view.Find(1, now);
-  const HotFacts::Found one = view.Find(1, now);
-  view.Find(2, now);
-  const HotFacts::Found two = view.Find(2, now);
-  ASSERT_NE(one.entry, nullptr);
-  ASSERT_NE(two.entry, nullptr);
-  EXPECT_NE(one.entry, two.entry);
-  EXPECT_EQ(view.Find(1, now).entry, one.entry);
-  EXPECT_EQ(view.Peek(2, now), two.entry);
-  // Three keys taking turns in the full set: the third is never looked up twice in a row, so it
-  // is answered by L1 and displaces nobody.
-  for (int i = 0; i < 9; ++i) {
-    const KeyId id = 1 + i % 3;
+  // Each key is copied on its second hit in a row, into a way of its own, and all are kept.
+  std::vector<HotFacts::Entry*> entries;
+  for (KeyId id = 1; id <= kFull; ++id) {
+    view.Find(id, now);
     const HotFacts::Found f = view.Find(id, now);
-    ASSERT_NE(f.facts, nullptr);
-    if (id == 3) {
-      EXPECT_EQ(f.entry, nullptr) << i;
-    } else {
-      EXPECT_NE(f.entry, nullptr) << i;
-    }
+    ASSERT_NE(f.entry, nullptr) << id;
+    entries.push_back(f.entry);
   }
-  EXPECT_EQ(view.Peek(3, now), nullptr);
-  // The third looked up twice in a row: it takes the way used less recently (key 1's: 2 was
-  // used after it), and key 2 keeps its copy.
+  EXPECT_EQ(std::set<HotFacts::Entry*>(entries.begin(), entries.end()).size(), HotFacts::kWays);
+  for (KeyId id = 1; id <= kFull; ++id) EXPECT_EQ(view.Peek(id, now), entries[id - 1]) << id;
+  // kWays + 1 keys taking turns in the full set: the extra one is never looked up twice in a
+  // row, so it is answered by L1 and displaces nobody.
+  for (KeyId i = 0; i < 3 * kExtra; ++i) {
+    const KeyId id = 1 + i % kExtra;
+    const HotFacts::Found f = view.Find(id, now);
+    ASSERT_NE(f.facts, nullptr) << i;
+    EXPECT_EQ(f.entry, id == kExtra ? nullptr : entries[id - 1]) << i;
+  }
+  EXPECT_EQ(view.Peek(kExtra, now), nullptr);
+  // The extra key looked up twice in a row takes the way used least recently: key 2's, when
+  // every other key was used after it; the others keep their copies.
+  for (KeyId id = 2; id <= kFull; ++id) view.Find(id, now);
   view.Find(1, now);
-  view.Find(2, now);
-  view.Find(3, now);
-  ASSERT_NE(view.Find(3, now).entry, nullptr);
-  EXPECT_EQ(view.Peek(1, now), nullptr);
-  EXPECT_EQ(view.Peek(2, now), two.entry);
+  view.Find(kExtra, now);
+  const HotFacts::Found extra = view.Find(kExtra, now);
+  ASSERT_NE(extra.entry, nullptr);
+  EXPECT_EQ(extra.entry, entries[1]);
+  EXPECT_EQ(view.Peek(2, now), nullptr);
+  for (KeyId id = 1; id <= kFull; ++id) {
+    if (id != 2) EXPECT_EQ(view.Peek(id, now), entries[id - 1]) << id;
+  }
 }
 
 // Keys taking turns (a benchmark rotating over its keys, clients interleaving): with room in the
@@ -149,18 +153,19 @@ TEST(HotFactsTest, TwoKeysShareASetAndAThirdTakingTurnsWithThemIsNeverCopied) {
 TEST(HotFactsTest, KeysTakingTurnsInASetWithRoomAreCopiedOnTheirSecondHit) {
   ManualClock clock;
   L1Cache l1{L1Options{}, clock};
-  HotFacts hot{l1, 1};  // one set of two ways
-  for (KeyId id : {KeyId{1}, KeyId{2}}) ASSERT_TRUE(Fill(l1, Facts(id, "o")));
+  HotFacts hot{l1, 1};  // one set of kWays ways
+  constexpr KeyId kKeys = HotFacts::kWays;
+  for (KeyId id = 1; id <= kKeys; ++id) ASSERT_TRUE(Fill(l1, Facts(id, "o")));
   HotFacts::View view = hot.Acquire();
   const TimeMs now = clock.NowMs();
-  EXPECT_EQ(view.Find(1, now).entry, nullptr);
-  EXPECT_EQ(view.Find(2, now).entry, nullptr);
-  const HotFacts::Found one = view.Find(1, now);
-  const HotFacts::Found two = view.Find(2, now);
-  ASSERT_NE(one.entry, nullptr);
-  ASSERT_NE(two.entry, nullptr);
-  for (int i = 0; i < 6; ++i) {
-    EXPECT_EQ(view.Find(1 + i % 2, now).entry, i % 2 == 0 ? one.entry : two.entry) << i;
+  for (KeyId id = 1; id <= kKeys; ++id) EXPECT_EQ(view.Find(id, now).entry, nullptr) << id;
+  std::vector<HotFacts::Entry*> entries;
+  for (KeyId id = 1; id <= kKeys; ++id) {
+    entries.push_back(view.Find(id, now).entry);
+    ASSERT_NE(entries.back(), nullptr) << id;
+  }
+  for (KeyId i = 0; i < 3 * kKeys; ++i) {
+    EXPECT_EQ(view.Find(1 + i % kKeys, now).entry, entries[i % kKeys]) << i;
   }
 }
 
