@@ -3,7 +3,8 @@
 // id re-rendering to the same 11 characters, the tag below 2^47, the hashed part a prefix of the
 // key and the checksum recomputing to the same 6; changing any one character of it makes it
 // unparseable; generated keys (both formats) parse back to their id, and a tagged one's tag
-// matches only under the pepper that minted it.
+// matches only under the pepper that minted it; PeekKeyId names the same id for every key that
+// parses.
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -85,7 +86,12 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
 
   for (const std::string_view prefix : {claimed, std::string_view("ak")}) {
     const Result<ParsedKey> parsed = ParseKeyParts(prefix, input);
+    // PeekKeyId (the hit path's shape-only read) names the same id for every key that parses,
+    // and refuses only with kBadInput.
+    const Result<KeyId> peeked = PeekKeyId(prefix, input);
+    FUZZ_CHECK(peeked || peeked.error() == Errc::kBadInput);
     if (parsed) {
+      FUZZ_CHECK(peeked && *peeked == parsed->id);
       CheckParsed(prefix, input, *parsed, static_cast<std::size_t>(seed),
                   static_cast<std::uint8_t>(seed >> 56));
     } else {
