@@ -1,9 +1,9 @@
 #include "core/proof_tag.h"
 
+#include <openssl/crypto.h>
 #include <openssl/rand.h>
 
 #include <bit>
-#include <cstring>
 
 #include "util/check.h"
 
@@ -56,7 +56,7 @@ ProofTags::ProofTags() {
   KC_CHECK(RAND_bytes(key, sizeof key) == 1);
   k0_ = LoadLe64(key);
   k1_ = LoadLe64(key + 8);
-  std::memset(key, 0, sizeof key);
+  OPENSSL_cleanse(key, sizeof key);  // a plain memset of a dead local may be dropped
 }
 
 // SipHash-2-4 with 128-bit output (Aumasson and Bernstein; the reference implementation's

@@ -1,5 +1,6 @@
 #include "store/pg_async_reader.h"
 
+#include <algorithm>
 #include <boost/asio/execution/context.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/query.hpp>

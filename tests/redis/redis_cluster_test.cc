@@ -8,7 +8,6 @@
 #include <atomic>
 #include <cstdio>
 #include <map>
-#include <mutex>
 #include <set>
 #include <string>
 #include <vector>
@@ -134,27 +133,18 @@ class RedisClusterTest : public ::testing::Test {
     for (int i = 0; i < cluster_.size(); ++i) {
       if (i != *publisher_node) other = i;
     }
-    std::mutex mu;
-    std::vector<std::string> got;
-    std::atomic<int> subscribed{0};
+    ReceivedMessages received;
     RedisSubscriber::Handlers h;
-    h.on_message = [&](std::string_view m) {
-      std::lock_guard lock(mu);
-      got.emplace_back(m);
-    };
-    h.on_subscribed = [&] { ++subscribed; };
+    received.Attach(h);
     const RedisEndpoint there = cluster_.endpoint(other);
     h.nodes = [there] { return std::vector<RedisEndpoint>{there}; };
     RedisOptions o = cluster_.ClientOptions().node;
     RedisSubscriber sub(io_.executor(0), o, channel, std::move(h), log_);
     sub.Start();
-    ASSERT_TRUE(WaitFor([&] { return subscribed.load() > 0; }));
+    ASSERT_TRUE(WaitFor([&] { return received.subscriptions() > 0; }));
     auto r = Exec(*c, io_.executor(1), Cmd({"PUBLISH", channel, "hello"}));
     ASSERT_TRUE(r);
-    EXPECT_TRUE(WaitFor([&] {
-      std::lock_guard lock(mu);
-      return got.size() == 1 && got[0] == "hello";
-    }));
+    EXPECT_TRUE(WaitFor([&] { return received.messages() == std::vector<std::string>{"hello"}; }));
     sub.Stop();
   }
 

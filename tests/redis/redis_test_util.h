@@ -2,6 +2,7 @@
 // running a coroutine to completion from the test thread, and bounded polling.
 #pragma once
 
+#include <atomic>
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/executor_work_guard.hpp>
@@ -12,14 +13,17 @@
 #include <functional>
 #include <future>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <utility>
 #include <vector>
 
 #include "redis/redis_client.h"
 #include "redis/redis_request.h"
+#include "redis/redis_subscriber.h"
 #include "support/keycached_process.h"
 #include "util/error.h"
 
@@ -88,5 +92,29 @@ inline bool WaitFor(const std::function<bool()>& condition,
                     std::chrono::milliseconds limit = std::chrono::seconds(10)) {
   return PollUntil(condition, limit, std::chrono::milliseconds(5));
 }
+
+// What a subscriber received, recorded on its I/O thread for the test thread to read, and how
+// many times it subscribed. Must outlive the subscriber whose handlers Attach set.
+class ReceivedMessages {
+ public:
+  // Sets `h`'s on_message and on_subscribed to record here.
+  void Attach(RedisSubscriber::Handlers& h) {
+    h.on_message = [this](std::string_view m) {
+      std::lock_guard lock(mu_);
+      messages_.emplace_back(m);
+    };
+    h.on_subscribed = [this] { ++subscriptions_; };
+  }
+  std::vector<std::string> messages() const {
+    std::lock_guard lock(mu_);
+    return messages_;
+  }
+  int subscriptions() const { return subscriptions_.load(); }
+
+ private:
+  mutable std::mutex mu_;
+  std::vector<std::string> messages_;
+  std::atomic<int> subscriptions_{0};
+};
 
 }  // namespace keycache::testing

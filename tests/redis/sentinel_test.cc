@@ -4,9 +4,7 @@
 // or demoted by SENTINEL FAILOVER while it stays up).
 #include <gtest/gtest.h>
 
-#include <atomic>
 #include <cstdio>
-#include <mutex>
 #include <string>
 #include <vector>
 
@@ -151,15 +149,9 @@ TEST_F(SentinelTest, FollowsAFailoverAfterThePrimaryIsKilled) {
   auto locator = MakeLocator();
   RedisClient client(io_.executors(), ClientOptions(locator), log_);
   client.Start();
-  std::mutex mu;
-  std::vector<std::string> messages;
-  std::atomic<int> subscriptions{0};
+  ReceivedMessages received;
   RedisSubscriber::Handlers h;
-  h.on_message = [&](std::string_view m) {
-    std::lock_guard lock(mu);
-    messages.emplace_back(m);
-  };
-  h.on_subscribed = [&] { ++subscriptions; };
+  received.Attach(h);
   RedisSubscriber subscriber(io_.executor(1), ClientOptions(locator), "kc:sentinel:channel", h,
                              log_);
   subscriber.Start();
@@ -187,7 +179,8 @@ TEST_F(SentinelTest, FollowsAFailoverAfterThePrimaryIsKilled) {
   ASSERT_TRUE(got);
   EXPECT_EQ(got->str, "after");
   // The subscriber moved too: a message published on the new primary arrives.
-  ASSERT_TRUE(WaitFor([&] { return subscriptions.load() >= 2 && subscriber.subscribed(); }, 10s))
+  ASSERT_TRUE(
+      WaitFor([&] { return received.subscriptions() >= 2 && subscriber.subscribed(); }, 10s))
       << subscriber.last_error();
   ASSERT_TRUE(WaitFor([&] { return client.connected_count() == 4; }, 10s));
   EXPECT_EQ(OurClientsOn(promoted), 4 + 1);  // the pool and the subscriber
@@ -196,7 +189,7 @@ TEST_F(SentinelTest, FollowsAFailoverAfterThePrimaryIsKilled) {
   ASSERT_TRUE(published);
   EXPECT_EQ(published->integer, 1);
   EXPECT_TRUE(WaitFor([&] {
-    std::lock_guard lock(mu);
+    const std::vector<std::string> messages = received.messages();
     return !messages.empty() && messages.back() == "on the new primary";
   }));
   std::printf(
