@@ -123,11 +123,12 @@ std::unique_ptr<App> App::Create(AppOptions options, Logger& log, std::string& e
   if (!options.store && !options.config.is_sqlite()) {
     // Config validation admits only sqlite: and postgres(ql):// URLs.
     const Config& c = options.config;
-    auto opened = PgStore::Open(
-        c.database_url, log,
-        // One connection per database thread of both lanes (DbExecutor), so a
-        // writer waiting on a row lock never holds a reader's connection.
-        {.connections = 2 * c.db_threads, .timeout = std::chrono::milliseconds(c.db_timeout_ms)});
+    auto opened = PgStore::Open(c.database_url, log,
+                                // One connection per database thread of every lane (DbExecutor:
+                                // reads, writes and the background lane's one thread), so a writer
+                                // waiting on a row lock never holds a reader's connection.
+                                {.connections = 2 * c.db_threads + 1,
+                                 .timeout = std::chrono::milliseconds(c.db_timeout_ms)});
     if (!opened) {
       // Not the URL: it can hold a password.
       error = "cannot open the PostgreSQL database: " + opened.error().message();
@@ -379,6 +380,14 @@ int App::Start(std::string& error) {
 }
 
 void App::StartBackground() {
+  // The usage flush yields the CPU to the I/O threads (bench/README.md, "The tail at one
+  // connection"); if the system refuses, it runs at their priority, as before.
+  if (config_.background_nice != 0) {
+    if (auto niced = db_.SetBackgroundNice(config_.background_nice); !niced) {
+      log_.Warn("background_priority_unchanged", {{"nice", std::to_string(config_.background_nice)},
+                                                  {"error", niced.error().message()}});
+    }
+  }
   boost::asio::co_spawn(background_,
                         flusher_.Run(std::chrono::milliseconds(config_.usage_flush_interval_ms),
                                      db_, stop_background_),

@@ -11,6 +11,7 @@
 #include "config/value_parsers.h"
 #include "core/api_key.h"
 #include "core/key_hasher.h"
+#include "util/thread_priority.h"
 
 namespace keycache {
 namespace {
@@ -256,6 +257,7 @@ ConfigLoad LoadConfig(const EnvMap& env) {
   ReadDatabaseUrl(r, c);
   r.Int("KEYCACHE_DB_THREADS", "a thread count", 1, 64, c.db_threads);
   r.DurationMs("KEYCACHE_DB_TIMEOUT", 10, 600'000, c.db_timeout_ms);
+  r.Int("KEYCACHE_BACKGROUND_NICE", "a nice value", kMinNice, kMaxNice, c.background_nice);
   if (const auto dir = r.Get("KEYCACHE_DATA_DIR")) c.data_dir = std::string(*dir);
 
   ReadAdminToken(r, c);

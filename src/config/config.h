@@ -47,7 +47,10 @@ struct Config {
   std::string database_url = "sqlite:./var/keycache.db";  // DATABASE_URL: sqlite:, postgres(ql)://
   int db_threads = 2;                                     // KEYCACHE_DB_THREADS: 1..64
   std::int64_t db_timeout_ms = 5'000;                     // KEYCACHE_DB_TIMEOUT: 10ms..10m
-  std::filesystem::path data_dir = "./var";               // KEYCACHE_DATA_DIR
+  // KEYCACHE_BACKGROUND_NICE: 0..19, the nice value of the thread that writes usage counters
+  // (0 = the same priority as the I/O threads).
+  int background_nice = 10;
+  std::filesystem::path data_dir = "./var";  // KEYCACHE_DATA_DIR
 
   // Secrets. Empty = generate/load from data_dir (SQLite only; see EnsureSecrets).
   // ADMIN_TOKEN: >= 16 printable ASCII characters, no blanks.

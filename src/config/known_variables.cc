@@ -28,6 +28,7 @@ constexpr auto kKnown = std::to_array<std::string_view>({
     "FORCE_DATABASE_FALLBACK",
     "HOST",
     "KEYCACHE_ACCESS_LOG",
+    "KEYCACHE_BACKGROUND_NICE",
     "KEYCACHE_COHERENCE_LEASE",
     "KEYCACHE_DATA_DIR",
     "KEYCACHE_DB_PIPELINE",

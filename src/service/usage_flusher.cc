@@ -39,7 +39,7 @@ boost::asio::awaitable<void> UsageFlusher::Run(std::chrono::milliseconds interva
     if (stop.load(std::memory_order_acquire)) break;
     // A timeout here only means the batch is still being written; it will land.
     auto flush = [this] { return FlushOnce(); };
-    co_await db.Run(std::move(flush));
+    co_await db.RunBackground(std::move(flush));
   }
 }
 

@@ -28,7 +28,7 @@ class UsageFlusher {
   // Blocking: drains the counter and writes one batch. Returns the number of keys written.
   Result<std::size_t> FlushOnce();
 
-  // Loops until `stop` is set, flushing on the database pool every `interval`.
+  // Loops until `stop` is set, flushing on the database pool's background lane every `interval`.
   boost::asio::awaitable<void> Run(std::chrono::milliseconds interval, DbExecutor& db,
                                    const std::atomic<bool>& stop);
 

@@ -156,6 +156,7 @@ TEST(LoadConfig, EveryVariableHasItsDocumentedDefault) {
   EXPECT_GE(c.http_threads, 1);
   EXPECT_LE(c.http_threads, 64);
   EXPECT_EQ(c.db_threads, 2);
+  EXPECT_EQ(c.background_nice, 10);
   EXPECT_EQ(c.database_url, "sqlite:./var/keycache.db");
   EXPECT_TRUE(c.is_sqlite());
   EXPECT_EQ(c.sqlite_path(), "./var/keycache.db");
@@ -194,6 +195,7 @@ TEST(LoadConfig, ReadsEveryVariable) {
       {"PORT", "0"},
       {"KEYCACHE_THREADS", "64"},
       {"KEYCACHE_DB_THREADS", "1"},
+      {"KEYCACHE_BACKGROUND_NICE", "0"},
       {"DATABASE_URL", "sqlite:///srv/keycache/k.db"},
       {"KEYCACHE_DATA_DIR", "/srv/keycache"},
       {"ADMIN_TOKEN", kToken},
@@ -228,6 +230,7 @@ TEST(LoadConfig, ReadsEveryVariable) {
   EXPECT_EQ(c.port, 0);
   EXPECT_EQ(c.http_threads, 64);
   EXPECT_EQ(c.db_threads, 1);
+  EXPECT_EQ(c.background_nice, 0);
   EXPECT_EQ(c.sqlite_path(), "/srv/keycache/k.db");
   EXPECT_EQ(c.data_dir, std::filesystem::path("/srv/keycache"));
   EXPECT_EQ(c.admin_token, kToken);
@@ -288,6 +291,12 @@ TEST(LoadConfig, IntegerErrors) {
             "KEYCACHE_THREADS: \"0\" is out of range; expected an integer 1..64");
   EXPECT_EQ(OnlyError({{"KEYCACHE_DB_THREADS", "65"}}),
             "KEYCACHE_DB_THREADS: \"65\" is out of range; expected an integer 1..64");
+  EXPECT_EQ(OnlyError({{"KEYCACHE_BACKGROUND_NICE", "20"}}),
+            "KEYCACHE_BACKGROUND_NICE: \"20\" is out of range; expected an integer 0..19");
+  EXPECT_EQ(OnlyError({{"KEYCACHE_BACKGROUND_NICE", "-1"}}),
+            "KEYCACHE_BACKGROUND_NICE: \"-1\" is out of range; expected an integer 0..19");
+  EXPECT_EQ(OnlyError({{"KEYCACHE_BACKGROUND_NICE", "low"}}),
+            "KEYCACHE_BACKGROUND_NICE: \"low\" is not a nice value; expected an integer 0..19");
   EXPECT_EQ(OnlyError({{"KEYCACHE_DB_THREADS", "2x"}}),
             "KEYCACHE_DB_THREADS: \"2x\" is not a thread count; expected an integer 1..64");
   EXPECT_EQ(OnlyError({{"KEYCACHE_L1_HOT_ENTRIES", "-1"}}),

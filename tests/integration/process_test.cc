@@ -1,13 +1,19 @@
 // Process-level behaviour of keycached: graceful restart, generated secrets, .env, bad
 // configuration, and the client address behind trusted proxies.
 #include <gtest/gtest.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/write.hpp>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
+#include <sstream>
+#include <string>
+#include <vector>
 
 #include "integration/integration_util.h"
 
@@ -49,6 +55,50 @@ TEST(IntegProcess, GracefulRestartKeepsUsageExact) {
 
   ASSERT_EQ(Verify(again, k.key).Str("code"), "VALID");
   EXPECT_EQ(RequestCount(again, k.id), kValid + 1);
+  ExpectCleanStop(server);
+}
+
+// The nice value of each of the process's threads, from /proc/<pid>/task/<tid>/stat.
+std::vector<int> ThreadNiceValues(pid_t pid) {
+  std::vector<int> values;
+  const std::filesystem::path tasks = "/proc/" + std::to_string(pid) + "/task";
+  for (const auto& task : std::filesystem::directory_iterator(tasks)) {
+    std::ifstream in(task.path() / "stat");
+    std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    const std::size_t close = stat.rfind(')');  // the name may hold spaces and parentheses
+    if (close == std::string::npos) continue;
+    std::istringstream fields(stat.substr(close + 2));
+    std::vector<std::string> f{std::istream_iterator<std::string>(fields), {}};
+    if (f.size() > 16) values.push_back(std::stoi(f[16]));  // field 19 of stat(5): nice
+  }
+  return values;
+}
+
+TEST(IntegProcess, TheUsageFlushRunsOnOneThreadAtTheConfiguredNiceValue) {
+  const int own = ::getpriority(PRIO_PROCESS, 0);
+  const int wanted = std::min(19, own + 7);
+  KeycachedProcess server({{{"KEYCACHE_BACKGROUND_NICE", std::to_string(wanted)},
+                            {"KEYCACHE_USAGE_FLUSH_INTERVAL", "50ms"}},
+                           std::nullopt});
+  ASSERT_TRUE(server.Start());
+  const std::vector<int> nice = ThreadNiceValues(server.pid());
+  ASSERT_GT(nice.size(), 2u);
+  auto threads_at = [&nice](int value) {
+    return static_cast<std::size_t>(std::count(nice.begin(), nice.end(), value));
+  };
+  if (wanted == own) {  // already at the lowest priority: nothing to tell apart
+    EXPECT_EQ(threads_at(own), nice.size());
+  } else {
+    EXPECT_EQ(threads_at(wanted), 1u) << "one thread (the background lane) at nice " << wanted;
+    EXPECT_EQ(threads_at(own), nice.size() - 1);
+  }
+
+  // The lowered thread still writes usage.
+  ApiClient api(server.port(), server.admin_token());
+  const CreatedKey k = CreateKey(api, UniqueOwner("nice"));
+  ASSERT_EQ(Verify(api, k.key).Str("code"), "VALID");
+  EXPECT_TRUE(PollUntil([&] { return RequestCount(api, k.id) == 1; }));
+  EXPECT_EQ(server.log().find("background_priority_unchanged"), std::string::npos) << server.log();
   ExpectCleanStop(server);
 }
 

@@ -4,11 +4,13 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <latch>
 #include <thread>
 
 #include "service_test_util.h"
+#include "util/thread_priority.h"
 
 namespace keycache {
 namespace {
@@ -75,6 +77,43 @@ TEST(DbExecutorTest, ASlowJobTimesOutButStillCompletes) {
   }));
   EXPECT_EQ(**next, 7);
   db.Stop();
+  io.Stop();
+}
+
+// The background lane is its own thread, distinct from the caller's and from both other lanes,
+// and its nice value is the one asked for while the caller's stays as it was.
+TEST(DbExecutorTest, TheBackgroundLaneRunsOnItsOwnThreadAtTheNiceValueAskedFor) {
+  IoThread io;
+  DbExecutor db(1, std::chrono::seconds(30));
+  const int before = ThisThreadNice();
+  // An unprivileged thread may only raise its nice value: ask for more than it has.
+  const int wanted = std::min(kMaxNice, before + 5);
+  ASSERT_TRUE(db.SetBackgroundNice(wanted));
+
+  struct Seen {
+    std::thread::id thread;
+    int nice = -100;
+  };
+  auto where = []() -> Result<Seen> { return Seen{std::this_thread::get_id(), ThisThreadNice()}; };
+  Result<Seen> background = io.Await(db.RunBackground(where));
+  Result<Seen> writes = io.Await(db.Run(where));
+  Result<Seen> reads = io.Await(db.Read(where));
+  ASSERT_TRUE(background && writes && reads);
+  EXPECT_EQ(background->nice, wanted);
+  EXPECT_EQ(writes->nice, before);
+  EXPECT_EQ(reads->nice, before);
+  EXPECT_EQ(ThisThreadNice(), before);
+  EXPECT_NE(background->thread, writes->thread);
+  EXPECT_NE(background->thread, reads->thread);
+  EXPECT_NE(background->thread, io.thread_id());
+  EXPECT_NE(background->thread, std::this_thread::get_id());
+
+  // Out of range is refused before any system call, and the thread keeps its value.
+  EXPECT_EQ(db.SetBackgroundNice(kMaxNice + 1).error(), Errc::kBadInput);
+  EXPECT_EQ(db.SetBackgroundNice(-1).error(), Errc::kBadInput);
+  EXPECT_EQ(io.Await(db.RunBackground(where))->nice, wanted);
+  db.Stop();
+  EXPECT_EQ(db.SetBackgroundNice(wanted).error(), Errc::kUnavailable);
   io.Stop();
 }
 
