@@ -93,9 +93,14 @@ Result<void> Router::AddAny(beast_http::verb method, std::string_view pattern, A
     return {};
   }
 
+  const bool all_literal =
+      std::all_of(route.segments.begin(), route.segments.end(),
+                  [](const Segment& seg) { return seg.kind == SegmentKind::kLiteral; });
   route.methods.push_back({method, std::move(handler)});
   routes_.push_back(std::move(route));
-  by_specificity_.push_back(static_cast<int>(routes_.size() - 1));
+  const int index = static_cast<int>(routes_.size() - 1);
+  if (all_literal) literal_routes_.emplace(routes_.back().pattern, index);
+  by_specificity_.push_back(index);
   std::stable_sort(by_specificity_.begin(), by_specificity_.end(),
                    [this](int a, int b) { return MoreSpecific(routes_[a], routes_[b]); });
   return {};
@@ -129,6 +134,19 @@ bool Router::Matches(const Route& route, std::span<const std::string_view> segme
 Router::Match Router::Find(beast_http::verb method, std::string_view path,
                            ParamArray& params) const {
   Match match;
+  // A path spelled exactly as an all-literal pattern: that pattern is the most specific match
+  // (literals win at every position, and no other pattern has the same literals), so when it
+  // has the method nothing else need be compared. Without the method, a less specific pattern
+  // may have it: the general search below decides.
+  if (auto exact = literal_routes_.find(path); exact != literal_routes_.end()) {
+    for (const MethodEntry& entry : routes_[exact->second].methods) {
+      if (entry.method != method) continue;
+      match.kind = MatchKind::kFound;
+      match.route = exact->second;
+      match.handler = &entry.handler;
+      return match;
+    }
+  }
   std::array<std::string_view, kMaxSegments> parts;
   std::size_t count = 0;
   if (!SplitPath(path, parts, count)) return match;

@@ -15,6 +15,8 @@
 #include <array>
 #include <boost/beast/http/verb.hpp>
 #include <cstddef>
+#include <functional>
+#include <map>
 #include <span>
 #include <string>
 #include <string_view>
@@ -92,6 +94,8 @@ class Router {
 
   std::vector<Route> routes_;
   std::vector<int> by_specificity_;  // route indexes, most specific first
+  // Patterns without parameters or "*", by their text: most requests name one exactly.
+  std::map<std::string, int, std::less<>> literal_routes_;
 };
 
 }  // namespace keycache

@@ -120,6 +120,35 @@ TEST(RouterTest, FallsBackToALessSpecificPatternThatHasTheMethod) {
   EXPECT_EQ(params[0], "search");
 }
 
+// A path spelled exactly as an all-literal pattern is answered from the pattern's text; spelled
+// any other way, or without the method there, the segments decide as for every other path.
+TEST(RouterTest, APathSpelledAsALiteralPatternFindsItAndOnlyIt) {
+  Router router;
+  ASSERT_TRUE(router.AddSync(verb::get, "/", Named("root")));
+  ASSERT_TRUE(router.AddSync(verb::get, "/v1/auth", Named("auth")));
+  ASSERT_TRUE(router.AddSync(verb::get, "/v1/auth/*", Named("auth_rest")));
+  ASSERT_TRUE(router.AddSync(verb::post, "/v1/{what}", Named("post_any")));
+  Router::ParamArray params;
+  Router::Match m = router.Find(verb::get, "/v1/auth", params);
+  EXPECT_EQ(Call(m), "auth");
+  EXPECT_EQ(router.pattern(m.route), "/v1/auth");
+  EXPECT_EQ(m.param_count, 0u);
+  EXPECT_EQ(Call(router.Find(verb::get, "/", params)), "root");
+  EXPECT_EQ(Call(router.Find(verb::get, "/v1/auth/", params)), "auth_rest");
+  EXPECT_EQ(Call(router.Find(verb::get, "/v1/auth/x/y", params)), "auth_rest");
+  EXPECT_EQ(router.Find(verb::get, "/v2/auth", params).kind, Router::MatchKind::kNotFound);
+  EXPECT_EQ(router.Find(verb::get, "v1/auth", params).kind, Router::MatchKind::kNotFound);
+  // Not its method: the parameter pattern that has it.
+  m = router.Find(verb::post, "/v1/auth", params);
+  EXPECT_EQ(Call(m), "post_any");
+  ASSERT_EQ(m.param_count, 1u);
+  EXPECT_EQ(params[0], "auth");
+  // No pattern has it: 405 naming the methods of every pattern that matches.
+  m = router.Find(verb::delete_, "/v1/auth", params);
+  EXPECT_EQ(m.kind, Router::MatchKind::kMethodNotAllowed);
+  EXPECT_EQ(m.allow, "GET, POST");
+}
+
 TEST(RouterTest, AsyncAndSyncHandlersAreKeptApart) {
   Router router;
   ASSERT_TRUE(router.Add(verb::get, "/a", AsyncNamed("a")));
