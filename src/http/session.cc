@@ -168,6 +168,11 @@ Session::Awaitable<void> Session::Loop() {
   const Router& router = worker_.shared().router;
   boost::system::error_code ignored;
   socket_.set_option(tcp::no_delay(true), ignored);
+  // The synchronous send below must return would_block instead of waiting; should the mode not
+  // be set, every response is written asynchronously.
+  boost::system::error_code blocking_ec;
+  socket_.non_blocking(true, blocking_ec);
+  const bool send_directly = !blocking_ec;
 
   // The clock is read twice per request answered from memory: when its bytes arrived and when
   // its response was written. Every deadline and the duration are measured from those readings
@@ -283,10 +288,24 @@ Session::Awaitable<void> Session::Loop() {
     }
 
     phase_ = Phase::kWriting;
-    // A handler that waited (a coroutine) may have taken a while: its write gets a fresh reading.
-    SetDeadline(waited ? Clock::now() : start, options.read_timeout, OnDeadline::kClose);
-    auto [write_ec, written] = co_await asio::async_write(socket_, asio::buffer(out_), kTuple);
-    ClearDeadline();
+    // Most responses fit in the socket's send buffer: one non-blocking send writes them with no
+    // asynchronous operation, so the session is not suspended and resumed for it. What it could
+    // not write goes out asynchronously, under the write deadline.
+    boost::system::error_code write_ec;
+    std::size_t written = send_directly ? socket_.write_some(asio::buffer(out_), write_ec) : 0;
+    if (write_ec == asio::error::would_block || write_ec == asio::error::try_again ||
+        write_ec == asio::error::interrupted) {
+      write_ec = {};
+      written = 0;
+    }
+    if (!write_ec && written < out_.size()) {
+      // A handler that waited (a coroutine) may have taken a while: a fresh reading.
+      SetDeadline(waited ? Clock::now() : start, options.read_timeout, OnDeadline::kClose);
+      auto [rest_ec, rest] =
+          co_await asio::async_write(socket_, asio::buffer(out_) + written, kTuple);
+      write_ec = rest_ec;
+      ClearDeadline();
+    }
     now = Clock::now();
     Observe(req.method(), match.route, res.result_int(), start, now, target, !write_ec);
     if (write_ec || !keep_alive) break;

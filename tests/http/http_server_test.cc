@@ -1,8 +1,14 @@
 // HttpServer request handling over real sockets on 127.0.0.1, server on 2 threads.
 #include "http/http_server.h"
 
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/thread_pool.hpp>
@@ -64,6 +70,11 @@ class HttpServerTest : public ::testing::Test {
     Must(router_.AddSync(verb::head, "/hello", [](RequestContext&) {
       return JsonResponse(200, R"({"hello":"world"})");
     }));
+    Must(router_.AddSync(verb::get, "/big", [](RequestContext&) {
+      Response res{boost::beast::http::status::ok, 11};
+      res.body() = BigBody();
+      return res;
+    }));
     Must(router_.AddSync(verb::get, "/peer", [](RequestContext& ctx) {
       return JsonResponse(200, "{\"peer\":" + JsonString(ctx.peer_text) + "}");
     }));
@@ -91,6 +102,16 @@ class HttpServerTest : public ::testing::Test {
   }
 
   static void Must(const Result<void>& r) { ASSERT_TRUE(r) << r.error().message(); }
+
+  // Far more than loopback's socket buffers hold, so its response cannot be sent in one go.
+  static const std::string& BigBody() {
+    static const std::string body = [] {
+      std::string b(32u << 20, '\0');
+      for (std::size_t i = 0; i < b.size(); ++i) b[i] = "0123456789abcdef"[(i * 7 + i / 4096) % 16];
+      return b;
+    }();
+    return body;
+  }
 
   asio::awaitable<Response> Slow(std::string query) {
     slow_calls_.fetch_add(1);
@@ -180,6 +201,96 @@ TEST_F(HttpServerTest, PipelinedRequestsAreAnsweredInOrder) {
   EXPECT_EQ(JsonField(responses[2].body(), "id"), "third");
   EXPECT_TRUE(responses[0].keep_alive());
   EXPECT_FALSE(responses[2].keep_alive());
+}
+
+// A blocking client socket to 127.0.0.1:port with a small receive buffer and a receive bound, so
+// a test that reads slowly cannot hang. -1 on failure.
+int SlowReader(std::uint16_t port) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0) return -1;
+  const int small = 4096;
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
+  const timeval bound{10, 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &bound, sizeof bound);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(port);
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (::connect(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof addr) != 0) {
+    ::close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+struct FdCloser {
+  int fd;
+  ~FdCloser() { ::close(fd); }
+};
+
+bool SendAll(int fd, std::string_view bytes) {
+  while (!bytes.empty()) {
+    const ssize_t n = ::send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL);
+    if (n <= 0) return false;
+    bytes.remove_prefix(static_cast<std::size_t>(n));
+  }
+  return true;
+}
+
+// Reads until `want` bytes arrived, the peer closed, or an error (the receive bound included).
+std::string ReceiveUpTo(int fd, std::size_t want) {
+  std::string got;
+  char chunk[65536];
+  while (got.size() < want) {
+    const ssize_t n = ::recv(fd, chunk, std::min(sizeof chunk, want - got.size()), 0);
+    if (n <= 0) break;
+    got.append(chunk, static_cast<std::size_t>(n));
+  }
+  return got;
+}
+
+// The first send takes what the socket buffers hold; the rest goes out as the client reads, and
+// the connection then serves its next request.
+TEST_F(HttpServerTest, AResponseLargerThanTheSocketBuffersReachesASlowReaderWhole) {
+  TestServer server(router_);
+  const int fd = SlowReader(server.port());
+  ASSERT_GE(fd, 0);
+  FdCloser closer{fd};
+  ASSERT_TRUE(SendAll(fd, "GET /big HTTP/1.1\r\nHost: t\r\n\r\n"));
+  std::this_thread::sleep_for(200ms);  // the server fills the buffers and must wait for us
+  const std::string head =
+      "HTTP/1.1 200 OK\r\nContent-Length: " + std::to_string(BigBody().size()) + "\r\n\r\n";
+  const std::string got = ReceiveUpTo(fd, head.size() + BigBody().size());
+  ASSERT_EQ(got.size(), head.size() + BigBody().size());
+  EXPECT_EQ(got.substr(0, head.size()), head);
+  EXPECT_TRUE(got.compare(head.size(), std::string::npos, BigBody()) == 0) << "body corrupted";
+
+  ASSERT_TRUE(SendAll(fd, "GET /hello HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n"));
+  std::vector<Response> next = ParseResponses(ReceiveUpTo(fd, 4096));
+  ASSERT_EQ(next.size(), 1u);
+  EXPECT_EQ(next[0].result_int(), 200u);
+  EXPECT_EQ(JsonField(next[0].body(), "hello"), "world");
+}
+
+// A client that stops reading holds the rest of its response: the server gives up when the
+// write deadline passes and closes, so the client never gets the whole body.
+TEST_F(HttpServerTest, AClientThatStopsReadingIsClosedAtTheWriteDeadline) {
+  HttpServerOptions options = TestOptions();
+  options.read_timeout = 200ms;
+  TestServer server(router_, options);
+  const int fd = SlowReader(server.port());
+  ASSERT_GE(fd, 0);
+  FdCloser closer{fd};
+  ASSERT_TRUE(SendAll(fd, "GET /big HTTP/1.1\r\nHost: t\r\n\r\n"));
+  std::this_thread::sleep_for(1s);  // five deadlines
+  const std::string got = ReceiveUpTo(fd, BigBody().size() + 4096);
+  EXPECT_GT(got.size(), 0u);
+  EXPECT_LT(got.size(), BigBody().size()) << "the whole response arrived: no deadline";
+  // And the server still answers others.
+  HttpClient client("127.0.0.1", server.port());
+  Result<ClientResponse> r = client.Send(verb::get, "/hello");
+  ASSERT_TRUE(r) << r.error().message();
+  EXPECT_EQ(r->status, 200u);
 }
 
 TEST_F(HttpServerTest, BodyOverLimitIs413AndCloses) {
