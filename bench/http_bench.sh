@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # HTTP throughput and latency of GET /v1/auth on keycached, against nginx-light answering
-# `return 200` with the same wrk settings in the same run, then the in-process figures of
-# verify_bench. Loopback only; every process it starts is stopped on exit; bounded in time
-# (about 1 minute plus the build, plus seeding and 15 s more with --keys).
+# `return 200` with the same wrk settings in the same run, and nginx doing a little of a real
+# answer's work (an access log line, three headers: the calibration for what CPU per request
+# does to the tail on a machine wrk shares), then the in-process figures of verify_bench.
+# Loopback only; every process it starts is stopped on exit; bounded in time (about 1.5 minutes
+# plus the build, plus seeding and 15 s more with --keys).
 #
 #   bench/http_bench.sh [--keys N] [--hot M] [--duration S] [--connections C] [--scope S]
 #                       [--profile] [--no-build]
@@ -245,14 +247,17 @@ run_keycached() {
   stop_pid "$pid"
 }
 
+# run_nginx [working]: nginx's static answer, or with "working" the same plus an access log line
+# and three headers (bench/lib.sh), the calibration for what per-request work does to the tail.
 run_nginx() {
-  local dir="$tmp/nginx" port
+  local work=${1:-} dir="$tmp/nginx${1:+-$1}" port label="nginx return 200"
+  [ -z "$work" ] || label="nginx + log, 3 headers"
   mkdir -p "$dir"
   port=$(free_port)
   # One listening socket per worker, spread by the kernel, as keycached does (SO_REUSEPORT);
   # with a shared socket one worker often takes most of the 64 connections, and nginx's
   # req/s then swings between ~180k and ~300k from run to run.
-  nginx_auth_conf "$dir" "$port" 2 " reuseport"
+  nginx_auth_conf "$dir" "$port" 2 " reuseport" "$work"
   nginx -p "$dir" -c "$dir/nginx.conf" -e "$dir/error.log" &
   local pid=$!
   pids+=("$pid")
@@ -263,13 +268,14 @@ run_nginx() {
   fi
   local keys_file="$tmp/keycached-$base_keys/keys.txt"  # same requests as keycached got
   local url="http://127.0.0.1:$port/v1/auth"
-  measure "nginx return 200" "$pid" "$url" "$keys_file" "$tmp/result-nginx.txt"
+  measure "$label" "$pid" "$url" "$keys_file" "$tmp/result-nginx${work:+-$work}.txt"
   stop_pid "$pid" QUIT
 }
 
 echo "== $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores, wrk -t$wrk_threads -c$connections -d${duration}s"
 run_keycached "$base_keys"
 run_nginx
+run_nginx working
 [ -z "$big_keys" ] || run_keycached "$big_keys"
 
 echo

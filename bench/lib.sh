@@ -113,11 +113,19 @@ wait_breaker() {  # PORT STATE SECONDS
   return 1
 }
 
-# nginx_auth_conf DIR PORT WORKERS LISTEN_OPTS: writes DIR/nginx.conf for the benchmarks'
-# reference: nginx answering `GET /v1/auth` with a fixed 200 as cheaply as it can (LISTEN_OPTS:
-# "" for one shared listening socket, " reuseport" for one per worker).
+# nginx_auth_conf DIR PORT WORKERS LISTEN_OPTS [working]: writes DIR/nginx.conf for the
+# benchmarks' reference: nginx answering `GET /v1/auth` with a fixed 200 as cheaply as it can
+# (LISTEN_OPTS: "" for one shared listening socket, " reuseport" for one per worker). With
+# "working", it also does what a real answer adds to a static one: an access log line (buffered,
+# as production nginx is usually configured) and three response headers taken from the request.
 nginx_auth_conf() {
-  local dir=$1 port=$2 workers=$3 listen_opts=$4
+  local dir=$1 port=$2 workers=$3 listen_opts=$4 work=${5:-}
+  local access_log="access_log off;" headers=""
+  if [ "$work" = working ]; then
+    access_log="access_log $dir/access.log combined buffer=256k;"
+    # shellcheck disable=SC2016  # nginx variables, not the shell's
+    headers='add_header X-Request-Id $request_id; add_header X-Key $http_x_api_key; add_header X-Time $msec;'
+  fi
   cat >"$dir/nginx.conf" <<EOF
 worker_processes $workers;
 daemon off;
@@ -125,7 +133,7 @@ pid $dir/nginx.pid;
 error_log $dir/error.log warn;
 events { worker_connections 4096; }
 http {
-  access_log off;
+  $access_log
   keepalive_requests 1000000;
   keepalive_timeout 60s;
   client_body_temp_path $dir/body;
@@ -137,6 +145,7 @@ http {
     listen 127.0.0.1:$port$listen_opts;
     location = /v1/auth {
       default_type application/json;
+      $headers
       return 200 '{"code":"VALID"}';
     }
   }

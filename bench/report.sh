@@ -77,12 +77,14 @@ start_keycached() {
   server_pid=$!
 }
 
-# start_nginx PORT reuseport|shared
+# start_nginx PORT reuseport|shared|working (working: reuseport, plus an access log line and
+# three headers per answer; bench/lib.sh)
 start_nginx() {
-  local port=$1 mode=$2 dir="$tmp/nginx-$2" listen_opts=""
+  local port=$1 mode=$2 dir="$tmp/nginx-$2" listen_opts="" work=""
   mkdir -p "$dir"
-  [ "$mode" = reuseport ] && listen_opts=" reuseport"
-  nginx_auth_conf "$dir" "$port" "$(nproc)" "$listen_opts"
+  [ "$mode" = shared ] || listen_opts=" reuseport"
+  [ "$mode" != working ] || work=working
+  nginx_auth_conf "$dir" "$port" "$(nproc)" "$listen_opts" "$work"
   nginx -p "$dir" -c "$dir/nginx.conf" -e "$dir/error.log" &
   pids+=("$!")
   server_pid=$!
@@ -115,12 +117,13 @@ sweep() {
 
 : >"$tmp/sweep.csv"
 echo "== HTTP sweep: GET /v1/auth over 10000 rotated keys, ${duration}s per point (load $(cut -d' ' -f1-3 /proc/loadavg))"
-for server in keycached nginx-shared nginx-reuseport; do
+for server in keycached nginx-shared nginx-reuseport nginx-working; do
   port=$(free_port)
   case "$server" in
     keycached) start_keycached "$port" ;;
     nginx-shared) start_nginx "$port" shared ;;
     nginx-reuseport) start_nginx "$port" reuseport ;;
+    nginx-working) start_nginx "$port" working ;;
   esac
   wait_http "http://127.0.0.1:$port/health/live" 20 || {
     echo "report: $server did not start" >&2
@@ -155,7 +158,7 @@ awk -F, '$1 ~ /_median"?$/ {
 }' "$tmp/verify.csv" >"$tmp/verify-medians.csv"
 
 # ---- plots ----------------------------------------------------------------------------------
-for label in keycached nginx-shared nginx-reuseport; do
+for label in keycached nginx-shared nginx-reuseport nginx-working; do
   grep "^$label," "$tmp/sweep.csv" | tr ',' ' ' >"$tmp/$label.dat"
   # percentile curve at 64 connections: "percentile microseconds"
   tr ' ' '\n' <"$tmp/pct-$label-64.txt" | awk -F= 'NF == 2 { print $1, $2 }' >"$tmp/$label-pct.dat"
@@ -175,7 +178,7 @@ plot() {  # FILE TITLE then gnuplot commands on stdin
   { printf 'set terminal pngcairo size 900,540 font ",10"\nset output "%s"\nset title "%s"\nset grid\nset key top left\n' "$1" "$2"; cat; } |
     gnuplot
 }
-series='"TMP/keycached.dat" using 2:COL with linespoints lw 2 title "keycached", "TMP/nginx-shared.dat" using 2:COL with linespoints title "nginx, shared socket", "TMP/nginx-reuseport.dat" using 2:COL with linespoints title "nginx, reuseport"'
+series='"TMP/keycached.dat" using 2:COL with linespoints lw 2 title "keycached", "TMP/nginx-shared.dat" using 2:COL with linespoints title "nginx, shared socket", "TMP/nginx-reuseport.dat" using 2:COL with linespoints title "nginx, reuseport", "TMP/nginx-working.dat" using 2:COL with linespoints dt 2 title "nginx + access log, 3 headers"'
 series=${series//TMP/$tmp}
 plot "$plots/throughput.png" "GET /v1/auth: requests per second by connections" <<EOF
 set logscale x 2
@@ -200,7 +203,8 @@ set ylabel "latency (microseconds)"
 set xtics ("50" 1, "75" 2, "90" 3, "95" 4, "99" 5, "99.5" 6, "99.9" 7, "99.99" 8)
 plot "$tmp/keycached-pct.dat" using (\$0+1):2 with linespoints lw 2 title "keycached", \
      "$tmp/nginx-shared-pct.dat" using (\$0+1):2 with linespoints title "nginx, shared socket", \
-     "$tmp/nginx-reuseport-pct.dat" using (\$0+1):2 with linespoints title "nginx, reuseport"
+     "$tmp/nginx-reuseport-pct.dat" using (\$0+1):2 with linespoints title "nginx, reuseport", \
+     "$tmp/nginx-working-pct.dat" using (\$0+1):2 with linespoints dt 2 title "nginx + access log, 3 headers"
 EOF
 plot "$plots/thread-scaling.png" "In process: verifications per second by threads ($(nproc) cores)" <<EOF
 set xlabel "threads"
@@ -270,6 +274,22 @@ ms() { awk -v us="$1" 'BEGIN { printf "%.2f", us / 1000 }'; }
   done
   echo
   echo "Targets (issue 10): req/s ratio ≥ 1.0 and p99 ratio ≤ 1.25 at 16, 64 and 256 connections."
+  echo
+  echo "Calibration, same run: nginx (reuseport) doing a little of what a real answer costs, an"
+  echo "access log line (buffered) and three headers from the request. On cores that wrk shares,"
+  echo "a server whose CPU per request comes near wrk's is preempted instead of sleeping, and"
+  echo "its p99 becomes the scheduler's, whatever the server (bench/README.md, \"The HTTP tail:"
+  echo "any server at wrk's CPU per request\")."
+  echo
+  echo "| connections | nginx + log, 3 headers req/s | p50 | p99 | keycached/it req/s | keycached/it p99 |"
+  echo "|---|---|---|---|---|---|"
+  for c in "${connections[@]}"; do
+    read -r k_rps _ k_99 _ _ <<<"$(row keycached "$c")"
+    read -r w_rps w_50 w_99 _ _ <<<"$(row nginx-working "$c")"
+    printf '| %s | %s | %s ms | %s ms | %s | %s |\n' "$c" "$w_rps" "$(ms "$w_50")" "$(ms "$w_99")" \
+      "$(awk -v a="$k_rps" -v b="$w_rps" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }')" \
+      "$(awk -v a="$k_99" -v b="$w_99" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }')"
+  done
   echo
   echo "![throughput](report/throughput.png)"
   echo "![p50](report/latency-p50.png)"
