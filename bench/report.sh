@@ -3,12 +3,13 @@
 # each carry their reference measured in the same run, and writes bench/REPORT.md with the
 # machine's description and PNG plots (gnuplot) in bench/report/:
 #   - HTTP: keycached (default threads) against nginx in both configurations (one shared
-#     listening socket, and reuseport) at 1..256 connections: req/s, p50, p99, p99.9;
-#   - the latency percentile curves of the three at 64 connections;
+#     listening socket, and reuseport) at 1..256 connections: req/s, p50, p99, p99.9, and
+#     against the calibration, nginx with an access log line and three headers per answer;
+#   - the latency percentile curves of the four at 64 connections;
 #   - in process: BM_VerifyCachedHit and its control BM_HmacKey from 1 thread to twice the cores;
 #   - verification cost with 10k, 100k and 1M keys in the store (warm L1, and cold: the store
 #     read) against the store read alone.
-# Loopback only; everything started is stopped on exit. About 6 minutes plus the build.
+# Loopback only; everything started is stopped on exit. About 7 minutes plus the build.
 #
 #   bench/report.sh [--no-build] [--duration S] [--out FILE]
 #
@@ -230,6 +231,7 @@ row() {  # LABEL C -> "req/s p50 p99 p99.9 errors" of that point
   awk -F, -v l="$1" -v c="$2" '$1 == l && $2 == c { printf "%s %s %s %s %s", $3, $4, $5, $6, $7 }' "$tmp/sweep.csv"
 }
 ms() { awk -v us="$1" 'BEGIN { printf "%.2f", us / 1000 }'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }'; }
 {
   echo "# keycache benchmark report"
   echo
@@ -268,8 +270,7 @@ ms() { awk -v us="$1" 'BEGIN { printf "%.2f", us / 1000 }'; }
     printf '| %s | %s | %s ms | %s ms | %s ms | %s (%s) | %s ms | %s ms | %s ms | %s | %s |\n' \
       "$c" "$k_rps" "$(ms "$k_50")" "$(ms "$k_99")" "$(ms "$k_999")" "$n_rps" "$which" \
       "$(ms "$n_50")" "$(ms "$n_99")" "$(ms "$n_999")" \
-      "$(awk -v a="$k_rps" -v b="$n_rps" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }')" \
-      "$(awk -v a="$k_99" -v b="$n_99" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }')"
+      "$(ratio "$k_rps" "$n_rps")" "$(ratio "$k_99" "$n_99")"
     [ "$k_bad" = 0 ] || echo "| | **keycached: $k_bad non-2xx answers or socket errors** |"
   done
   echo
@@ -287,8 +288,7 @@ ms() { awk -v us="$1" 'BEGIN { printf "%.2f", us / 1000 }'; }
     read -r k_rps _ k_99 _ _ <<<"$(row keycached "$c")"
     read -r w_rps w_50 w_99 _ _ <<<"$(row nginx-working "$c")"
     printf '| %s | %s | %s ms | %s ms | %s | %s |\n' "$c" "$w_rps" "$(ms "$w_50")" "$(ms "$w_99")" \
-      "$(awk -v a="$k_rps" -v b="$w_rps" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }')" \
-      "$(awk -v a="$k_99" -v b="$w_99" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }')"
+      "$(ratio "$k_rps" "$w_rps")" "$(ratio "$k_99" "$w_99")"
   done
   echo
   echo "![throughput](report/throughput.png)"
