@@ -290,7 +290,9 @@ Session::Awaitable<void> Session::Loop() {
     phase_ = Phase::kWriting;
     // Most responses fit in the socket's send buffer: one non-blocking send writes them with no
     // asynchronous operation, so the session is not suspended and resumed for it. What it could
-    // not write goes out asynchronously, under the write deadline.
+    // not write goes out asynchronously, under the write deadline. Other sessions still get
+    // their turn: a pipelining client's buffered requests are answered in a row, but the read
+    // that refills the buffer (at most kReadChunk bytes) completes through the scheduler.
     boost::system::error_code write_ec;
     std::size_t written = send_directly ? socket_.write_some(asio::buffer(out_), write_ec) : 0;
     if (write_ec == asio::error::would_block || write_ec == asio::error::try_again ||
