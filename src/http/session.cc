@@ -4,6 +4,7 @@
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/co_spawn.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/string.hpp>
@@ -32,6 +33,9 @@ namespace {
 
 constexpr auto kTuple = asio::as_tuple(asio::use_awaitable_t<Session::IoExecutor>{});
 constexpr std::size_t kReadChunk = 8192;
+// Requests a session answers in a row from bytes already buffered (a pipelining client) before
+// it lets the thread's other sessions run.
+constexpr int kMaxAnsweredInARow = 16;
 // After an error response, keep reading (and discarding) for a bounded time and size so the
 // client receives the response instead of a reset caused by its unread request bytes.
 constexpr std::chrono::milliseconds kMaxLinger{2000};
@@ -178,6 +182,7 @@ Session::Awaitable<void> Session::Loop() {
   // its response was written. Every deadline and the duration are measured from those readings
   // (a request parsed and answered without waiting takes microseconds).
   Clock::time_point now = Clock::now();
+  int answered_in_a_row = 0;  // since the session last let others run
   while (!closed_) {
     if (buffer_.size() == 0) {
       // Idle keep-alive: a timeout or a Stop here just closes, there is nobody to answer.
@@ -188,7 +193,15 @@ Session::Awaitable<void> Session::Loop() {
       if (ec) break;
       buffer_.commit(n);
       now = Clock::now();
+      answered_in_a_row = 0;  // the read completed through the scheduler
+    } else if (answered_in_a_row >= kMaxAnsweredInARow) {
+      // Responses are sent without suspending, so a pipelining client would otherwise keep the
+      // thread for a whole buffer of requests: queue behind the thread's other ready work.
+      co_await asio::post(socket_.get_executor(), asio::use_awaitable_t<IoExecutor>{});
+      if (closed_) break;
+      answered_in_a_row = 0;
     }
+    ++answered_in_a_row;
 
     phase_ = Phase::kReading;
     parser_.emplace();
@@ -291,8 +304,7 @@ Session::Awaitable<void> Session::Loop() {
     // Most responses fit in the socket's send buffer: one non-blocking send writes them with no
     // asynchronous operation, so the session is not suspended and resumed for it. What it could
     // not write goes out asynchronously, under the write deadline. Other sessions still get
-    // their turn: a pipelining client's buffered requests are answered in a row, but the read
-    // that refills the buffer (at most kReadChunk bytes) completes through the scheduler.
+    // their turn: at every read, and after kMaxAnsweredInARow pipelined requests.
     boost::system::error_code write_ec;
     std::size_t written = send_directly ? socket_.write_some(asio::buffer(out_), write_ec) : 0;
     if (write_ec == asio::error::would_block || write_ec == asio::error::try_again ||

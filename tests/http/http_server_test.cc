@@ -293,6 +293,27 @@ TEST_F(HttpServerTest, AClientThatStopsReadingIsClosedAtTheWriteDeadline) {
   EXPECT_EQ(r->status, 200u);
 }
 
+// More pipelined requests than a session answers in a row before letting others run: every one
+// is answered, in order, across the pauses.
+TEST_F(HttpServerTest, ALongPipelineIsAnsweredWholeAndInOrder) {
+  TestServer server(router_);
+  HttpClient client("127.0.0.1", server.port());
+  constexpr int kRequests = 100;
+  std::string raw;
+  for (int i = 0; i < kRequests; ++i) {
+    raw += "GET /v1/keys/k" + std::to_string(i) + " HTTP/1.1\r\nHost: t\r\n";
+    if (i + 1 == kRequests) raw += "Connection: close\r\n";
+    raw += "\r\n";
+  }
+  Result<std::string> bytes = client.SendRaw(raw);
+  ASSERT_TRUE(bytes) << bytes.error().message();
+  std::vector<Response> responses = ParseResponses(*bytes);
+  ASSERT_EQ(responses.size(), static_cast<std::size_t>(kRequests));
+  for (int i = 0; i < kRequests; ++i) {
+    EXPECT_EQ(JsonField(responses[i].body(), "id"), "k" + std::to_string(i));
+  }
+}
+
 TEST_F(HttpServerTest, BodyOverLimitIs413AndCloses) {
   HttpServerOptions options = TestOptions();
   options.max_body_bytes = 1024;
