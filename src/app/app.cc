@@ -380,8 +380,8 @@ int App::Start(std::string& error) {
 }
 
 void App::StartBackground() {
-  // The usage flush yields the CPU to the I/O threads (bench/README.md, "The tail at one
-  // connection"); if the system refuses, it runs at their priority, as before.
+  // The usage flush yields the CPU to the I/O threads (bench/README.md, "The HTTP tail: any
+  // server at wrk's CPU per request"); if the system refuses, it runs at their priority.
   if (config_.background_nice != 0) {
     if (auto niced = db_.SetBackgroundNice(config_.background_nice); !niced) {
       log_.Warn("background_priority_unchanged", {{"nice", std::to_string(config_.background_nice)},
