@@ -10,6 +10,7 @@
 #include <boost/beast/core/string.hpp>
 #include <boost/beast/http/error.hpp>
 #include <boost/beast/http/rfc7230.hpp>
+#include <boost/beast/http/status.hpp>
 #include <charconv>
 #include <cstdint>
 #include <exception>
@@ -62,11 +63,8 @@ void AppendNumber(std::string& out, std::uint64_t n) {
   out.append(digits, end);
 }
 
-// The bytes beast's serializer would send for the header of `res` (its fields as they are, in
-// order), without the blank line; Content-Length is left out when `skip_content_length`.
-void AppendHead(std::string& out, const Response& res, bool skip_content_length) {
-  const unsigned version = res.version();
-  const unsigned code = res.result_int();
+// "HTTP/1.1 200 OK\r\n" for a version (11 = 1.1) and a three-digit code.
+void AppendStatusLine(std::string& out, unsigned version, unsigned code, std::string_view reason) {
   char start[] = "HTTP/1.1 200 ";
   start[5] = static_cast<char>('0' + version / 10 % 10);
   start[7] = static_cast<char>('0' + version % 10);
@@ -74,8 +72,14 @@ void AppendHead(std::string& out, const Response& res, bool skip_content_length)
   start[10] = static_cast<char>('0' + code / 10 % 10);
   start[11] = static_cast<char>('0' + code % 10);
   out.append(start, sizeof start - 1);
-  out.append(res.reason());
+  out.append(reason);
   out.append("\r\n");
+}
+
+// The bytes beast's serializer would send for the header of `res` (its fields as they are, in
+// order), without the blank line; Content-Length is left out when `skip_content_length`.
+void AppendHead(std::string& out, const Response& res, bool skip_content_length) {
+  AppendStatusLine(out, res.version(), res.result_int(), res.reason());
   for (const auto& field : res) {
     if (skip_content_length && field.name() == beast_http::field::content_length) continue;
     out.append(field.name_string());
@@ -116,6 +120,26 @@ void RenderResponse(Response& res, unsigned version, bool keep_alive, bool head,
   }
   out.append("\r\n");
   if (!head) out.append(res.body());
+}
+
+// RenderResponse for a PlainResponse: its head is already in wire form, so only the status line,
+// Connection and Content-Length are written here. False (nothing rendered) for a body on a 1xx,
+// 204 or 304, or a status outside 100..999.
+bool RenderPlain(const PlainResponse& res, unsigned version, bool keep_alive, bool head,
+                 std::string& out) {
+  const unsigned code = res.status;
+  if (code < 100 || code > 999) return false;
+  if (!res.body.empty() && (code / 100 == 1 || code == 204 || code == 304)) return false;
+  AppendStatusLine(out, version, code,
+                   beast_http::obsolete_reason(static_cast<beast_http::status>(code)));
+  out.append(res.head);
+  if (version >= 11 && !keep_alive) out.append("Connection: close\r\n");
+  if (version < 11 && keep_alive) out.append("Connection: keep-alive\r\n");
+  out.append("Content-Length: ");
+  AppendNumber(out, res.body.size());
+  out.append("\r\n\r\n");
+  if (!head) out.append(res.body);
+  return true;
 }
 
 bool WantsClose(const Response& res) {
@@ -233,6 +257,7 @@ Session::Awaitable<void> Session::Loop() {
     Router::Match match = router.Find(req.method(), path, params);
 
     Response res;
+    std::optional<PlainResponse> plain;  // a fast path's answer in wire form, instead of `res`
     bool waited = false;
     if (match.kind == Router::MatchKind::kFound) {
       RequestContext ctx{req,
@@ -253,6 +278,8 @@ Session::Awaitable<void> Session::Loop() {
           FastPathResult fast = both->fast(ctx);
           if (auto* answered = std::get_if<Response>(&fast)) {
             res = std::move(*answered);
+          } else if (auto* wire = std::get_if<PlainResponse>(&fast)) {
+            plain.emplace(std::move(*wire));
           } else {
             slow.emplace(std::move(std::get<asio::awaitable<Response>>(fast)));
           }
@@ -276,6 +303,7 @@ Session::Awaitable<void> Session::Loop() {
         worker_.shared().logger.Error(
             "http_handler_failed",
             {{"route", router.pattern(match.route)}, {"error", ExceptionText(failure)}});
+        plain.reset();
         res = JsonError(500, "internal", "internal server error");
       }
     } else if (match.kind == Router::MatchKind::kNotFound) {
@@ -287,16 +315,29 @@ Session::Awaitable<void> Session::Loop() {
     if (closed_) break;
 
     // Normalise whatever the handler built: HTTP version, keep-alive, Content-Length.
-    const bool keep_alive = req.keep_alive() && !WantsClose(res) && !worker_.stopping() &&
+    // A PlainResponse has no Connection header: only the request and the server decide.
+    const bool keep_alive = req.keep_alive() && (plain || !WantsClose(res)) &&
+                            !worker_.stopping() &&
                             !worker_.shared().draining.load(std::memory_order_relaxed);
     const bool head = req.method() == beast_http::verb::head;
+    const unsigned status = plain ? plain->status : res.result_int();
     out_.clear();
-    try {
-      RenderResponse(res, req.version(), keep_alive, head, out_);
-    } catch (const std::exception& e) {
-      // A handler bug (a body on a 204...): what beast's prepare_payload would have thrown.
+    std::string invalid;
+    if (plain) {
+      if (!RenderPlain(*plain, req.version(), keep_alive, head, out_)) {
+        invalid = "invalid status or body";
+      }
+    } else {
+      try {
+        RenderResponse(res, req.version(), keep_alive, head, out_);
+      } catch (const std::exception& e) {
+        invalid = e.what();  // what beast's prepare_payload would have thrown
+      }
+    }
+    if (!invalid.empty()) {
+      // A handler bug (a body on a 204...): logged, and the connection is closed unanswered.
       worker_.shared().logger.Error("http_invalid_response",
-                                    {{"route", router.pattern(match.route)}, {"error", e.what()}});
+                                    {{"route", router.pattern(match.route)}, {"error", invalid}});
       break;
     }
 
@@ -321,7 +362,7 @@ Session::Awaitable<void> Session::Loop() {
       ClearDeadline();
     }
     now = Clock::now();
-    Observe(req.method(), match.route, res.result_int(), start, now, target, !write_ec);
+    Observe(req.method(), match.route, status, start, now, target, !write_ec);
     if (write_ec || !keep_alive) break;
   }
   Close();

@@ -33,6 +33,7 @@
 #include "fuzz/fuzz_check.h"
 #include "http/http_json.h"
 #include "http/http_server.h"
+#include "http/plain_response.h"
 #include "http/router.h"
 
 namespace keycache {
@@ -90,6 +91,11 @@ void AddRoutes(Router& router) {
   Must(router.AddFastPath(verb::get, "/fast",
                           FastPathHandler{[](RequestContext& ctx) -> FastPathResult {
                             if (ctx.query == "hit") return JsonResponse(200, R"({"path":"fast"})");
+                            if (ctx.query == "plain") {
+                              PlainResponse res{200, {}, R"({"path":"plain"})"};
+                              AppendHeader(res.head, "Content-Type", "application/json");
+                              return res;
+                            }
                             // The rest of the work, owning what it needs (nothing here).
                             return []() -> asio::awaitable<Response> {
                               co_await YieldToTimer();

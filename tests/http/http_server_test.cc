@@ -24,6 +24,7 @@
 
 #include "http/http_client.h"
 #include "http/http_json.h"
+#include "http/plain_response.h"
 #include "http_test_util.h"
 
 namespace keycache {
@@ -87,6 +88,14 @@ class HttpServerTest : public ::testing::Test {
                                  return JsonResponse(200, R"({"path":"fast"})");
                                return Slow(std::string(ctx.query));
                              }}));
+    // Answers in wire form; "?bad" is a handler bug (a body on a 204).
+    for (verb method : {verb::get, verb::head}) {
+      Must(router_.AddFastPath(method, "/plain",
+                               FastPathHandler{[](RequestContext& ctx) -> FastPathResult {
+                                 if (ctx.query == "bad") return PlainResponse{204, {}, "oops"};
+                                 return Plain();
+                               }}));
+    }
     // Runs a step on another executor and resumes on the server thread.
     Must(router_.Add(verb::get, "/pool", [this](RequestContext&) -> asio::awaitable<Response> {
       const std::thread::id before = std::this_thread::get_id();
@@ -111,6 +120,25 @@ class HttpServerTest : public ::testing::Test {
       return b;
     }();
     return body;
+  }
+
+  static PlainResponse Plain() {
+    PlainResponse res{201, {}, R"({"plain":true})"};
+    AppendHeader(res.head, "X-A", "1");
+    AppendHeader(res.head, "X-B", "two words");
+    return res;
+  }
+
+  // What beast's serializer writes for `res` after the server's normalisation.
+  static std::string BeastBytes(Response res, unsigned version, bool keep_alive, bool head) {
+    res.version(version);
+    res.keep_alive(keep_alive);
+    res.prepare_payload();
+    std::ostringstream out;
+    out << res;
+    std::string bytes = out.str();
+    if (head) bytes.resize(bytes.size() - res.body().size());
+    return bytes;
   }
 
   asio::awaitable<Response> Slow(std::string query) {
@@ -512,12 +540,7 @@ TEST_F(HttpServerTest, ResponseBytesAreWhatBeastWouldHaveWritten) {
   ASSERT_TRUE(raw) << raw.error().message();
 
   auto beast_bytes = [](Response res, unsigned version, bool keep_alive) {
-    res.version(version);
-    res.keep_alive(keep_alive);
-    res.prepare_payload();
-    std::ostringstream out;
-    out << res;
-    return out.str();
+    return BeastBytes(std::move(res), version, keep_alive, false);
   };
   Response not_allowed = JsonError(405, "method_not_allowed", "method not allowed for this path");
   not_allowed.set(field::allow, "GET");
@@ -553,6 +576,43 @@ TEST_F(HttpServerTest, FastPathAnswersAloneOrHandsOverToTheSlowPath) {
   EXPECT_EQ(JsonField(r->body, "error"), "internal");
   EXPECT_EQ(slow_calls_.load(), 1);
   EXPECT_EQ(client.connects(), 1u);
+}
+
+// A PlainResponse's head is sent as it is; the server adds the status line, Connection and
+// Content-Length exactly as for the same answer built as a Response.
+TEST_F(HttpServerTest, PlainResponsesAreWrittenAsTheSameAnswerBuiltAsAResponse) {
+  TestServer server(router_);
+  HttpClient client("127.0.0.1", server.port());
+  Result<std::string> raw = client.SendRaw(
+      "GET /plain HTTP/1.1\r\nHost: t\r\n\r\n"
+      "HEAD /plain HTTP/1.1\r\nHost: t\r\n\r\n"
+      "GET /plain HTTP/1.0\r\nConnection: keep-alive\r\n\r\n"
+      "GET /plain HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
+  ASSERT_TRUE(raw) << raw.error().message();
+  const std::string expected = BeastBytes(ToResponse(Plain()), 11, true, false) +
+                               BeastBytes(ToResponse(Plain()), 11, true, true) +
+                               BeastBytes(ToResponse(Plain()), 10, true, false) +
+                               BeastBytes(ToResponse(Plain()), 11, false, false);
+  EXPECT_EQ(*raw, expected);
+  EXPECT_EQ(raw->rfind("HTTP/1.1 201 Created\r\nX-A: 1\r\nX-B: two words\r\nContent-Length: 14\r\n"
+                       "\r\n{\"plain\":true}",
+                       0),
+            0u)
+      << *raw;
+}
+
+TEST_F(HttpServerTest, AnInvalidPlainResponseClosesTheConnectionUnanswered) {
+  std::atomic<int> observed{0};
+  TestServer server(router_, TestOptions(), [&](const RequestObservation&) { ++observed; });
+  HttpClient client("127.0.0.1", server.port());
+  Result<std::string> raw = client.SendRaw("GET /plain?bad HTTP/1.1\r\nHost: t\r\n\r\n");
+  ASSERT_TRUE(raw) << raw.error().message();
+  EXPECT_EQ(*raw, "");
+  Result<ClientResponse> r = client.Send(verb::get, "/plain");  // the server goes on serving
+  ASSERT_TRUE(r) << r.error().message();
+  EXPECT_EQ(r->status, 201u);
+  EXPECT_EQ(r->body, R"({"plain":true})");
+  EXPECT_TRUE(PollUntil([&] { return observed.load() == 1; }));
 }
 
 TEST_F(HttpServerTest, HandlersSeeThePeerAddressAsText) {

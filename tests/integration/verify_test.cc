@@ -171,6 +171,34 @@ TEST_F(IntegVerification, KeyExpiresOnTime) {
   EXPECT_EQ(api().Admin(http::verb::get, "/v1/keys/" + k.id).Str("state"), "expired");
 }
 
+// Both answers are written by hand, not by a JSON library: an owner id with quotes, a
+// backslash and non-ASCII text, and an expiry, must come back exactly as created, from the
+// store (MISS) and from memory (HIT).
+TEST_F(IntegVerification, AnswersCarryOwnerScopesAndExpiryExactlyAsCreated) {
+  const std::string owner = UniqueOwner("team \"q\" \\ caf\u00e9 \u6771\u4eac");
+  const std::string expires_at = Rfc3339FromNow(3'600'000);
+  const CreatedKey k = CreateKey(api(), owner, {"reports:read", "orders:*"},
+                                 boost::json::object{{"expires_at", expires_at}});
+  ASSERT_TRUE(k.record.contains("expires_at")) << k.reply.Describe();
+  for (const char* expected_cache : {"MISS", "HIT"}) {
+    SCOPED_TRACE(expected_cache);
+    const Reply r = Verify(api(), k.key);
+    ExpectVerifyCode(r, "VALID", expected_cache);
+    EXPECT_EQ(r.Header("X-Cache-Status"), expected_cache);
+    EXPECT_EQ(r.Header("Content-Type"), "application/json");
+    EXPECT_EQ(r.Str("owner_id"), owner) << r.Describe();
+    EXPECT_EQ(r.Str("key_id"), k.id);
+    EXPECT_EQ(r.Object().at("scopes"), (boost::json::array{"reports:read", "orders:*"}));
+    EXPECT_EQ(r.Object().at("expires_at"), k.record.at("expires_at")) << r.Describe();
+  }
+  const Reply auth = Auth(api(), k.key);
+  EXPECT_EQ(auth.status, 200u) << auth.Describe();
+  EXPECT_EQ(auth.Header("X-Owner-Id"), owner);
+  EXPECT_EQ(auth.Header("X-Key-Scopes"), "reports:read,orders:*");
+  EXPECT_EQ(auth.Header("Content-Type"), "application/json");
+  EXPECT_EQ(auth.Str("code"), "VALID");
+}
+
 TEST_F(IntegVerification, DisabledRevokedAndInsufficientScopeAreRefusedWithTheirCodes) {
   const CreatedKey disabled = CreateKey(api(), UniqueOwner("codes"), {"reports:read"});
   ASSERT_EQ(Verify(api(), disabled.key).Str("code"), "VALID");
