@@ -122,6 +122,13 @@ class HttpServerTest : public ::testing::Test {
     return body;
   }
 
+  // Starts a server on router_, writes `raw` on one connection and returns all it answered.
+  Result<std::string> Exchange(std::string raw) {
+    TestServer server(router_);
+    HttpClient client("127.0.0.1", server.port());
+    return client.SendRaw(std::move(raw));
+  }
+
   static PlainResponse Plain() {
     PlainResponse res{201, {}, R"({"plain":true})"};
     AppendHeader(res.head, "X-A", "1");
@@ -530,9 +537,7 @@ TEST_F(HttpServerTest, HeadOfARouteCarriesTheLengthOfTheBodyItOmits) {
 // The server renders responses itself; the bytes must be those beast's serializer wrote after
 // the same normalisation (version, keep_alive, prepare_payload).
 TEST_F(HttpServerTest, ResponseBytesAreWhatBeastWouldHaveWritten) {
-  TestServer server(router_);
-  HttpClient client("127.0.0.1", server.port());
-  Result<std::string> raw = client.SendRaw(
+  Result<std::string> raw = Exchange(
       "GET /v1/keys/abc?x=1 HTTP/1.1\r\nHost: t\r\n\r\n"
       "GET /hello HTTP/1.0\r\nConnection: keep-alive\r\n\r\n"
       "DELETE /v1/keys/abc HTTP/1.1\r\nHost: t\r\n\r\n"
@@ -581,9 +586,7 @@ TEST_F(HttpServerTest, FastPathAnswersAloneOrHandsOverToTheSlowPath) {
 // A PlainResponse's head is sent as it is; the server adds the status line, Connection and
 // Content-Length exactly as for the same answer built as a Response.
 TEST_F(HttpServerTest, PlainResponsesAreWrittenAsTheSameAnswerBuiltAsAResponse) {
-  TestServer server(router_);
-  HttpClient client("127.0.0.1", server.port());
-  Result<std::string> raw = client.SendRaw(
+  Result<std::string> raw = Exchange(
       "GET /plain HTTP/1.1\r\nHost: t\r\n\r\n"
       "HEAD /plain HTTP/1.1\r\nHost: t\r\n\r\n"
       "GET /plain HTTP/1.0\r\nConnection: keep-alive\r\n\r\n"

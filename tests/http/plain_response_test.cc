@@ -30,9 +30,10 @@ TEST(PlainResponseTest, ToResponseKeepsStatusFieldsInOrderAndBody) {
   EXPECT_EQ(res.version(), 11u);
   EXPECT_EQ(res.body(), plain.body);
   std::vector<std::string> fields;
-  for (const auto& f : res) fields.push_back(std::string(f.name_string()) + "=" + std::string(f.value()));
+  for (const auto& f : res)
+    fields.push_back(std::string(f.name_string()) + "=" + std::string(f.value()));
   EXPECT_EQ(fields, (std::vector<std::string>{"X-Cache-Status=HIT", "Content-Type=application/json",
-                                               "X-Note=a: b", "X-Empty="}));
+                                              "X-Note=a: b", "X-Empty="}));
   const Response empty = ToResponse(PlainResponse{204, {}, {}});
   EXPECT_EQ(empty.result_int(), 204u);
   EXPECT_EQ(empty.begin(), empty.end());
