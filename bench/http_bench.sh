@@ -2,8 +2,9 @@
 # HTTP throughput and latency of GET /v1/auth on keycached, against nginx-light answering
 # `return 200` with the same wrk settings in the same run, and nginx doing a little of a real
 # answer's work (an access log line, three headers: the calibration for what CPU per request
-# does to the tail on a machine wrk shares), then the in-process figures of verify_bench.
-# Loopback only; every process it starts is stopped on exit; bounded in time (about 1.5 minutes
+# does to the tail on a machine wrk shares); then the HTTP layers alone (the same requests to
+# GET /health/live on both: no verification), and the in-process figures of verify_bench.
+# Loopback only; every process it starts is stopped on exit; bounded in time (about 2 minutes
 # plus the build, plus seeding and 15 s more with --keys).
 #
 #   bench/http_bench.sh [--keys N] [--hot M] [--duration S] [--connections C] [--scope S]
@@ -165,8 +166,9 @@ measure() {
   results+=("$label|$out")
 }
 
-# wrk_field FILE rps|p50|p99|non2xx|errors|cpu_us|cpu_split|wrk_us
-# (latencies in ms; server CPU us per request, as user+system; wrk's CPU us per request)
+# wrk_field FILE rps|p50|p99|non2xx|errors|cpu_us|cpu_split|user_us|wrk_us
+# (latencies in ms; server CPU us per request, as user+system, its user part; wrk's CPU us per
+# request)
 wrk_field() {
   awk -v want="$2" '
     function ms(v) { if (v ~ /us$/) return v / 1000; if (v ~ /ms$/) return v + 0;
@@ -187,6 +189,7 @@ wrk_field() {
       else if (want == "errors") printf "%s", (errors == "" ? "none" : errors)
       else if (want == "cpu_us") printf "%.1f", (requests > 0 ? cpu * 1e6 / requests : 0)
       else if (want == "wrk_us") printf "%.1f", (requests > 0 ? wrk_cpu * 1e6 / requests : 0)
+      else if (want == "user_us") printf "%.2f", (requests > 0 ? cpu_user * 1e6 / requests : 0)
       else if (want == "cpu_split") printf "%.1f+%.1f", (requests > 0 ? cpu_user * 1e6 / requests : 0),
                                                      (requests > 0 ? cpu_sys * 1e6 / requests : 0)
     }' "$1"
@@ -243,6 +246,10 @@ run_keycached() {
     exit 1
   fi
   measure "keycached, $count keys" "$pid" "$url" "$dir/keys.txt" "$tmp/result-keycached-$count.txt"
+  if [ "$count" = "$base_keys" ]; then
+    measure "keycached /health/live" "$pid" "http://127.0.0.1:$port/health/live" \
+      "$dir/keys.txt" "$tmp/result-keycached-live.txt"
+  fi
   [ "$profile" -eq 0 ] || profile_run "$pid" "$url" "$dir"
   stop_pid "$pid"
 }
@@ -269,6 +276,10 @@ run_nginx() {
   local keys_file="$tmp/keycached-$base_keys/keys.txt"  # same requests as keycached got
   local url="http://127.0.0.1:$port/v1/auth"
   measure "$label" "$pid" "$url" "$keys_file" "$tmp/result-nginx${work:+-$work}.txt"
+  if [ -z "$work" ]; then
+    measure "nginx /health/live" "$pid" "http://127.0.0.1:$port/health/live" "$keys_file" \
+      "$tmp/result-nginx-live.txt"
+  fi
   stop_pid "$pid" QUIT
 }
 
@@ -284,7 +295,7 @@ echo "== in-process (verify_bench)"
   --benchmark_filter='BM_(ParseKey|HmacKey|OneShotHmac|VerifyCachedHit|L1GetFacts|L1MemoryPerEntry)'
 
 echo
-echo "== summary: GET /v1/auth, wrk -t$wrk_threads -c$connections -d${duration}s --latency, loopback, $(nproc) cores shared"
+echo "== summary: GET /v1/auth (unless the label says /health/live), wrk -t$wrk_threads -c$connections -d${duration}s --latency, loopback, $(nproc) cores shared"
 printf '%-24s %8s %7s %7s %11s %11s %8s %8s  %s\n' "server" "req/s" "p50 ms" "p99 ms" \
   "CPU us/req" "(user+sys)" "wrk us" "non-2xx" "socket errors"
 for r in "${results[@]}"; do
@@ -311,6 +322,16 @@ awk -v kc="$kc_rps" -v ng="$ng_rps" -v p99="$kc_p99" -v kc_cpu="$kc_cpu" -v ng_c
   ratio = ng > 0 ? kc / ng : 0
   printf "keycached/nginx req/s: %.2f (target >= 0.80: %s)\n", ratio, (ratio >= 0.8 ? "met" : "MISSED")
   printf "keycached p99: %.3f ms (target <= 2 ms: %s)\n", p99, (p99 <= 2 ? "met" : "MISSED")
+}'
+# The HTTP layers alone, and what the verification adds to keycached's: user time is what the
+# two programs' own code costs (system time is mostly the same loopback TCP work on both).
+awk -v kc_live="$(wrk_field "$tmp/result-keycached-live.txt" user_us)" \
+  -v ng_live="$(wrk_field "$tmp/result-nginx-live.txt" user_us)" \
+  -v kc_auth="$(wrk_field "$tmp/result-keycached-$base_keys.txt" user_us)" 'BEGIN {
+  printf "HTTP layer alone (GET /health/live), user CPU per request: keycached %.2f us, nginx %.2f us (keycached/nginx %.2f)\n",
+    kc_live, ng_live, (ng_live > 0 ? kc_live / ng_live : 0)
+  printf "what the verification adds to keycached (user CPU, /v1/auth - /health/live): %.2f us per request\n",
+    kc_auth - kc_live
 }'
 if [ -n "$big_keys" ]; then
   big_rps=$(wrk_field "$tmp/result-keycached-$big_keys.txt" rps)

@@ -118,6 +118,7 @@ wait_breaker() {  # PORT STATE SECONDS
 # (LISTEN_OPTS: "" for one shared listening socket, " reuseport" for one per worker). With
 # "working", it also does what a real answer adds to a static one: an access log line (buffered,
 # as production nginx is usually configured) and three response headers taken from the request.
+# `GET /health/live` answers keycached's liveness body, for comparing the HTTP layers alone.
 nginx_auth_conf() {
   local dir=$1 port=$2 workers=$3 listen_opts=$4 work=${5:-}
   local access_log="access_log off;" headers=""
@@ -147,6 +148,10 @@ http {
       default_type application/json;
       $headers
       return 200 '{"code":"VALID"}';
+    }
+    location = /health/live {
+      default_type application/json;
+      return 200 '{"status":"ok"}';
     }
   }
 }

@@ -1,5 +1,5 @@
--- wrk script for bench/http_bench.sh: GET /v1/auth with the X-API-Key header rotated per request
--- over the keys in a file (one per line), passed after "--":
+-- wrk script for bench/http_bench.sh: GET of the URL's path (/v1/auth) with the X-API-Key header
+-- rotated per request over the keys in a file (one per line), passed after "--":
 --   wrk -t2 -c64 -d10s --latency -s bench/wrk_rotate_keys.lua URL -- KEYS_FILE [SCOPE]
 -- Requests are formatted once in init(), so wrk spends no Lua time per request beyond a table
 -- lookup; each wrk thread starts at a different offset so the threads do not move in lockstep.
@@ -24,7 +24,7 @@ function init(args)
     if key ~= "" then
       local headers = { ["X-API-Key"] = key }
       if scope ~= nil and scope ~= "" then headers["X-Required-Scope"] = scope end
-      requests[#requests + 1] = wrk.format("GET", "/v1/auth", headers)
+      requests[#requests + 1] = wrk.format("GET", wrk.path, headers)
     end
   end
   if #requests == 0 then error("no keys in " .. path) end
