@@ -89,9 +89,17 @@ void AppendHead(std::string& out, const Response& res, bool skip_content_length)
   }
 }
 
-bool MustHaveEmptyBody(const Response& res) {
-  const unsigned code = res.result_int();
-  return code / 100 == 1 || code == 204 || code == 304;
+bool MustHaveEmptyBody(unsigned code) { return code / 100 == 1 || code == 204 || code == 304; }
+
+// The framing headers the server writes itself, as beast's keep_alive() and prepare_payload()
+// would set them for a request of `version`; Content-Length is the body's even for HEAD.
+void AppendConnectionAndLength(std::string& out, unsigned version, bool keep_alive,
+                               std::size_t body_size) {
+  if (version >= 11 && !keep_alive) out.append("Connection: close\r\n");
+  if (version < 11 && keep_alive) out.append("Connection: keep-alive\r\n");
+  out.append("Content-Length: ");
+  AppendNumber(out, body_size);
+  out.append("\r\n");
 }
 
 // Renders the response to a request of `version`, normalised as beast's keep_alive() and
@@ -108,15 +116,11 @@ void RenderResponse(Response& res, unsigned version, bool keep_alive, bool head,
     res.prepare_payload();
     AppendHead(out, res, false);
   } else {
-    if (!res.body().empty() && MustHaveEmptyBody(res)) {
+    if (!res.body().empty() && MustHaveEmptyBody(res.result_int())) {
       throw std::invalid_argument("invalid response body");
     }
     AppendHead(out, res, true);
-    if (version >= 11 && !keep_alive) out.append("Connection: close\r\n");
-    if (version < 11 && keep_alive) out.append("Connection: keep-alive\r\n");
-    out.append("Content-Length: ");
-    AppendNumber(out, res.body().size());
-    out.append("\r\n");
+    AppendConnectionAndLength(out, version, keep_alive, res.body().size());
   }
   out.append("\r\n");
   if (!head) out.append(res.body());
@@ -129,15 +133,12 @@ bool RenderPlain(const PlainResponse& res, unsigned version, bool keep_alive, bo
                  std::string& out) {
   const unsigned code = res.status;
   if (code < 100 || code > 999) return false;
-  if (!res.body.empty() && (code / 100 == 1 || code == 204 || code == 304)) return false;
+  if (!res.body.empty() && MustHaveEmptyBody(code)) return false;
   AppendStatusLine(out, version, code,
                    beast_http::obsolete_reason(static_cast<beast_http::status>(code)));
   out.append(res.head);
-  if (version >= 11 && !keep_alive) out.append("Connection: close\r\n");
-  if (version < 11 && keep_alive) out.append("Connection: keep-alive\r\n");
-  out.append("Content-Length: ");
-  AppendNumber(out, res.body.size());
-  out.append("\r\n\r\n");
+  AppendConnectionAndLength(out, version, keep_alive, res.body.size());
+  out.append("\r\n");
   if (!head) out.append(res.body);
   return true;
 }
