@@ -304,7 +304,6 @@ Session::Awaitable<void> Session::Loop() {
         worker_.shared().logger.Error(
             "http_handler_failed",
             {{"route", router.pattern(match.route)}, {"error", ExceptionText(failure)}});
-        plain.reset();
         res = JsonError(500, "internal", "internal server error");
       }
     } else if (match.kind == Router::MatchKind::kNotFound) {
